@@ -1,0 +1,124 @@
+"""Partnership & Stakeholder Engagement Portal.
+
+``create_app`` is made of named steps — configuration, extensions, blueprints, CLI commands,
+error handlers, template helpers — so each can be read (and tested) on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from portal.config import INSTANCE_DIR, _default_secret, config_for
+
+
+def create_app(config: str | dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    configure(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    return app
+
+
+def configure(app: Flask, config: str | dict[str, Any] | None) -> None:
+    overrides = config if isinstance(config, dict) else {}
+    name = config if isinstance(config, str) else overrides.get("ENV_NAME")
+    if overrides.get("TESTING"):
+        name = name or "testing"
+    app.config.from_object(config_for(name))
+    app.config.update(overrides)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _default_secret()
+
+
+def register_extensions(app: Flask) -> None:
+    from portal.accounts.auth import init_login
+    from portal.core.i18n import select_locale
+    from portal.extensions import babel, csrf, db, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_project_root() / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    init_login(app)
+    _import_models()
+    from portal.core.sqlite import enable_sqlite_pragmas
+    from portal.search.outbox import init_search
+
+    enable_sqlite_pragmas(app)
+    init_search(app)
+
+
+def _import_models() -> None:
+    """Import every models module so metadata (migrations, create_all) sees all tables."""
+    import portal.accounts.models  # noqa: F401
+    import portal.agreements.models  # noqa: F401
+    import portal.core.audit  # noqa: F401
+    import portal.notifications.models  # noqa: F401
+    import portal.partners.models  # noqa: F401
+    import portal.search.models  # noqa: F401
+
+
+def _project_root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.accounts.views import bp as accounts_bp
+    from portal.agreements.views import bp as agreements_bp
+    from portal.api.views import bp as api_bp
+    from portal.core.views import bp as core_bp
+    from portal.imports.views import bp as imports_bp
+    from portal.partners.views import bp as partners_bp
+    from portal.partners.regions_views import bp as regions_bp
+    from portal.search.views import bp as search_bp
+    from portal.staff.views import bp as staff_bp
+
+    for bp in (
+        core_bp,
+        accounts_bp,
+        partners_bp,
+        regions_bp,
+        agreements_bp,
+        search_bp,
+        imports_bp,
+        staff_bp,
+        api_bp,
+    ):
+        app.register_blueprint(bp)
+
+
+def register_cli(app: Flask) -> None:
+    from portal.accounts.cli import users_cli
+    from portal.demo.cli import seed_demo_command
+    from portal.imports.cli import import_cli
+    from portal.notifications.cli import mail_cli
+    from portal.partners.cli import reference_cli
+    from portal.search.cli import search_cli
+
+    for command in (users_cli, seed_demo_command, import_cli, mail_cli, reference_cli, search_cli):
+        app.cli.add_command(command)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from portal.core.errors import init_error_handlers
+
+    init_error_handlers(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from portal.core.templating import init_templating
+
+    init_templating(app)

@@ -1,0 +1,1 @@
+"""Accounts: users, roles, organisation membership, login, password reset, API tokens."""

@@ -1,0 +1,4 @@
+"""(skeleton — being implemented)"""
+from flask.cli import AppGroup
+
+users_cli = AppGroup("users", help="(being implemented)")

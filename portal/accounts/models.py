@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import enum
+import hashlib
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_login import UserMixin
+from sqlalchemy import Boolean, DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core.models import TimestampMixin, utcnow
+from portal.extensions import db
+
+_hasher = PasswordHasher()
+
+
+class Role(enum.StrEnum):
+    """One role per user; admin implies staff. Kept as a string column for readable data."""
+
+    ADMIN = "admin"
+    STAFF = "staff"
+    PARTNER = "partner"
+    REVIEWER = "reviewer"
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased so look-ups and the unique constraint ignore case.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default=Role.PARTNER.value)
+    # Partner users belong to one organisation; staff and reviewers may have none.
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    # Deactivated users cannot log in; rows are kept for the audit trail.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str | None] = mapped_column(String(10))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    organization = relationship("Organization", back_populates="members")
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} ({self.role})>"
+
+    # Flask-Login reads this to refuse deactivated accounts.
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return bool(self.active)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.STAFF, Role.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = _hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        if not self.password_hash:
+            return False
+        try:
+            return _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def password_fingerprint(self) -> str:
+        """Changes whenever the password does: reset tokens embed it, so they are single-use."""
+        return hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:16]
+
+
+class ApiToken(db.Model):
+    """Personal API tokens for the JSON API; only a SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user = relationship("User")
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.name} user={self.user_id}>"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()

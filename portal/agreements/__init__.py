@@ -1,0 +1,1 @@
+"""Agreements: signed partnerships with their parties (IATI roles), money, places and documents."""

@@ -1,0 +1,65 @@
+"""Rules for seeing and editing agreements and their documents (DESIGN §2).
+
+- public:   anyone;
+- partners: staff and members of an organisation that is a party to the agreement;
+- internal: staff only.
+Archived agreements are seen by staff only.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, exists, or_, select
+
+from portal.agreements.models import Agreement, AgreementParty, Visibility
+
+
+def _is_staff(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+def can_view_agreement(user, agreement: Agreement) -> bool:
+    if _is_staff(user):
+        return True
+    if agreement.archived_at is not None:
+        return False
+    if agreement.visibility == Visibility.PUBLIC:
+        return True
+    if agreement.visibility == Visibility.PARTNERS and user is not None and user.is_authenticated:
+        return bool(user.organization_id) and user.organization_id in agreement.party_organization_ids
+    return False
+
+
+def can_edit_agreement(user, agreement: Agreement | None = None) -> bool:
+    return _is_staff(user)
+
+
+# Documents follow their agreement: whoever may see the agreement may download its files.
+can_view_document = can_view_agreement
+
+
+def visible_agreements_filter(user):
+    """A WHERE clause limiting agreements to those the user may see."""
+    if _is_staff(user):
+        return Agreement.archived_at.is_(None)
+    public = Agreement.visibility == Visibility.PUBLIC.value
+    org_id = user.organization_id if user is not None and user.is_authenticated else None
+    if org_id:
+        own_party = exists(
+            select(AgreementParty.id).where(
+                AgreementParty.agreement_id == Agreement.id,
+                AgreementParty.organization_id == org_id,
+            )
+        )
+        visible = or_(public, and_(Agreement.visibility == Visibility.PARTNERS.value, own_party))
+    else:
+        visible = public
+    return and_(Agreement.archived_at.is_(None), visible)
+
+
+def agreement_principals(agreement: Agreement) -> list[str]:
+    """The principals that may see this agreement, for search documents."""
+    if agreement.archived_at is not None or agreement.visibility == Visibility.INTERNAL:
+        return ["staff"]
+    if agreement.visibility == Visibility.PUBLIC:
+        return ["public"]
+    return ["staff"] + sorted(f"org:{oid}" for oid in agreement.party_organization_ids)

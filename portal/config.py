@@ -1,0 +1,101 @@
+"""Settings, read from ``PORTAL_*`` environment variables.
+
+One class per environment; ``create_app`` picks one by name (``PORTAL_ENV``) or takes an
+object/dict of overrides (tests).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("PORTAL_INSTANCE_DIR", Path.cwd() / "instance")).resolve()
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"PORTAL_{name}", default)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _default_secret() -> str:
+    """A stable per-instance secret for development, so sessions survive restarts.
+
+    Production must set PORTAL_SECRET_KEY; this file is only a convenience for ``scripts/run``.
+    """
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+class Config:
+    SECRET_KEY = _env("SECRET_KEY") or None  # filled lazily in create_app
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'portal.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # Where uploaded agreement documents live: outside static/, served only after a check.
+    UPLOAD_DIR = _env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    MAX_CONTENT_LENGTH = int(_env("MAX_UPLOAD_MB", "20")) * 1024 * 1024
+    ALLOWED_DOCUMENT_EXTENSIONS = {"pdf", "docx", "xlsx", "odt", "ods", "txt", "csv", "md", "png", "jpg", "jpeg"}
+    SEARCH_URL = _env("SEARCH_URL", "database")
+    SMTP_URL = _env("SMTP_URL", "smtp://127.0.0.1:8025")
+    MAIL_FROM = _env("MAIL_FROM", "Partnership Portal <no-reply@portal.localhost>")
+    BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    LANGUAGES = ["en", "fr", "es", "ru", "zh", "ar"]
+    PASSWORD_RESET_MAX_AGE = int(_env("PASSWORD_RESET_MAX_AGE", str(60 * 60)))
+    LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = _env_bool("SECURE_COOKIES", False)
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    WTF_CSRF_TIME_LIMIT = None  # tie CSRF tokens to the session, not a clock
+    PER_PAGE = 25
+    TESTING = False
+    DEBUG = False
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)
+    REMEMBER_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("PORTAL_TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = True
+    SEARCH_URL = os.environ.get("PORTAL_TEST_SEARCH_URL", "database")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
+def config_for(name: str | None) -> type[Config]:
+    return CONFIGS.get((name or _env("ENV") or "development").lower(), DevelopmentConfig)

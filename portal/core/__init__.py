@@ -1,0 +1,1 @@
+"""Cross-domain building blocks: model mixins, audit log, errors, view helpers."""

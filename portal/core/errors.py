@@ -1,0 +1,60 @@
+"""Error pages and JSON errors. No stack trace ever reaches a user; a 500 is logged in full."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.extensions import db
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        403: _("You do not have permission to see this page."),
+        404: _("We could not find that page."),
+        405: _("That method is not allowed here."),
+        413: _("The file is too large."),
+        429: _("Too many attempts. Please wait a moment and try again."),
+        500: _("Something went wrong on our side. The team has been notified."),
+    }
+
+
+def render_error(code: int, message: str | None = None):
+    message = message or _messages().get(code) or _("Error")
+    if wants_json():
+        return jsonify({"error": {"code": code, "message": message}}), code
+    return render_template("errors/error.html", code=code, message=message), code
+
+
+def init_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(err):
+        return render_error(400, _("Your form expired or was sent from elsewhere. Please try again."))
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        if err.code is None or err.code < 400:
+            return err
+        if err.code == 413:
+            limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+            return render_error(413, _("The file is too large (the limit is %(mb)s MB).", mb=limit_mb))
+        description = err.description if err.code in (400, 409, 422) and err.description else None
+        # Werkzeug's default descriptions are English boilerplate; ours are translatable.
+        if description and description == type(err).description:
+            description = None
+        return render_error(err.code, description)
+
+    @app.errorhandler(Exception)
+    def _unhandled(err: Exception):
+        db.session.rollback()
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return render_error(InternalServerError.code)

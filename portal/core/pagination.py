@@ -1,0 +1,65 @@
+"""Pagination of SQLAlchemy selects, bounded so ?page=99999 or ?per_page=10⁶ cannot hurt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+from flask import current_app, request
+from sqlalchemy import func, select
+
+from portal.extensions import db
+
+MAX_PER_PAGE = 100
+
+
+def page_args() -> tuple[int, int]:
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    try:
+        per_page = int(request.args.get("per_page", current_app.config["PER_PAGE"]))
+    except ValueError:
+        per_page = current_app.config["PER_PAGE"]
+    return min(page, 10_000), max(1, min(per_page, MAX_PER_PAGE))
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def first_index(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+
+def paginate(stmt, page: int | None = None, per_page: int | None = None) -> Page:
+    if page is None or per_page is None:
+        page, per_page = page_args()
+    total = db.session.execute(
+        select(func.count()).select_from(stmt.order_by(None).subquery())
+    ).scalar_one()
+    items = list(
+        db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).unique().scalars()
+    )
+    return Page(items=items, total=total, page=page, per_page=per_page)

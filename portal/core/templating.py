@@ -1,0 +1,55 @@
+"""Template globals and filters shared by every page."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from flask import Flask, request
+from flask_babel import format_date, format_decimal
+from markupsafe import Markup
+
+
+def url_with(**changes) -> str:
+    """The current URL with some query arguments changed (None removes one); page resets."""
+    args = request.args.to_dict(flat=False)
+    if "page" not in changes:
+        args.pop("page", None)
+    for key, value in changes.items():
+        if value is None or value == "":
+            args.pop(key, None)
+        else:
+            args[key] = [str(value)]
+    query = urlencode(args, doseq=True)
+    return f"{request.path}?{query}" if query else request.path
+
+
+def money(amount: Decimal | None, currency: str | None) -> str:
+    if amount is None:
+        return "—"
+    return f"{format_decimal(amount, format='#,##0')} {currency or ''}".strip()
+
+
+def nice_date(value: date | datetime | None) -> str:
+    if value is None:
+        return "—"
+    return format_date(value, format="medium")
+
+
+def init_templating(app: Flask) -> None:
+    from portal.agreements.models import AGREEMENT_STATUSES, AGREEMENT_TYPES, DOMAINS_OF_CHANGE, PARTY_ROLES
+    from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS
+
+    app.jinja_env.globals.update(
+        url_with=url_with,
+        ORG_TYPES=ORG_TYPES,
+        STAKEHOLDER_GROUPS=STAKEHOLDER_GROUPS,
+        AGREEMENT_TYPES=AGREEMENT_TYPES,
+        AGREEMENT_STATUSES=AGREEMENT_STATUSES,
+        DOMAINS_OF_CHANGE=DOMAINS_OF_CHANGE,
+        PARTY_ROLES=PARTY_ROLES,
+    )
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["nice_date"] = nice_date
+    app.jinja_env.filters["nl2br"] = lambda s: Markup("<br>").join((s or "").splitlines())

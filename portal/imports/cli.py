@@ -1,0 +1,4 @@
+"""(skeleton — being implemented)"""
+from flask.cli import AppGroup
+
+import_cli = AppGroup("import", help="(being implemented)")

@@ -1,0 +1,5 @@
+"""(skeleton — being implemented)"""
+
+
+def init_search(app):
+    pass

@@ -1,0 +1,89 @@
+"""Small factories for tests: each returns a flushed object with sensible defaults."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+from portal.accounts.models import Role, User
+from portal.agreements.models import Agreement, AgreementParty, AgreementSdgTarget
+from portal.extensions import db
+from portal.partners.models import Country, Organization, Region
+
+_seq = itertools.count(1)
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def make_user(
+    role: str = Role.PARTNER, *, organization=None, email=None, name=None, active=True
+) -> User:
+    n = next(_seq)
+    user = User(
+        email=email or f"user{n}@example.org",
+        name=name or f"User {n}",
+        role=str(role),
+        organization=organization,
+        active=active,
+    )
+    user.set_password(TEST_PASSWORD)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def make_org(name=None, *, country="KE", regions=("014",), is_public=True, org_type="22", **kw) -> Organization:
+    n = next(_seq)
+    org = Organization(
+        name=name or f"Organisation {n}",
+        org_type=org_type,
+        country=db.session.get(Country, country) if country else None,
+        is_public=is_public,
+        stakeholder_group=kw.pop("stakeholder_group", "civil-society"),
+        description=kw.pop("description", "Works on housing and basic services."),
+        partner_since=kw.pop("partner_since", date(2019, 5, 1)),
+        **kw,
+    )
+    org.regions = [db.session.get(Region, code) for code in regions]
+    db.session.add(org)
+    db.session.flush()
+    return org
+
+
+def make_agreement(
+    title=None,
+    *,
+    parties=(),
+    visibility="public",
+    status="active",
+    agreement_type="cooperation-agreement",
+    countries=("KE",),
+    regions=("014",),
+    sdg_targets=("11.1",),
+    **kw,
+) -> Agreement:
+    n = next(_seq)
+    agreement = Agreement(
+        reference=kw.pop("reference", f"UNH/2024/{n:04d}"),
+        title=title or f"Agreement {n}",
+        summary=kw.pop("summary", "Upgrading informal settlements with community partners."),
+        agreement_type=agreement_type,
+        status=status,
+        visibility=visibility,
+        signed_on=kw.pop("signed_on", date(2024, 3, 1)),
+        start_on=kw.pop("start_on", date(2024, 4, 1)),
+        end_on=kw.pop("end_on", date(2026, 3, 31)),
+        amount=kw.pop("amount", Decimal("250000.00")),
+        currency=kw.pop("currency", "USD"),
+        domain_of_change=kw.pop("domain_of_change", 1),
+        **kw,
+    )
+    agreement.countries = [db.session.get(Country, c) for c in countries]
+    agreement.regions = [db.session.get(Region, r) for r in regions]
+    agreement.sdg_targets = [AgreementSdgTarget(target=t) for t in sdg_targets]
+    for party in parties:
+        org, role = party if isinstance(party, tuple) else (party, "implementing")
+        agreement.parties.append(AgreementParty(organization=org, role=role))
+    db.session.add(agreement)
+    db.session.flush()
+    return agreement
