@@ -133,6 +133,18 @@ wait_http() {
   return 1
 }
 
+# wait_exec PID PATTERN — after `cmd &`, the child is briefly still a copy of this shell;
+# wait until it has exec'd the server (so pid_matches works) or died.
+wait_exec() {
+  local pid=$1 pattern=$2 i
+  for ((i = 0; i < 50; i++)); do
+    pid_matches "$pid" "$pattern" && return 0
+    [ -d "/proc/$pid" ] || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 # port_busy PORT — true if something already listens on 127.0.0.1:PORT.
 port_busy() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null

@@ -15,10 +15,12 @@
 # The integ-test-zip is the *minimal* distribution: its only modules are apm,
 # transport-netty4, x-pack-core and x-pack-security. There is no analysis-common (so no
 # asciifolding / cjk / ngram / arabic_normalization), no painless, no reindex, no
-# mapper-extras, no aggregations module. Search code must detect features, not assume.
+# mapper-extras, no aggregations module, no rest-root (so `GET /` and `HEAD /` answer 405:
+# the Python client's ping() returns False and info() raises; probe with
+# cluster.health() instead). Search code must detect features, not assume.
 #
 # Environment knobs:
-#   ES_VERSION (9.5.2)   ES_PORT (9200)   ES_TRANSPORT_PORT (9300)   ES_HEAP (512m)
+#   ES_VERSION (9.5.2)   ES_PORT (9200)   ES_TRANSPORT_PORT (ES_PORT+100)   ES_HEAP (512m)
 #   ES_JAVA_HOME (auto: newest JDK >= 21 under /usr/lib/jvm)
 #   PORTAL_CACHE (~/.cache/portal)   ES_RUN_DIR (see below)   ES_START_TIMEOUT (120)
 set -euo pipefail
@@ -29,7 +31,7 @@ SERVICE=elasticsearch
 
 ES_VERSION="${ES_VERSION:-9.5.2}"
 ES_PORT="${ES_PORT:-9200}"
-ES_TRANSPORT_PORT="${ES_TRANSPORT_PORT:-9300}"
+ES_TRANSPORT_PORT="${ES_TRANSPORT_PORT:-$((ES_PORT + 100))}"   # 9200 -> 9300
 ES_HEAP="${ES_HEAP:-512m}"
 ES_START_TIMEOUT="${ES_START_TIMEOUT:-120}"
 ES_HOST=127.0.0.1
@@ -62,14 +64,21 @@ else
   ES_RUN_DIR="${ES_RUN_DIR:-$PORTAL_CACHE/elasticsearch}"
 fi
 ES_HOME="$ES_RUN_DIR/elasticsearch-$ES_VERSION"     # read-only install tree
-STATE="$ES_RUN_DIR/state-$ES_VERSION"               # config, data, logs: separate from install
+# Config, data, logs: separate from the install. One state dir per port, so a second
+# instance (ES_PORT=9201, e.g. a parallel test run) never shares data or pidfile.
+if [ "$ES_PORT" = 9200 ]; then
+  STATE="$ES_RUN_DIR/state-$ES_VERSION"
+else
+  STATE="$ES_RUN_DIR/state-$ES_VERSION-$ES_PORT"
+fi
 PIDFILE="$STATE/elasticsearch.pid"
 LOG="$STATE/logs/portal-dev.log"                    # <cluster.name>.log
 STARTUP_LOG="$STATE/logs/startup.log"
 STAMP="$ES_HOME/.portal-sha256"
-# Matches the server JVM's command line (it carries -Des.path.home=<ES_HOME>), so a
-# stale pidfile pointing at a reused pid is never mistaken for our server.
-PID_PATTERN="-Des.path.home=$ES_HOME"
+# Matches this instance's server JVM command line (jvm.options puts ES_TMPDIR, which is
+# inside STATE, on it), so a stale pidfile pointing at a reused pid — or at another
+# instance — is never mistaken for our server.
+PID_PATTERN="-Djava.io.tmpdir=$STATE/tmp"
 
 # Newest JDK >= 21 under /usr/lib/jvm (e.g. temurin-25-jdk-amd64), read from each JDK's
 # `release` file rather than guessed from the directory name. ES_JAVA_HOME wins if set.
@@ -106,7 +115,9 @@ ensure_user() {
 }
 
 cmd_install() {
-  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(es_sha256 "$ES_VERSION")" ]; then
+  local want
+  want=$(es_sha256 "$ES_VERSION")   # fail before downloading anything we cannot verify
+  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
     log "Elasticsearch $ES_VERSION already installed in $ES_HOME"
     return 0
   fi
@@ -116,12 +127,15 @@ cmd_install() {
     need_cmd mvn
     log "downloading $ARTIFACT from Maven Central"
     # Maven's own repo (~/.m2) also keeps a copy, so a later cache wipe is still cheap.
-    mvn -B -q "$MVN_DEP_PLUGIN:copy" -Dartifact="$ARTIFACT" -DoutputDirectory="$DOWNLOADS" \
-      -Dmdep.overWriteReleases=true >&2 ||
+    # Output goes to a log (Maven prints ANSI noise even in batch mode); shown on failure.
+    if ! mvn -B "$MVN_DEP_PLUGIN:copy" -Dartifact="$ARTIFACT" -DoutputDirectory="$DOWNLOADS" \
+        -Dmdep.overWriteReleases=true >"$DOWNLOADS/mvn-elasticsearch.log" 2>&1; then
+      show_log_tail "$DOWNLOADS/mvn-elasticsearch.log" 30
       die "mvn could not fetch $ARTIFACT (is Maven Central reachable? is the version published?)"
+    fi
     [ -f "$ZIP" ] || die "mvn succeeded but $ZIP is missing"
   fi
-  sha256_verify "$ZIP" "$(es_sha256 "$ES_VERSION")"
+  sha256_verify "$ZIP" "$want"
 
   # Unzip into a temporary directory and rename it into place, so an interrupted run never
   # leaves a half-extracted tree that looks installed.
@@ -134,10 +148,10 @@ cmd_install() {
   rm -rf "$ES_HOME"
   mv "$tmp/elasticsearch-$ES_VERSION" "$ES_HOME"
   rmdir "$tmp"
-  es_sha256 "$ES_VERSION" >"$STAMP"
+  echo "$want" >"$STAMP"
   # The install tree stays root-owned and world-readable: the server only reads it.
   chmod -R a+rX "$ES_HOME"
-  is_root && chmod 755 "$ES_RUN_DIR"
+  if is_root; then chmod 755 "$ES_RUN_DIR"; fi
   log "Elasticsearch $ES_VERSION installed in $ES_HOME ($(elapsed))"
 }
 
@@ -162,9 +176,6 @@ server_args() {
   # when the module exists: an unknown setting makes Elasticsearch refuse to start.
   if [ -d "$ES_HOME/modules/x-pack-security" ]; then
     args+=(-Expack.security.enabled=false)
-  fi
-  if [ -d "$ES_HOME/modules/x-pack-core" ]; then
-    args+=(-Expack.license.self_generated.type=basic)
   fi
   printf '%s\n' "${args[@]}"
 }
@@ -191,10 +202,8 @@ cmd_start() {
     rm -rf "$STATE/config"
     cp -R "$ES_HOME/config" "$STATE/config"
   fi
-  if is_root; then
-    chown -R "$ES_USER:$ES_USER" "$STATE"
-  fi
-  : >"$STARTUP_LOG"; is_root && chown "$ES_USER:$ES_USER" "$STARTUP_LOG"
+  : >"$STARTUP_LOG"   # truncated per start; also the marker for "log written by this start"
+  if is_root; then chown -R "$ES_USER:$ES_USER" "$STATE"; fi
 
   local -a run_as=() env_vars args
   if is_root; then
@@ -221,18 +230,24 @@ cmd_start() {
   if ! (cd "$STATE/logs" && "${run_as[@]}" env -i "${env_vars[@]}" \
         "$ES_HOME/bin/elasticsearch" -d -p "$PIDFILE" "${args[@]}" \
         >>"$STARTUP_LOG" 2>&1 </dev/null); then
-    show_log_tail "$STARTUP_LOG" 40
-    show_log_tail "$LOG" 60
+    show_failure_logs
     die "elasticsearch failed to start"
   fi
   pid=$(running_pid "$PIDFILE" "$PID_PATTERN")
-  [ -n "$pid" ] || { show_log_tail "$STARTUP_LOG" 40; show_log_tail "$LOG" 60; die "no live pid in $PIDFILE after start"; }
+  [ -n "$pid" ] || { show_failure_logs; die "no live pid in $PIDFILE after start"; }
   if ! wait_health "$pid"; then
-    show_log_tail "$STARTUP_LOG" 40
-    show_log_tail "$LOG" 80
+    show_failure_logs
+    pid_matches "$pid" "$PID_PATTERN" || { rm -f "$PIDFILE"; die "Elasticsearch exited during start-up (logs above)"; }
     die "Elasticsearch did not become healthy within ${ES_START_TIMEOUT}s (pid $pid left running; run '$0 stop')"
   fi
   log "Elasticsearch $ES_VERSION ready (pid $pid, $(elapsed)); data in $STATE"
+}
+
+# The CLI's own output (JVM/option errors) plus the server log, but the server log only if
+# this start attempt wrote to it — an old log from the last good run would mislead.
+show_failure_logs() {
+  show_log_tail "$STARTUP_LOG" 40
+  if [ "$LOG" -nt "$STARTUP_LOG" ]; then show_log_tail "$LOG" 80; fi
 }
 
 wait_health() {

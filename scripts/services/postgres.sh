@@ -67,8 +67,10 @@ cmd_install() {
     # noninteractive: no debconf prompts in CI. `apt-get update` only on this path, so the
     # already-installed case stays fast and works offline.
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      postgresql postgresql-contrib
+    # LANG/LC_ALL: the package's postinst runs initdb with the caller's locale; in a bare
+    # container that is often "C" → a SQL_ASCII cluster that cannot store 伙伴 or كتاب.
+    as_root env DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 LC_ALL=C.UTF-8 \
+      apt-get install -y -q --no-install-recommends postgresql postgresql-contrib
     ver=$(pg_version)
     [ -n "$ver" ] || die "apt-get finished but no /usr/lib/postgresql/*/bin/postgres found"
   fi
@@ -83,7 +85,8 @@ cmd_install() {
   # Some images install the package with create_main_cluster=false; make the cluster then.
   if ! pg_lsclusters -h 2>/dev/null | awk -v v="$ver" -v c="$PG_CLUSTER" '$1==v && $2==c {f=1} END {exit !f}'; then
     log "creating cluster $ver/$PG_CLUSTER"
-    as_root pg_createcluster --port "$PG_PORT" "$ver" "$PG_CLUSTER" >/dev/null
+    as_root pg_createcluster --port "$PG_PORT" --locale C.UTF-8 --encoding UTF8 \
+      "$ver" "$PG_CLUSTER" >/dev/null
   fi
 
   # Loopback only, fixed port. Debian's postgresql.conf includes conf.d/, so a drop-in file
@@ -132,6 +135,13 @@ wait_ready() {
 }
 
 provision() {
+  # The portal stores Chinese and Arabic text; a non-UTF8 cluster would fail in odd places
+  # later. Dropping a cluster destroys data, so say how to fix it instead of doing it.
+  local enc
+  enc=$(psql_value postgres "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = 'template1'")
+  [ "$enc" = UTF8 ] || die "cluster $(pg_version)/$PG_CLUSTER uses encoding $enc, not UTF8. Recreate it (DESTROYS its data):
+  pg_dropcluster --stop $(pg_version) $PG_CLUSTER && pg_createcluster --locale C.UTF-8 --encoding UTF8 $(pg_version) $PG_CLUSTER"
+
   # Role: create or bring up to date (password, LOGIN, CREATEDB). The password is passed
   # as a psql variable and quoted with :'pw' so no shell/SQL quoting games.
   psql_super postgres -v role="$PG_ROLE" -v pw="$PG_PASSWORD" <<'SQL'
