@@ -87,3 +87,40 @@ def make_agreement(
     db.session.add(agreement)
     db.session.flush()
     return agreement
+
+
+def make_document(
+    agreement,
+    *,
+    filename="agreement.pdf",
+    content=b"%PDF-1.4\n% test document\n",
+    content_type="application/pdf",
+    title=None,
+    write_file=True,
+):
+    """An AgreementDocument row, with its bytes written under UPLOAD_DIR like an upload would."""
+    import hashlib
+    import secrets
+    from pathlib import Path
+
+    from flask import current_app
+
+    from portal.agreements.models import AgreementDocument
+
+    stored_name = secrets.token_hex(16)
+    if write_file:
+        upload_dir = Path(current_app.config["UPLOAD_DIR"])
+        upload_dir.mkdir(parents=True, exist_ok=True)
+        (upload_dir / stored_name).write_bytes(content)
+    doc = AgreementDocument(
+        agreement=agreement,
+        title=title or filename,
+        filename=filename,
+        stored_name=stored_name,
+        content_type=content_type,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+    db.session.add(doc)
+    db.session.flush()
+    return doc

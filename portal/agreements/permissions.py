@@ -9,6 +9,7 @@ Archived agreements are seen by staff only.
 from __future__ import annotations
 
 from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import aliased
 
 from portal.agreements.models import Agreement, AgreementParty, Visibility
 
@@ -44,10 +45,12 @@ def visible_agreements_filter(user):
     public = Agreement.visibility == Visibility.PUBLIC.value
     org_id = user.organization_id if user is not None and user.is_authenticated else None
     if org_id:
+        # Aliased so the EXISTS never correlates with a caller's own join on agreement_parties.
+        party = aliased(AgreementParty)
         own_party = exists(
-            select(AgreementParty.id).where(
-                AgreementParty.agreement_id == Agreement.id,
-                AgreementParty.organization_id == org_id,
+            select(party.id).where(
+                party.agreement_id == Agreement.id,
+                party.organization_id == org_id,
             )
         )
         visible = or_(public, and_(Agreement.visibility == Visibility.PARTNERS.value, own_party))

@@ -1,9 +1,168 @@
-"""(skeleton — being implemented)"""
-from flask import Blueprint, abort
+"""Agreement pages: the public list (with its open-data CSV), agreement pages, document downloads.
+
+Routes are grouped by audience (public pages first); staff routes are appended below them.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+from werkzeug.security import safe_join
+
+from portal.agreements.models import (
+    DOMAINS_OF_CHANGE,
+    IATI_ACTIVITY_STATUS,
+    Agreement,
+    AgreementDocument,
+    AgreementParty,
+    Visibility,
+)
+from portal.agreements.permissions import can_view_agreement, can_view_document
+from portal.agreements.queries import (
+    AgreementFilters,
+    agreement_facets,
+    agreements_csv,
+    agreements_query,
+    with_list_details,
+)
+from portal.core.pagination import paginate
+from portal.extensions import db
+from portal.partners.permissions import can_view_organization
+from portal.partners.queries import RegionTree
 
 bp = Blueprint("agreements", __name__, url_prefix="/agreements")
 
+# Served with their own type; anything else is sent as application/octet-stream so a browser
+# never renders an uploaded HTML/SVG/script file in the portal's origin.
+SAFE_DOCUMENT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "text/csv",
+        "text/plain",
+        "image/png",
+        "image/jpeg",
+    }
+)
 
-@bp.route("/index")
+
+def endpoint_url(endpoint: str, **values) -> str | None:
+    """``url_for`` for an endpoint another module may or may not have registered yet."""
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **values)
+
+
+def get_visible_agreement_or_404(agreement_id: int) -> Agreement:
+    """404, never 403, for an agreement the viewer may not see: existence stays private."""
+    agreement = db.session.get(
+        Agreement,
+        agreement_id,
+        options=[
+            selectinload(Agreement.parties).selectinload(AgreementParty.organization),
+            selectinload(Agreement.countries),
+            selectinload(Agreement.regions),
+            selectinload(Agreement.sdg_targets),
+            selectinload(Agreement.documents),
+        ],
+    )
+    if agreement is None or not can_view_agreement(current_user, agreement):
+        abort(404)
+    return agreement
+
+
+def safe_document_type(content_type: str | None) -> str:
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    return base if base in SAFE_DOCUMENT_TYPES else "application/octet-stream"
+
+
+# --------------------------------------------------------------------------- Public pages
+
+
+@bp.route("/")
 def index():
-    abort(404)
+    tree = RegionTree.load()
+    filters = AgreementFilters.from_args(request.args, current_user, tree)
+    stmt = agreements_query(filters, current_user, tree)
+    if request.args.get("format") == "csv":
+        agreements = db.session.scalars(with_list_details(stmt)).unique().all()
+        filename = f"agreements-{date.today().isoformat()}.csv"
+        return Response(
+            agreements_csv(agreements, current_user),
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+    page = paginate(stmt.options(selectinload(Agreement.countries)))
+    return render_template(
+        "agreements/index.html",
+        filters=filters,
+        page=page,
+        facets=agreement_facets(filters, current_user, tree),
+    )
+
+
+@bp.route("/<int:agreement_id>")
+def show(agreement_id: int):
+    agreement = get_visible_agreement_or_404(agreement_id)
+    parties = [
+        (party, can_view_organization(current_user, party.organization))
+        for party in agreement.parties
+    ]
+    is_staff = current_user.is_authenticated and current_user.is_staff
+    return render_template(
+        "agreements/show.html",
+        agreement=agreement,
+        parties=parties,
+        iati_status=IATI_ACTIVITY_STATUS.get(agreement.status),
+        domain_label=DOMAINS_OF_CHANGE.get(agreement.domain_of_change or 0),
+        is_staff=is_staff,
+        is_public=agreement.visibility == Visibility.PUBLIC.value,
+        edit_url=endpoint_url("agreements.edit", agreement_id=agreement.id) if is_staff else None,
+    )
+
+
+@bp.route("/<int:agreement_id>/documents/<int:doc_id>")
+def download_document(agreement_id: int, doc_id: int):
+    agreement = db.session.get(Agreement, agreement_id)
+    if agreement is None or not can_view_document(current_user, agreement):
+        abort(404)
+    doc = db.session.get(AgreementDocument, doc_id)
+    if doc is None or doc.agreement_id != agreement.id:
+        abort(404)
+    # stored_name is ours (random), but safe_join still refuses anything escaping UPLOAD_DIR.
+    path = safe_join(current_app.config["UPLOAD_DIR"], doc.stored_name)
+    if path is None or not os.path.isfile(path):
+        current_app.logger.warning(
+            "Document %s of agreement %s is missing on disk", doc.id, agreement.id
+        )
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=safe_document_type(doc.content_type),
+        as_attachment=True,
+        download_name=doc.filename,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if agreement.visibility != Visibility.PUBLIC.value or agreement.archived_at is not None:
+        # Restricted files must not linger in shared caches.
+        response.headers["Cache-Control"] = "private, no-store"
+    return response

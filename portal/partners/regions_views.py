@@ -1,9 +1,132 @@
-"""(skeleton — being implemented)"""
-from flask import Blueprint, abort
+"""Region pages: the UN M49 tree with counts, a region's partners and agreements, a country's.
+
+Counts include descendant regions and only what the viewer may see.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from portal.agreements.models import Agreement
+from portal.agreements.permissions import visible_agreements_filter
+from portal.agreements.queries import (
+    agreement_counts_by_country,
+    agreement_counts_by_region,
+    agreement_in_country,
+    agreement_in_region,
+)
+from portal.core.pagination import paginate
+from portal.extensions import db
+from portal.partners.models import Country, Organization
+from portal.partners.permissions import visible_organizations_filter
+from portal.partners.queries import (
+    WORLD,
+    RegionTree,
+    agreement_counts_for,
+    organization_in_region,
+    partner_counts_by_country,
+    partner_counts_by_region,
+)
 
 bp = Blueprint("regions", __name__, url_prefix="/regions")
 
+# Region and country pages show a preview; the full, filterable list is one link away.
+PREVIEW_SIZE = 20
 
-@bp.route("/index")
+
+def _partners_preview(*conditions):
+    stmt = (
+        select(Organization)
+        .where(visible_organizations_filter(current_user), *conditions)
+        .options(selectinload(Organization.country))
+        .order_by(func.lower(Organization.name), Organization.id)
+    )
+    return paginate(stmt, page=1, per_page=PREVIEW_SIZE)
+
+
+def _agreements_preview(*conditions):
+    stmt = (
+        select(Agreement)
+        .where(visible_agreements_filter(current_user), *conditions)
+        .options(selectinload(Agreement.countries))
+        .order_by(Agreement.signed_on.desc().nulls_last(), Agreement.id.desc())
+    )
+    return paginate(stmt, page=1, per_page=PREVIEW_SIZE)
+
+
+# --------------------------------------------------------------------------- Public pages
+
+
+@bp.route("/")
 def index():
-    abort(404)
+    tree = RegionTree.load()
+    return render_template(
+        "regions/index.html",
+        tree=tree,
+        root=WORLD,
+        partner_counts=partner_counts_by_region(current_user),
+        agreement_counts=agreement_counts_by_region(current_user),
+    )
+
+
+@bp.route("/<code>")
+def show(code: str):
+    tree = RegionTree.load()
+    region = tree.get(code)
+    if region is None:
+        abort(404)
+    codes = tree.subtree_codes(region.code)
+    partners = _partners_preview(organization_in_region(codes))
+    agreements = _agreements_preview(agreement_in_region(codes))
+    countries = list(
+        db.session.scalars(
+            select(Country).where(Country.region_code.in_(codes)).order_by(Country.name)
+        )
+    )
+    country_codes = [c.code for c in countries]
+    partners_by_country = partner_counts_by_country(current_user, country_codes)
+    agreements_by_country = agreement_counts_by_country(current_user, country_codes)
+    is_leaf = not tree.children.get(region.code)
+    if not is_leaf:
+        # A continent has dozens of countries: list those with something to show.
+        countries = [
+            c
+            for c in countries
+            if partners_by_country.get(c.code) or agreements_by_country.get(c.code)
+        ]
+    return render_template(
+        "regions/show.html",
+        region=region,
+        path=tree.path(region.code),
+        subregions=tree.children.get(region.code, []),
+        partner_counts=partner_counts_by_region(current_user),
+        agreement_counts=agreement_counts_by_region(current_user),
+        countries=countries,
+        is_leaf=is_leaf,
+        partners_by_country=partners_by_country,
+        agreements_by_country=agreements_by_country,
+        partners=partners,
+        partner_agreement_counts=agreement_counts_for(current_user, [o.id for o in partners.items]),
+        agreements=agreements,
+    )
+
+
+@bp.route("/country/<alpha2>")
+def country(alpha2: str):
+    country = db.session.get(Country, alpha2.upper()) if len(alpha2) == 2 else None
+    if country is None:
+        abort(404)
+    tree = RegionTree.load()
+    partners = _partners_preview(Organization.country_code == country.code)
+    return render_template(
+        "regions/country.html",
+        country=country,
+        region=tree.get(country.region_code),
+        path=tree.path(country.region_code) if country.region_code else [],
+        partners=partners,
+        partner_agreement_counts=agreement_counts_for(current_user, [o.id for o in partners.items]),
+        agreements=_agreements_preview(agreement_in_country(country.code)),
+    )

@@ -1,9 +1,79 @@
-"""(skeleton — being implemented)"""
-from flask import Blueprint, abort
+"""Partner pages: the public directory and organisation profiles.
+
+Routes are grouped by audience (public pages first); staff routes are appended below them.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from portal.agreements.queries import agreements_of_organization
+from portal.core.pagination import paginate
+from portal.extensions import db
+from portal.partners.models import Organization
+from portal.partners.permissions import can_propose_organization_edit, can_view_organization
+from portal.partners.queries import (
+    PartnerFilters,
+    RegionTree,
+    agreement_counts_for,
+    partner_facets,
+    partners_query,
+)
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 
 
-@bp.route("/directory")
+def endpoint_url(endpoint: str, **values) -> str | None:
+    """``url_for`` for an endpoint another module may or may not have registered yet."""
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **values)
+
+
+def get_visible_organization_or_404(org_id: int) -> Organization:
+    """404, never 403, for an organisation the viewer may not see: existence stays private."""
+    org = db.session.get(
+        Organization,
+        org_id,
+        options=[selectinload(Organization.regions), selectinload(Organization.contacts)],
+    )
+    if org is None or not can_view_organization(current_user, org):
+        abort(404)
+    return org
+
+
+# --------------------------------------------------------------------------- Public pages
+
+
+@bp.route("/")
 def directory():
-    abort(404)
+    tree = RegionTree.load()
+    filters = PartnerFilters.from_args(request.args, tree)
+    page = paginate(partners_query(filters, current_user, tree))
+    return render_template(
+        "partners/directory.html",
+        filters=filters,
+        page=page,
+        facets=partner_facets(filters, current_user, tree),
+        agreement_counts=agreement_counts_for(current_user, [o.id for o in page.items]),
+    )
+
+
+@bp.route("/<int:org_id>")
+def show(org_id: int):
+    org = get_visible_organization_or_404(org_id)
+    is_staff = current_user.is_authenticated and current_user.is_staff
+    propose_edit_url = None
+    if can_propose_organization_edit(current_user, org):
+        propose_edit_url = endpoint_url("partners.propose_edit", org_id=org.id)
+    return render_template(
+        "partners/show.html",
+        org=org,
+        agreements=agreements_of_organization(org, current_user),
+        # Focal points marked public are for everyone; the rest of the address book is staff-only.
+        contacts=[c for c in org.contacts if c.is_public or is_staff],
+        propose_edit_url=propose_edit_url,
+        edit_url=endpoint_url("partners.edit", org_id=org.id) if is_staff else None,
+    )

@@ -1,0 +1,507 @@
+"""Query builders for the agreement list, its facets and its CSV export.
+
+Views and the JSON API share these. Every builder applies ``visible_agreements_filter`` for the
+viewer itself, so a list, a count or a facet can never include an agreement the viewer may not
+see, and a party organisation the viewer may not see never becomes a filter or a facet value.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, Select, case, distinct, func, or_, select, union_all
+from sqlalchemy.orm import aliased, selectinload
+
+from portal.agreements.models import (
+    AGREEMENT_STATUSES,
+    AGREEMENT_TYPES,
+    DOMAINS_OF_CHANGE,
+    Agreement,
+    AgreementParty,
+    AgreementSdgTarget,
+    agreement_countries,
+    agreement_regions,
+)
+from portal.agreements.permissions import visible_agreements_filter
+from portal.extensions import db
+from portal.partners.models import Country, Organization
+from portal.partners.permissions import can_view_organization, visible_organizations_filter
+from portal.partners.queries import (
+    FacetOption,
+    RegionTree,
+    clean_text,
+    counts_per_region,
+    like_pattern,
+    normalise_region_code,
+    region_facet,
+)
+
+AGREEMENT_SORTS = ("signed", "signed_asc", "title", "amount")
+SDG_GOALS = range(1, 18)
+# An SDG goal (``11``) or target (``11.1``, ``11.a``).
+SDG_PATTERN = re.compile(r"(?P<goal>\d{1,2})(?:\.(?P<target>[0-9]{1,2}|[a-z]))?")
+PARTY_FACET_LIMIT = 30
+UNDISCLOSED = "Undisclosed partner"
+
+
+@dataclass
+class AgreementFilters:
+    agreement_type: str | None = None
+    status: str | None = None
+    year: int | None = None
+    region: str | None = None
+    country: str | None = None
+    domain: int | None = None
+    sdg: str | None = None
+    party: int | None = None
+    q: str | None = None
+    sort: str = "signed"
+    # Human-readable notes about filter values that were ignored (bad input is never a 500).
+    problems: list[str] = field(default_factory=list)
+    party_org: Organization | None = None
+
+    @classmethod
+    def from_args(
+        cls, args: Mapping[str, str], user, tree: RegionTree | None = None
+    ) -> AgreementFilters:
+        f = cls()
+        value = (args.get("agreement_type") or args.get("type") or "").strip()
+        if value:
+            if value in AGREEMENT_TYPES:
+                f.agreement_type = value
+            else:
+                f.problems.append(_("Unknown agreement type; that filter was ignored."))
+        value = (args.get("status") or "").strip()
+        if value:
+            if value in AGREEMENT_STATUSES:
+                f.status = value
+            else:
+                f.problems.append(_("Unknown status; that filter was ignored."))
+        value = (args.get("year") or "").strip()
+        if value:
+            if re.fullmatch(r"\d{4}", value) and 1900 <= int(value) <= 2200:
+                f.year = int(value)
+            else:
+                f.problems.append(
+                    _("The year must be four digits, like 2024; that filter was ignored.")
+                )
+        region = normalise_region_code(args.get("region"))
+        if region is not None:
+            tree = tree or RegionTree.load()
+            if region and tree.get(region):
+                f.region = region
+            else:
+                f.problems.append(_("Unknown region code; the region filter was ignored."))
+        value = (args.get("country") or "").strip().upper()
+        if value:
+            if len(value) == 2 and db.session.get(Country, value) is not None:
+                f.country = value
+            else:
+                f.problems.append(_("Unknown country code; the country filter was ignored."))
+        value = (args.get("domain") or args.get("domain_of_change") or "").strip()
+        if value:
+            if value.isdigit() and int(value) in DOMAINS_OF_CHANGE:
+                f.domain = int(value)
+            else:
+                f.problems.append(
+                    _("The domain of change must be 1 to 4; that filter was ignored.")
+                )
+        value = (args.get("sdg") or "").strip().lower()
+        if value:
+            match = SDG_PATTERN.fullmatch(value)
+            if match and int(match["goal"]) in SDG_GOALS:
+                f.sdg = value
+            else:
+                f.problems.append(
+                    _("The SDG must be a goal (11) or a target (11.1); that filter was ignored.")
+                )
+        value = (args.get("party") or "").strip()
+        if value:
+            org = (
+                db.session.get(Organization, int(value))
+                if value.isdigit() and len(value) < 10
+                else None
+            )
+            # An organisation the viewer may not see is treated exactly like one that does not
+            # exist, so the filter cannot be used to probe for hidden partners.
+            if org is not None and can_view_organization(user, org):
+                f.party, f.party_org = org.id, org
+            else:
+                f.problems.append(_("Unknown partner; the partner filter was ignored."))
+        f.q = clean_text(args.get("q"))
+        value = (args.get("sort") or "signed").strip()
+        if value in AGREEMENT_SORTS:
+            f.sort = value
+        else:
+            f.problems.append(_("Unknown sort order; sorted by signature date instead."))
+        return f
+
+    @property
+    def is_filtered(self) -> bool:
+        return any(
+            v is not None
+            for v in (
+                self.agreement_type,
+                self.status,
+                self.year,
+                self.region,
+                self.country,
+                self.domain,
+                self.sdg,
+                self.party,
+                self.q,
+            )
+        )
+
+
+def agreement_region_links():
+    """(entity_id, region_code): regions named on the agreement and the regions of its countries."""
+    named = select(
+        agreement_regions.c.agreement_id.label("entity_id"),
+        agreement_regions.c.region_code.label("region_code"),
+    )
+    by_country = (
+        select(
+            agreement_countries.c.agreement_id.label("entity_id"),
+            Country.region_code.label("region_code"),
+        )
+        .join(Country, Country.code == agreement_countries.c.country_code)
+        .where(Country.region_code.is_not(None))
+    )
+    return union_all(named, by_country).subquery("agreement_region_links")
+
+
+def agreement_in_region(codes: set[str]) -> ColumnElement[bool]:
+    return or_(
+        Agreement.id.in_(
+            select(agreement_regions.c.agreement_id).where(
+                agreement_regions.c.region_code.in_(codes)
+            )
+        ),
+        Agreement.id.in_(
+            select(agreement_countries.c.agreement_id)
+            .join(Country, Country.code == agreement_countries.c.country_code)
+            .where(Country.region_code.in_(codes))
+        ),
+    )
+
+
+def agreement_in_country(code: str) -> ColumnElement[bool]:
+    return Agreement.id.in_(
+        select(agreement_countries.c.agreement_id).where(agreement_countries.c.country_code == code)
+    )
+
+
+def _sdg_condition(sdg: str) -> ColumnElement[bool]:
+    if "." in sdg:
+        match = AgreementSdgTarget.target == sdg
+    else:
+        match = AgreementSdgTarget.target.like(f"{int(sdg)}.%")
+    return Agreement.id.in_(select(AgreementSdgTarget.agreement_id).where(match))
+
+
+def agreement_conditions(
+    filters: AgreementFilters, user, *, skip: str | None = None, tree: RegionTree | None = None
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the filters (minus ``skip``, for facet counts), visibility included."""
+    conds: list[ColumnElement[bool]] = [visible_agreements_filter(user)]
+    if filters.agreement_type and skip != "agreement_type":
+        conds.append(Agreement.agreement_type == filters.agreement_type)
+    if filters.status and skip != "status":
+        conds.append(Agreement.status == filters.status)
+    if filters.year and skip != "year":
+        # A date range rather than EXTRACT(year), so the index on signed_on is used.
+        conds.append(Agreement.signed_on >= date(filters.year, 1, 1))
+        conds.append(Agreement.signed_on < date(filters.year + 1, 1, 1))
+    if filters.region and skip != "region":
+        tree = tree or RegionTree.load()
+        conds.append(agreement_in_region(tree.subtree_codes(filters.region)))
+    if filters.country and skip != "country":
+        conds.append(agreement_in_country(filters.country))
+    if filters.domain and skip != "domain":
+        conds.append(Agreement.domain_of_change == filters.domain)
+    if filters.sdg and skip != "sdg":
+        conds.append(_sdg_condition(filters.sdg))
+    if filters.party and skip != "party":
+        conds.append(
+            Agreement.id.in_(
+                select(AgreementParty.agreement_id).where(
+                    AgreementParty.organization_id == filters.party
+                )
+            )
+        )
+    if filters.q and skip != "q":
+        pattern = like_pattern(filters.q)
+        conds.append(
+            or_(
+                Agreement.title.ilike(pattern, escape="\\"),
+                Agreement.reference.ilike(pattern, escape="\\"),
+            )
+        )
+    return conds
+
+
+def agreements_query(filters: AgreementFilters, user, tree: RegionTree | None = None) -> Select:
+    stmt = select(Agreement).where(*agreement_conditions(filters, user, tree=tree))
+    if filters.sort == "signed_asc":
+        order = (Agreement.signed_on.asc().nulls_last(),)
+    elif filters.sort == "title":
+        order = (func.lower(Agreement.title),)
+    elif filters.sort == "amount":
+        order = (Agreement.amount.desc().nulls_last(),)
+    else:
+        order = (Agreement.signed_on.desc().nulls_last(),)
+    return stmt.order_by(*order, Agreement.id.desc())
+
+
+def with_list_details(stmt: Select) -> Select:
+    """Eager-load what list pages and the CSV show, avoiding one query per row."""
+    return stmt.options(
+        selectinload(Agreement.countries),
+        selectinload(Agreement.regions),
+        selectinload(Agreement.sdg_targets),
+        selectinload(Agreement.parties).selectinload(AgreementParty.organization),
+    )
+
+
+def agreement_facets(
+    filters: AgreementFilters, user, tree: RegionTree | None = None
+) -> dict[str, list[FacetOption]]:
+    """Counts for each filter value, with every *other* filter applied (and visibility)."""
+    tree = tree or RegionTree.load()
+
+    def conds(skip: str):
+        return agreement_conditions(filters, user, skip=skip, tree=tree)
+
+    def grouped(column, skip: str) -> dict:
+        rows = db.session.execute(
+            select(column, func.count(Agreement.id))
+            .where(*conds(skip), column.is_not(None))
+            .group_by(column)
+        ).all()
+        return {value: n for value, n in rows}
+
+    types = grouped(Agreement.agreement_type, "agreement_type")
+    statuses = grouped(Agreement.status, "status")
+    domains = grouped(Agreement.domain_of_change, "domain")
+
+    year_expr = func.extract("year", Agreement.signed_on)
+    years = {int(y): n for y, n in grouped(year_expr, "year").items()}
+
+    country_rows = db.session.execute(
+        select(Country.code, Country.name, func.count(distinct(agreement_countries.c.agreement_id)))
+        .join(agreement_countries, agreement_countries.c.country_code == Country.code)
+        .where(
+            agreement_countries.c.agreement_id.in_(select(Agreement.id).where(*conds("country")))
+        )
+        .group_by(Country.code, Country.name)
+    ).all()
+    countries = [
+        FacetOption(code, name, n, code == filters.country) for code, name, n in country_rows
+    ]
+    if filters.country and not any(o.selected for o in countries):
+        countries.append(
+            FacetOption(filters.country, db.session.get(Country, filters.country).name, 0, True)
+        )
+
+    # One row of 17 conditional counts: an agreement with 11.1 and 11.3 counts once for goal 11.
+    sdg_ids = select(Agreement.id).where(*conds("sdg"))
+    goal_counts = db.session.execute(
+        select(
+            *(
+                func.count(
+                    distinct(
+                        case(
+                            (
+                                AgreementSdgTarget.target.like(f"{goal}.%"),
+                                AgreementSdgTarget.agreement_id,
+                            )
+                        )
+                    )
+                )
+                for goal in SDG_GOALS
+            )
+        ).where(AgreementSdgTarget.agreement_id.in_(sdg_ids))
+    ).one()
+    target_counts = dict(
+        db.session.execute(
+            select(AgreementSdgTarget.target, func.count(distinct(AgreementSdgTarget.agreement_id)))
+            .where(AgreementSdgTarget.agreement_id.in_(sdg_ids))
+            .group_by(AgreementSdgTarget.target)
+        ).all()
+    )
+    sdg_options: list[FacetOption] = []
+    for goal, n in zip(SDG_GOALS, goal_counts, strict=True):
+        if n or filters.sdg == str(goal):
+            sdg_options.append(
+                FacetOption(str(goal), _("Goal %(goal)s", goal=goal), n, filters.sdg == str(goal))
+            )
+        for target in sorted(
+            (t for t in target_counts if t.split(".")[0] == str(goal)), key=_target_sort_key
+        ):
+            sdg_options.append(
+                FacetOption(target, target, target_counts[target], filters.sdg == target, level=1)
+            )
+
+    # Only organisations the viewer may see become facet values (an undisclosed partner
+    # never appears by name or by id). The party table is aliased so that the EXISTS inside
+    # the agreement visibility filter keeps its own agreement_parties.
+    party = aliased(AgreementParty)
+    party_rows = db.session.execute(
+        select(Organization.id, Organization.name, func.count(distinct(party.agreement_id)))
+        .join(party, party.organization_id == Organization.id)
+        .where(
+            visible_organizations_filter(user),
+            party.agreement_id.in_(select(Agreement.id).where(*conds("party"))),
+        )
+        .group_by(Organization.id, Organization.name)
+        .order_by(func.count(distinct(party.agreement_id)).desc(), Organization.name)
+        .limit(PARTY_FACET_LIMIT)
+    ).all()
+    parties = [FacetOption(str(i), name, n, i == filters.party) for i, name, n in party_rows]
+    if filters.party_org is not None and not any(o.selected for o in parties):
+        parties.append(FacetOption(str(filters.party), filters.party_org.name, 0, True))
+
+    region_counts = counts_per_region(
+        agreement_region_links(), select(Agreement.id).where(*conds("region"))
+    )
+    return {
+        "agreement_type": [
+            FacetOption(code, label, types.get(code, 0), code == filters.agreement_type)
+            for code, label in AGREEMENT_TYPES.items()
+            if types.get(code) or code == filters.agreement_type
+        ],
+        "status": [
+            FacetOption(code, label, statuses.get(code, 0), code == filters.status)
+            for code, label in AGREEMENT_STATUSES.items()
+            if statuses.get(code) or code == filters.status
+        ],
+        "year": [
+            FacetOption(str(y), str(y), years.get(y, 0), y == filters.year)
+            for y in sorted(set(years) | ({filters.year} if filters.year else set()), reverse=True)
+        ],
+        "region": region_facet(tree, region_counts, filters.region),
+        "country": sorted(countries, key=lambda o: o.label),
+        "domain": [
+            FacetOption(str(d), f"{d}. {label}", domains.get(d, 0), d == filters.domain)
+            for d, label in DOMAINS_OF_CHANGE.items()
+            if domains.get(d) or d == filters.domain
+        ],
+        "sdg": sdg_options,
+        "party": sorted(parties, key=lambda o: o.label),
+    }
+
+
+def _target_sort_key(target: str) -> tuple[int, int, str]:
+    goal, _dot, rest = target.partition(".")
+    return (int(goal) if goal.isdigit() else 0, int(rest) if rest.isdigit() else 100, rest)
+
+
+# --------------------------------------------------------------------------- region pages
+
+
+def agreement_counts_by_region(user) -> dict[str, int]:
+    return counts_per_region(
+        agreement_region_links(), select(Agreement.id).where(visible_agreements_filter(user))
+    )
+
+
+def agreement_counts_by_country(user, country_codes: list[str] | None = None) -> dict[str, int]:
+    stmt = (
+        select(agreement_countries.c.country_code, func.count(distinct(Agreement.id)))
+        .join(Agreement, Agreement.id == agreement_countries.c.agreement_id)
+        .where(visible_agreements_filter(user))
+        .group_by(agreement_countries.c.country_code)
+    )
+    if country_codes is not None:
+        stmt = stmt.where(agreement_countries.c.country_code.in_(country_codes))
+    return dict(db.session.execute(stmt).all())
+
+
+def agreements_of_organization(org: Organization, user) -> list[tuple[Agreement, list[str]]]:
+    """The agreements the viewer may see in which ``org`` is a party, with its role labels."""
+    party = aliased(AgreementParty)
+    rows = db.session.execute(
+        select(Agreement, party)
+        .join(party, party.agreement_id == Agreement.id)
+        .where(party.organization_id == org.id, visible_agreements_filter(user))
+        .order_by(Agreement.signed_on.desc().nulls_last(), Agreement.id.desc(), party.id)
+    ).all()
+    grouped: dict[int, tuple[Agreement, list[str]]] = {}
+    for agreement, p in rows:
+        grouped.setdefault(agreement.id, (agreement, []))[1].append(p.role_label)
+    return list(grouped.values())
+
+
+# --------------------------------------------------------------------------- CSV (open data)
+
+# The import format of DESIGN §7, so a downloaded list can be read by the same tools.
+CSV_COLUMNS = (
+    "reference",
+    "title",
+    "summary",
+    "agreement_type",
+    "status",
+    "signed_on",
+    "start_on",
+    "end_on",
+    "amount",
+    "currency",
+    "domain_of_change",
+    "sdg_targets",
+    "countries",
+    "regions",
+    "parties",
+    "visibility",
+)
+
+
+def _cell(value) -> str:
+    """Text as-is, except that a leading formula character is neutralised for spreadsheets."""
+    if value is None:
+        return ""
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def _party_name(org: Organization, user) -> str:
+    return org.name if can_view_organization(user, org) else UNDISCLOSED
+
+
+def agreements_csv(agreements: Iterable[Agreement], user) -> str:
+    """CSV text, starting with a UTF-8 BOM so Excel opens non-Latin text correctly."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for a in agreements:
+        parties = [f"{_party_name(p.organization, user)}|{p.role}" for p in a.parties]
+        writer.writerow(
+            [
+                _cell(a.reference),
+                _cell(a.title),
+                _cell(a.summary),
+                a.agreement_type,
+                a.status,
+                a.signed_on.isoformat() if a.signed_on else "",
+                a.start_on.isoformat() if a.start_on else "",
+                a.end_on.isoformat() if a.end_on else "",
+                f"{a.amount:.2f}" if a.amount is not None else "",
+                a.currency or "",
+                a.domain_of_change or "",
+                ";".join(t.target for t in a.sdg_targets),
+                ";".join(c.code for c in a.countries),
+                ";".join(r.code for r in a.regions),
+                _cell(";".join(parties)),
+                a.visibility,
+            ]
+        )
+    return out.getvalue()

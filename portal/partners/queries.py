@@ -1,0 +1,378 @@
+"""Query builders for the partner directory and the region pages.
+
+Views and the JSON API share these, so filtering, sorting and facet counting are written once.
+Every builder takes the viewer and applies ``visible_organizations_filter`` itself: a caller
+cannot forget it, and facet counts never include organisations the viewer may not see.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, Select, distinct, func, or_, select, union_all
+from sqlalchemy.orm import aliased, selectinload
+
+from portal.agreements.models import Agreement, AgreementParty
+from portal.agreements.permissions import visible_agreements_filter
+from portal.extensions import db
+from portal.partners.models import (
+    ORG_TYPES,
+    STAKEHOLDER_GROUPS,
+    Country,
+    Organization,
+    Region,
+    organization_regions,
+)
+from portal.partners.permissions import visible_organizations_filter
+
+WORLD = "001"
+MAX_TEXT_FILTER = 200
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+@dataclass
+class FacetOption:
+    """One value of a filter with the number of visible items it would select."""
+
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+    level: int = 0  # indentation for tree-shaped facets (regions)
+
+
+def clean_text(value: str | None, limit: int = MAX_TEXT_FILTER) -> str | None:
+    value = (value or "").strip()[:limit]
+    return value or None
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` with LIKE wildcards in the user's text taken literally (escape char ``\\``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def normalise_region_code(raw: str | None) -> str | None:
+    """M49 codes are zero-padded; accept ``2`` or ``002`` alike."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"\d{1,3}", raw):
+        return ""
+    return raw.zfill(3)
+
+
+class RegionTree:
+    """All M49 regions in memory (a few dozen rows), for descendants, paths and tree order."""
+
+    def __init__(self, regions: list[Region]):
+        self.by_code = {r.code: r for r in regions}
+        self.children: dict[str | None, list[Region]] = {}
+        for region in sorted(regions, key=lambda r: r.name):
+            self.children.setdefault(region.parent_code, []).append(region)
+
+    @classmethod
+    def load(cls) -> RegionTree:
+        return cls(list(db.session.scalars(select(Region))))
+
+    def get(self, code: str | None) -> Region | None:
+        return self.by_code.get(code or "")
+
+    def subtree_codes(self, code: str) -> set[str]:
+        """The region and all its descendants."""
+        codes, stack = set(), [code]
+        while stack:
+            current = stack.pop()
+            codes.add(current)
+            stack.extend(child.code for child in self.children.get(current, []))
+        return codes
+
+    def path(self, code: str) -> list[Region]:
+        """Ancestors from the continent down to (excluding) the region itself; no World."""
+        chain, node = [], self.get(code)
+        node = self.get(node.parent_code) if node else None
+        while node is not None and node.code != WORLD:
+            chain.append(node)
+            node = self.get(node.parent_code)
+        return list(reversed(chain))
+
+    def walk(self, code: str = WORLD, depth: int = 0):
+        """(region, depth) pairs under ``code`` in display order (depth-first, by name)."""
+        for child in self.children.get(code, []):
+            yield child, depth
+            yield from self.walk(child.code, depth + 1)
+
+
+def region_closure():
+    """A recursive CTE of (ancestor, descendant) region pairs, each region paired with itself.
+
+    Counting members per region *including descendants* then becomes one GROUP BY, exact even
+    when an organisation is linked to a region twice (by country and by regions served).
+    """
+    regions = Region.__table__
+    closure = select(regions.c.code.label("ancestor"), regions.c.code.label("descendant")).cte(
+        "region_closure", recursive=True
+    )
+    child = aliased(regions)
+    return closure.union_all(
+        select(closure.c.ancestor, child.c.code).join(
+            child, child.c.parent_code == closure.c.descendant
+        )
+    )
+
+
+def organization_region_links():
+    """(entity_id, region_code): the region of an organisation's country and each region served."""
+    by_country = (
+        select(Organization.id.label("entity_id"), Country.region_code.label("region_code"))
+        .join(Country, Organization.country_code == Country.code)
+        .where(Country.region_code.is_not(None))
+    )
+    served = select(
+        organization_regions.c.organization_id.label("entity_id"),
+        organization_regions.c.region_code.label("region_code"),
+    )
+    return union_all(by_country, served).subquery("org_region_links")
+
+
+def counts_per_region(links, entity_ids: Select) -> dict[str, int]:
+    """Distinct entities per region, descendants included, limited to ``entity_ids``."""
+    closure = region_closure()
+    rows = db.session.execute(
+        select(closure.c.ancestor, func.count(distinct(links.c.entity_id)))
+        .select_from(links)
+        .join(closure, closure.c.descendant == links.c.region_code)
+        .where(links.c.entity_id.in_(entity_ids))
+        .group_by(closure.c.ancestor)
+    ).all()
+    return {code: count for code, count in rows}
+
+
+def region_facet(
+    tree: RegionTree, counts: Mapping[str, int], selected: str | None
+) -> list[FacetOption]:
+    """Regions in tree order; only those with something in them (or the selected one)."""
+    return [
+        FacetOption(
+            region.code, region.name, counts.get(region.code, 0), region.code == selected, depth
+        )
+        for region, depth in tree.walk()
+        if counts.get(region.code) or region.code == selected
+    ]
+
+
+def organization_in_region(codes: set[str]) -> ColumnElement[bool]:
+    """Based in a country of these regions, or serving one of them."""
+    return or_(
+        Organization.country_code.in_(select(Country.code).where(Country.region_code.in_(codes))),
+        Organization.id.in_(
+            select(organization_regions.c.organization_id).where(
+                organization_regions.c.region_code.in_(codes)
+            )
+        ),
+    )
+
+
+def visible_agreement_count(user):
+    """Correlated count of the agreements the viewer may see in which the organisation is a party.
+
+    The party table is aliased: the visibility filter has its own EXISTS on agreement_parties,
+    which must not be correlated to this subquery's party row.
+    """
+    party = aliased(AgreementParty)
+    return (
+        select(func.count(distinct(party.agreement_id)))
+        .join(Agreement, Agreement.id == party.agreement_id)
+        .where(party.organization_id == Organization.id, visible_agreements_filter(user))
+        .correlate(Organization)
+        .scalar_subquery()
+    )
+
+
+def agreement_counts_for(user, org_ids: list[int]) -> dict[int, int]:
+    if not org_ids:
+        return {}
+    party = aliased(AgreementParty)
+    rows = db.session.execute(
+        select(party.organization_id, func.count(distinct(party.agreement_id)))
+        .join(Agreement, Agreement.id == party.agreement_id)
+        .where(party.organization_id.in_(org_ids), visible_agreements_filter(user))
+        .group_by(party.organization_id)
+    ).all()
+    return {org_id: n for org_id, n in rows}
+
+
+# --------------------------------------------------------------------------- partner directory
+
+PARTNER_SORTS = ("name", "since", "recent", "agreements")
+
+
+@dataclass
+class PartnerFilters:
+    region: str | None = None
+    country: str | None = None
+    org_type: str | None = None
+    stakeholder_group: str | None = None
+    q: str | None = None
+    sort: str = "name"
+    # Human-readable notes about filter values that were ignored (bad input is never a 500).
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], tree: RegionTree | None = None) -> PartnerFilters:
+        f = cls()
+        region = normalise_region_code(args.get("region"))
+        if region is not None:
+            tree = tree or RegionTree.load()
+            if region and tree.get(region):
+                f.region = region
+            else:
+                f.problems.append(_("Unknown region code; the region filter was ignored."))
+        country = (args.get("country") or "").strip().upper()
+        if country:
+            if len(country) == 2 and db.session.get(Country, country) is not None:
+                f.country = country
+            else:
+                f.problems.append(_("Unknown country code; the country filter was ignored."))
+        org_type = (args.get("org_type") or "").strip()
+        if org_type:
+            if org_type in ORG_TYPES:
+                f.org_type = org_type
+            else:
+                f.problems.append(_("Unknown organisation type; that filter was ignored."))
+        group = (args.get("stakeholder_group") or "").strip()
+        if group:
+            if group in STAKEHOLDER_GROUPS:
+                f.stakeholder_group = group
+            else:
+                f.problems.append(_("Unknown stakeholder group; that filter was ignored."))
+        f.q = clean_text(args.get("q"))
+        sort = (args.get("sort") or "name").strip()
+        if sort in PARTNER_SORTS:
+            f.sort = sort
+        else:
+            f.problems.append(_("Unknown sort order; sorted by name instead."))
+        return f
+
+    @property
+    def is_filtered(self) -> bool:
+        return any((self.region, self.country, self.org_type, self.stakeholder_group, self.q))
+
+
+def partner_conditions(
+    filters: PartnerFilters, user, *, skip: str | None = None, tree: RegionTree | None = None
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the filters (minus ``skip``, for facet counts), visibility included."""
+    conds: list[ColumnElement[bool]] = [visible_organizations_filter(user)]
+    if filters.region and skip != "region":
+        tree = tree or RegionTree.load()
+        conds.append(organization_in_region(tree.subtree_codes(filters.region)))
+    if filters.country and skip != "country":
+        conds.append(Organization.country_code == filters.country)
+    if filters.org_type and skip != "org_type":
+        conds.append(Organization.org_type == filters.org_type)
+    if filters.stakeholder_group and skip != "stakeholder_group":
+        conds.append(Organization.stakeholder_group == filters.stakeholder_group)
+    if filters.q and skip != "q":
+        pattern = like_pattern(filters.q)
+        conds.append(
+            or_(
+                Organization.name.ilike(pattern, escape="\\"),
+                Organization.acronym.ilike(pattern, escape="\\"),
+            )
+        )
+    return conds
+
+
+def partners_query(filters: PartnerFilters, user, tree: RegionTree | None = None) -> Select:
+    stmt = (
+        select(Organization)
+        .where(*partner_conditions(filters, user, tree=tree))
+        .options(selectinload(Organization.country))
+    )
+    name = func.lower(Organization.name)
+    if filters.sort == "since":
+        order = (Organization.partner_since.asc().nulls_last(), name)
+    elif filters.sort == "recent":
+        order = (Organization.partner_since.desc().nulls_last(), name)
+    elif filters.sort == "agreements":
+        order = (visible_agreement_count(user).desc(), name)
+    else:
+        order = (name,)
+    return stmt.order_by(*order, Organization.id)
+
+
+def partner_facets(
+    filters: PartnerFilters, user, tree: RegionTree | None = None
+) -> dict[str, list[FacetOption]]:
+    """Counts for each filter value, with every *other* filter applied (and visibility)."""
+    tree = tree or RegionTree.load()
+
+    def grouped(column, skip: str) -> dict[str, int]:
+        rows = db.session.execute(
+            select(column, func.count(Organization.id))
+            .where(*partner_conditions(filters, user, skip=skip, tree=tree), column.is_not(None))
+            .group_by(column)
+        ).all()
+        return {str(value): n for value, n in rows}
+
+    org_types = grouped(Organization.org_type, "org_type")
+    groups = grouped(Organization.stakeholder_group, "stakeholder_group")
+    countries = grouped(Organization.country_code, "country")
+    country_names = dict(
+        db.session.execute(
+            select(Country.code, Country.name).where(Country.code.in_(list(countries)))
+        ).all()
+    )
+    if filters.country and filters.country not in country_names:
+        country_names[filters.country] = db.session.get(Country, filters.country).name
+    region_counts = counts_per_region(
+        organization_region_links(),
+        select(Organization.id).where(*partner_conditions(filters, user, skip="region", tree=tree)),
+    )
+    return {
+        "region": region_facet(tree, region_counts, filters.region),
+        "country": sorted(
+            (
+                FacetOption(code, name, countries.get(code, 0), code == filters.country)
+                for code, name in country_names.items()
+            ),
+            key=lambda o: o.label,
+        ),
+        "org_type": [
+            FacetOption(code, label, org_types.get(code, 0), code == filters.org_type)
+            for code, label in ORG_TYPES.items()
+            if org_types.get(code) or code == filters.org_type
+        ],
+        "stakeholder_group": [
+            FacetOption(code, label, groups.get(code, 0), code == filters.stakeholder_group)
+            for code, label in STAKEHOLDER_GROUPS.items()
+            if groups.get(code) or code == filters.stakeholder_group
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- region pages
+
+
+def partner_counts_by_region(user) -> dict[str, int]:
+    return counts_per_region(
+        organization_region_links(),
+        select(Organization.id).where(visible_organizations_filter(user)),
+    )
+
+
+def partner_counts_by_country(user, country_codes: list[str] | None = None) -> dict[str, int]:
+    stmt = (
+        select(Organization.country_code, func.count(Organization.id))
+        .where(visible_organizations_filter(user), Organization.country_code.is_not(None))
+        .group_by(Organization.country_code)
+    )
+    if country_codes is not None:
+        stmt = stmt.where(Organization.country_code.in_(country_codes))
+    return dict(db.session.execute(stmt).all())
