@@ -11,17 +11,13 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Keep the app's loggers alive when migrations run inside a process (tests, scripts/run).
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
 def get_engine():
-    try:
-        # this works with Flask-SQLAlchemy<3 and Alchemical
-        return current_app.extensions['migrate'].db.get_engine()
-    except (TypeError, AttributeError):
-        # this works with Flask-SQLAlchemy>=3
-        return current_app.extensions['migrate'].db.engine
+    return current_app.extensions['migrate'].db.engine
 
 
 def get_engine_url():
@@ -93,6 +89,16 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+
+    # Search backends keep their index tables in the same database (SQLite FTS5, PostgreSQL
+    # search_documents); they are rebuilt by `flask search rebuild`, not by migrations.
+    from portal.search.registry import is_search_index_table
+
+    def include_name(name, type_, parent_names):
+        return not (type_ == "table" and name and is_search_index_table(name))
+
+    conf_args.setdefault("include_name", include_name)
+    conf_args.setdefault("compare_type", True)
 
     connectable = get_engine()
 

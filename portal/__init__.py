@@ -55,8 +55,11 @@ def register_extensions(app: Flask) -> None:
     from portal.core.sqlite import enable_sqlite_pragmas
     from portal.search.outbox import init_search
 
+    from portal.notifications.services import init_mail
+
     enable_sqlite_pragmas(app)
     init_search(app)
+    init_mail(app)
 
 
 def _import_models() -> None:
@@ -76,13 +79,17 @@ def _project_root():
 
 
 def register_blueprints(app: Flask) -> None:
+    # The manage_views modules add staff routes to the partners/agreements blueprints; they
+    # must be imported before those blueprints are registered.
+    import portal.agreements.manage_views  # noqa: F401
+    import portal.partners.manage_views  # noqa: F401
     from portal.accounts.views import bp as accounts_bp
     from portal.agreements.views import bp as agreements_bp
     from portal.api.views import bp as api_bp
     from portal.core.views import bp as core_bp
     from portal.imports.views import bp as imports_bp
-    from portal.partners.views import bp as partners_bp
     from portal.partners.regions_views import bp as regions_bp
+    from portal.partners.views import bp as partners_bp
     from portal.search.views import bp as search_bp
     from portal.staff.views import bp as staff_bp
 

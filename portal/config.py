@@ -47,6 +47,8 @@ class Config:
     # Where uploaded agreement documents live: outside static/, served only after a check.
     UPLOAD_DIR = _env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     MAX_CONTENT_LENGTH = int(_env("MAX_UPLOAD_MB", "20")) * 1024 * 1024
+    # One agreement document; below the request limit so the form can say so beside the field.
+    MAX_DOCUMENT_BYTES = int(_env("MAX_DOCUMENT_MB", "15")) * 1024 * 1024
     ALLOWED_DOCUMENT_EXTENSIONS = {"pdf", "docx", "xlsx", "odt", "ods", "txt", "csv", "md", "png", "jpg", "jpeg"}
     SEARCH_URL = _env("SEARCH_URL", "database")
     SMTP_URL = _env("SMTP_URL", "smtp://127.0.0.1:8025")
@@ -56,6 +58,15 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "UTC"
     LANGUAGES = ["en", "fr", "es", "ru", "zh", "ar"]
     PASSWORD_RESET_MAX_AGE = int(_env("PASSWORD_RESET_MAX_AGE", str(60 * 60)))
+    PASSWORD_RESET_RATE_LIMIT = _env("PASSWORD_RESET_RATE_LIMIT", "5 per minute;20 per hour")
+    INVITATION_MAX_AGE = int(_env("INVITATION_MAX_AGE", str(7 * 24 * 60 * 60)))
+    # Per-account lock after repeated failures, on top of the per-address rate limit.
+    LOGIN_ACCOUNT_MAX_FAILURES = int(_env("LOGIN_ACCOUNT_MAX_FAILURES", "10"))
+    LOGIN_ACCOUNT_LOCK_SECONDS = int(_env("LOGIN_ACCOUNT_LOCK_SECONDS", "900"))
+    # Mail queued by a request is sent right after the response, bounded; the worker does the rest.
+    MAIL_SEND_AFTER_REQUEST = _env_bool("MAIL_SEND_AFTER_REQUEST", True)
+    MAIL_SEND_LIMIT = int(_env("MAIL_SEND_LIMIT", "20"))
+    MAIL_SEND_SECONDS = float(_env("MAIL_SEND_SECONDS", "5"))
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
@@ -65,6 +76,7 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SECURE = _env_bool("SECURE_COOKIES", False)
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     WTF_CSRF_TIME_LIMIT = None  # tie CSRF tokens to the session, not a clock
     PER_PAGE = 25

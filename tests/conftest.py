@@ -45,6 +45,7 @@ def app(tmp_path_factory):
             "SMTP_URL": "smtp://127.0.0.1:1",  # nothing listens: tests that mail start a server
         }
     )
+    _forget_user_between_requests(app)
     with app.app_context():
         db.drop_all()
         _drop_leftovers()
@@ -55,6 +56,18 @@ def app(tmp_path_factory):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def _forget_user_between_requests(app) -> None:
+    """Requests reuse the test's app context (see ``_app_context``), so Flask-Login's cached
+    ``g._login_user`` would leak from one client's request into the next client's. Drop it
+    when each request starts, so every request loads its user from its own session cookie."""
+    from flask import g, request_started
+
+    def _forget(sender, **extra):
+        g.pop("_login_user", None)
+
+    request_started.connect(_forget, app, weak=False)
 
 
 def _drop_leftovers() -> None:

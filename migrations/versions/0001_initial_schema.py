@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 18:42:04.484080
+Create Date: 2026-11-24 19:03:33.873604
 
 """
 from alembic import op
@@ -44,6 +44,17 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_agreements_signed_on'), ['signed_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_agreements_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_agreements_visibility'), ['visibility'], unique=False)
+
+    op.create_table('login_failures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ip_address', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures'))
+    )
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_failures_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_login_failures_email'), ['email'], unique=False)
 
     op.create_table('outgoing_mail',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -351,6 +362,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_outgoing_mail_category'))
 
     op.drop_table('outgoing_mail')
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_failures_email'))
+        batch_op.drop_index(batch_op.f('ix_login_failures_created_at'))
+
+    op.drop_table('login_failures')
     with op.batch_alter_table('agreements', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_agreements_visibility'))
         batch_op.drop_index(batch_op.f('ix_agreements_status'))

@@ -98,3 +98,23 @@ class ApiToken(db.Model):
     @staticmethod
     def hash(raw: str) -> str:
         return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class LoginFailure(db.Model):
+    """One failed login attempt for an e-mail address (existing or not), for the per-account
+    throttle. A table rather than the rate limiter's memory store, so every worker process
+    sees the same count; rows older than the throttle window are pruned as new ones arrive."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Lower-cased as typed; deliberately not a foreign key, so unknown addresses count too
+    # (otherwise the lock would reveal which addresses have accounts).
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+
+    def __repr__(self) -> str:
+        return f"<LoginFailure {self.email} at {self.created_at}>"

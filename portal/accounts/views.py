@@ -1,19 +1,508 @@
-"""(skeleton — being implemented)"""
-from flask import Blueprint, abort
+"""Account pages: log in/out, password reset and invitations, profile, API tokens, users."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from portal.accounts import services
+from portal.accounts.forms import (
+    ApiTokenForm,
+    ChangePasswordForm,
+    LanguageForm,
+    LoginForm,
+    ResetRequestForm,
+    SetPasswordForm,
+    UserEditForm,
+    UserForm,
+)
+from portal.accounts.models import Role, User
+from portal.accounts.permissions import (
+    assignable_roles,
+    can_change_active,
+    can_edit_user,
+    can_manage_users,
+    visible_users_filter,
+)
+from portal.core.pagination import paginate
+from portal.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 
-@bp.route("/login")
+LANGUAGE_NAMES = {
+    "en": "English",
+    "fr": "Français",
+    "es": "Español",
+    "ru": "Русский",
+    "zh": "中文",
+    "ar": "العربية",
+}
+
+
+def _role_label(role: str) -> str:
+    labels = {
+        "admin": _("Administrator"),
+        "staff": _("Staff"),
+        "partner": _("Partner"),
+        "reviewer": _("Reviewer"),
+    }
+    return labels.get(role, role)
+
+
+@bp.app_context_processor
+def _account_helpers():
+    return {"role_label": _role_label}
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a relative path on this site: no scheme, no host, no ``//`` or ``/\\`` tricks."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(c in target for c in "\\\r\n\t") or any(ord(c) < 32 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _reset_limit() -> str:
+    return current_app.config.get("PASSWORD_RESET_RATE_LIMIT", "5 per minute;20 per hour")
+
+
+# --- Log in / out ------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 def login():
-    abort(404)
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(safe_next(request.args.get("next")) or url_for("core.home"))
+    status = 200
+    if form.validate_on_submit():
+        result = services.authenticate(form.email.data, form.password.data, request.remote_addr)
+        if result.outcome is services.LoginOutcome.OK:
+            # A fresh session on every login (session fixation); only the language choice,
+            # which is not sensitive, survives.
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            login_user(result.user, remember=bool(form.remember.data))
+            db.session.commit()
+            return redirect(safe_next(form.next.data) or url_for("core.home"))
+        db.session.commit()  # keep the failure count
+        if result.outcome is services.LoginOutcome.LOCKED:
+            minutes = int(current_app.config.get("LOGIN_ACCOUNT_LOCK_SECONDS", 900)) // 60
+            flash(
+                _(
+                    "Too many failed attempts for this account. Please try again in "
+                    "%(minutes)s minutes or reset your password.",
+                    minutes=minutes,
+                ),
+                "error",
+            )
+            status = 429
+        else:
+            flash(_("Invalid e-mail or password"), "error")
+            status = 200
+    elif request.method == "POST":
+        flash(_("Invalid e-mail or password"), "error")
+    form.password.data = ""
+    return render_template("accounts/login.html", form=form), status
 
 
-@bp.route("/logout")
+@bp.route("/logout", methods=["POST"])
 def logout():
-    abort(404)
+    session.clear()
+    # After the clear: logout_user leaves a note in the session that makes Flask-Login delete
+    # the remember-me cookie on this response.
+    logout_user()
+    flash(_("You have been logged out."), "success")
+    return redirect(url_for("core.home"))
 
 
-@bp.route("/profile")
+# --- Password reset and invitations ------------------------------------------------------------
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        flash(
+            _(
+                "If an account exists for that address, we have sent it a link to choose a new "
+                "password. Check your inbox (and spam folder)."
+            ),
+            "success",
+        )
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset_request.html", form=form)
+
+
+def _token_problem_message(problem: services.TokenProblem) -> str:
+    if problem is services.TokenProblem.EXPIRED:
+        return _("This link has expired. Please ask for a new one.")
+    if problem is services.TokenProblem.USED:
+        return _("This link has already been used. Please ask for a new one if you need it.")
+    return _("This link is not valid. Check that you copied all of it, or ask for a new one.")
+
+
+def _set_password_page(token: str, salt: str, max_age: int, *, invitation: bool):
+    user, problem = services.load_password_token(token, salt, max_age)
+    if problem is not None:
+        return (
+            render_template(
+                "accounts/token_problem.html",
+                message=_token_problem_message(problem),
+                invitation=invitation,
+            ),
+            400,
+        )
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        services.set_new_password(
+            user,
+            form.password.data,
+            reason="invitation-accepted" if invitation else "password-reset",
+        )
+        db.session.commit()
+        flash(_("Your password has been set. You can now log in."), "success")
+        if current_user.is_authenticated:
+            logout_user()
+        return redirect(url_for("accounts.login"))
+    return render_template(
+        "accounts/set_password.html", form=form, user=user, invitation=invitation
+    )
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    return _set_password_page(
+        token, services.RESET_SALT, services.reset_max_age(), invitation=False
+    )
+
+
+@bp.route("/welcome/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    return _set_password_page(
+        token, services.INVITATION_SALT, services.invitation_max_age(), invitation=True
+    )
+
+
+# --- Profile -----------------------------------------------------------------------------------
+
+
+def _language_form(data=None) -> LanguageForm:
+    form = LanguageForm(data=data)
+    form.locale.choices = [("", _("Automatic (from the browser)"))] + [
+        (code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]
+    ]
+    return form
+
+
+def _render_profile(status=200, **forms):
+    forms.setdefault("password_form", ChangePasswordForm(formdata=None))
+    forms.setdefault("language_form", _language_form({"locale": current_user.locale or ""}))
+    forms.setdefault("token_form", ApiTokenForm(formdata=None))
+    return (
+        render_template(
+            "accounts/profile.html",
+            tokens=services.list_api_tokens(current_user),
+            new_token=forms.pop("new_token", None),
+            **forms,
+        ),
+        status,
+    )
+
+
+@bp.route("/")
+@login_required
 def profile():
-    abort(404)
+    return _render_profile()
+
+
+@bp.route("/password", methods=["POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data, form.password.data)
+        except services.AccountError as err:
+            getattr(form, err.field or "password").errors.append(err.message)
+        else:
+            db.session.commit()
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("accounts.profile"))
+    return _render_profile(400, password_form=form)
+
+
+@bp.route("/language", methods=["POST"])
+@login_required
+def change_language():
+    form = _language_form()
+    if form.validate_on_submit():
+        services.set_locale(current_user, form.locale.data or None)
+        session.pop("lang", None)  # the saved preference now wins over the session's choice
+        db.session.commit()
+        flash(_("Your language has been saved."), "success")
+        return redirect(url_for("accounts.profile"))
+    return _render_profile(400, language_form=form)
+
+
+@bp.route("/tokens", methods=["POST"])
+@login_required
+def create_token():
+    form = ApiTokenForm()
+    if form.validate_on_submit():
+        token, raw = services.create_api_token(current_user, form.name.data)
+        db.session.commit()
+        # Rendered, not redirected: the raw token must be shown once and never stored.
+        flash(
+            _(
+                "Token “%(name)s” created. Copy it now: it will not be shown again.",
+                name=token.name,
+            ),
+            "success",
+        )
+        response = _render_profile(201, new_token=raw)
+        return response
+    return _render_profile(400, token_form=form)
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    try:
+        token = services.revoke_api_token(current_user, token_id)
+    except services.AccountError:
+        abort(404)
+    db.session.commit()
+    flash(_("Token “%(name)s” revoked.", name=token.name), "success")
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.after_request
+def _no_store_for_account_pages(response):
+    # Account pages show personal data and one-time tokens: keep them out of shared caches.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+# --- User management (staff and admins) --------------------------------------------------------
+
+
+def _require_manager() -> None:
+    if not current_user.is_authenticated:
+        abort(401)
+    if not can_manage_users(current_user):
+        abort(403)
+
+
+def _organization_choices() -> list[tuple[str, str]]:
+    from portal.partners.models import Organization
+
+    orgs = db.session.execute(
+        select(Organization.id, Organization.name)
+        .where(Organization.archived_at.is_(None))
+        .order_by(Organization.name)
+    ).all()
+    return [("", _("— none —"))] + [(str(i), name) for i, name in orgs]
+
+
+def _prepare_user_form(form):
+    form.role.choices = [(r, _role_label(r)) for r in assignable_roles(current_user)]
+    form.organization_id.choices = _organization_choices()
+    return form
+
+
+def _org_id(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@bp.route("/users")
+@login_required
+def users():
+    _require_manager()
+    from portal.partners.models import Organization
+
+    stmt = select(User).where(visible_users_filter(current_user))
+    role = request.args.get("role", "")
+    if role in {r.value for r in Role}:
+        stmt = stmt.where(User.role == role)
+    active = request.args.get("active", "")
+    if active in ("yes", "no"):
+        stmt = stmt.where(User.active.is_(active == "yes"))
+    org_id = _org_id(request.args.get("organization"))
+    if org_id is not None:
+        stmt = stmt.where(User.organization_id == org_id)
+    q = (request.args.get("q") or "").strip()
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(db.func.lower(User.name).like(like) | User.email.like(like))
+    page = paginate(stmt.order_by(User.name, User.id))
+    organizations = db.session.execute(
+        select(Organization.id, Organization.name)
+        .where(Organization.id.in_(select(User.organization_id)))
+        .order_by(Organization.name)
+    ).all()
+    return render_template(
+        "accounts/users.html",
+        page=page,
+        roles=[r.value for r in Role],
+        organizations=organizations,
+        filters={"role": role, "active": active, "organization": org_id, "q": q},
+        can_edit_user=can_edit_user,
+        can_change_active=can_change_active,
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@login_required
+def user_new():
+    _require_manager()
+    form = _prepare_user_form(UserForm())
+    if request.method == "GET" and request.args.get("organization"):
+        form.organization_id.data = request.args["organization"]
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                current_user,
+                name=form.name.data,
+                email=form.email.data,
+                role=form.role.data,
+                organization_id=_org_id(form.organization_id.data),
+            )
+        except services.PermissionDenied:
+            abort(403)
+        except services.AccountError as err:
+            getattr(form, err.field or "email").errors.append(err.message)
+        else:
+            db.session.commit()
+            flash(
+                _("User %(email)s created; an invitation has been sent.", email=user.email),
+                "success",
+            )
+            return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_form.html", form=form, user=None), (
+        400 if form.errors else 200
+    )
+
+
+def _load_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@login_required
+def user_edit(user_id: int):
+    _require_manager()
+    user = _load_user(user_id)
+    if not can_edit_user(current_user, user):
+        abort(403)
+    form = UserEditForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "name": user.name,
+            "role": user.role,
+            "organization_id": str(user.organization_id or ""),
+        }
+    )
+    _prepare_user_form(form)
+    if form.validate_on_submit():
+        try:
+            services.update_user(
+                current_user,
+                user,
+                name=form.name.data,
+                role=form.role.data,
+                organization_id=_org_id(form.organization_id.data),
+            )
+        except services.PermissionDenied:
+            abort(403)
+        except services.AccountError as err:
+            getattr(form, err.field or "name").errors.append(err.message)
+        else:
+            db.session.commit()
+            flash(_("User %(email)s saved.", email=user.email), "success")
+            return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_form.html", form=form, user=user), (
+        400 if form.errors else 200
+    )
+
+
+def _set_active(user_id: int, active: bool):
+    _require_manager()
+    user = _load_user(user_id)
+    try:
+        services.set_user_active(current_user, user, active)
+    except services.PermissionDenied:
+        abort(403)
+    except services.AccountError as err:
+        flash(err.message, "error")
+        return redirect(url_for("accounts.users"))
+    db.session.commit()
+    if active:
+        flash(_("User %(email)s reactivated.", email=user.email), "success")
+    else:
+        flash(_("User %(email)s deactivated.", email=user.email), "success")
+    return redirect(safe_next(request.form.get("next")) or url_for("accounts.users"))
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@login_required
+def user_deactivate(user_id: int):
+    return _set_active(user_id, False)
+
+
+@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@login_required
+def user_reactivate(user_id: int):
+    return _set_active(user_id, True)
+
+
+@bp.route("/users/<int:user_id>/invite", methods=["POST"])
+@login_required
+def user_invite(user_id: int):
+    _require_manager()
+    user = _load_user(user_id)
+    try:
+        services.resend_invitation(current_user, user)
+    except services.PermissionDenied:
+        abort(403)
+    except services.AccountError as err:
+        flash(err.message, "error")
+        return redirect(url_for("accounts.users"))
+    db.session.commit()
+    flash(_("A new invitation has been sent to %(email)s.", email=user.email), "success")
+    return redirect(url_for("accounts.users"))

@@ -1,0 +1,1 @@
+"""JSON API, version 1 (read-only for now). One module per resource, all on ``api.bp``."""

@@ -94,6 +94,20 @@ class SearchUnavailable(Exception):
 
 
 class SearchBackend:
+    """One search engine behind the portal's contract.
+
+    Conventions every backend follows (the shared contract tests check them):
+    - ``search`` filters by ``q.principals`` inside the engine; totals and facet counts too.
+    - Filters are OR within a facet, AND across facets; facet counts are computed over the
+      matching documents with *all* filters applied (plain, not disjunctive, faceting).
+    - ``SearchHit.snippet`` is HTML-safe; an engine that cannot be reached raises
+      ``SearchUnavailable`` (the portal then falls back to the database backend).
+    - ``portal.search.registry`` constructs engine backends as
+      ``ElasticsearchBackend(url=..., index_prefix=...)`` and
+      ``MeilisearchBackend(url=..., api_key=..., index_prefix=...)`` (``url`` is plain
+      ``http://host:port``).
+    """
+
     name: str = "abstract"
     capabilities: frozenset[str] = frozenset()  # e.g. {"typo", "facets", "highlight", "prefix"}
 

@@ -1,9 +1,322 @@
-"""(skeleton — being implemented)"""
-from flask import Blueprint, abort
+"""Staff pages: the dashboard, the audit log browser and the queue of partners' edit proposals.
+
+Every route here is for staff only: anonymous visitors are sent to the login page, everyone
+else gets 403. ``staff_required`` is reused by the staff routes of other domains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from portal.accounts.models import User
+from portal.agreements.models import AGREEMENT_STATUSES, Agreement, Visibility
+from portal.core.audit import AuditLog
+from portal.core.pagination import paginate
+from portal.core.services import PermissionDenied, ValidationError
+from portal.extensions import db, login_manager
+from portal.partners.forms import ReviewProposalForm
+from portal.partners.models import Organization, OrganizationEditProposal, ProposalStatus
+from portal.partners.services import approve_proposal, pending_proposals_count, reject_proposal
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
-@bp.route("/dashboard")
+def staff_required(view: Callable) -> Callable:
+    """Anonymous → login page (and back afterwards); logged in but not staff → 403."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not current_user.is_staff:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def optional_url(endpoint: str, **values: Any) -> str | None:
+    """A link to a page owned by another part of the portal, if that page exists yet."""
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **values)
+
+
+# --- Dashboard ------------------------------------------------------------------------------
+
+
+@bp.route("/")
+@staff_required
 def dashboard():
-    abort(404)
+    def count(stmt) -> int:
+        return db.session.scalar(stmt) or 0
+
+    live_agreement = Agreement.archived_at.is_(None)
+    by_status = dict(
+        db.session.execute(
+            select(Agreement.status, func.count(Agreement.id))
+            .where(live_agreement)
+            .group_by(Agreement.status)
+        ).all()
+    )
+    by_visibility = dict(
+        db.session.execute(
+            select(Agreement.visibility, func.count(Agreement.id))
+            .where(live_agreement)
+            .group_by(Agreement.visibility)
+        ).all()
+    )
+    figures = {
+        "organizations": count(
+            select(func.count(Organization.id)).where(Organization.archived_at.is_(None))
+        ),
+        "agreements": count(select(func.count(Agreement.id)).where(live_agreement)),
+        "pending_proposals": pending_proposals_count(),
+        "archived_organizations": count(
+            select(func.count(Organization.id)).where(Organization.archived_at.is_not(None))
+        ),
+        "archived_agreements": count(
+            select(func.count(Agreement.id)).where(Agreement.archived_at.is_not(None))
+        ),
+    }
+    archived_orgs = db.session.scalars(
+        select(Organization)
+        .where(Organization.archived_at.is_not(None))
+        .order_by(Organization.archived_at.desc())
+        .limit(10)
+    ).all()
+    archived_agreements = db.session.scalars(
+        select(Agreement)
+        .where(Agreement.archived_at.is_not(None))
+        .order_by(Agreement.archived_at.desc())
+        .limit(10)
+    ).all()
+    latest = db.session.scalars(
+        select(AuditLog).order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(10)
+    ).all()
+    return render_template(
+        "staff/dashboard.html",
+        figures=figures,
+        by_status=[
+            (key, label, by_status.get(key, 0)) for key, label in AGREEMENT_STATUSES.items()
+        ],
+        by_visibility=[(v.value, by_visibility.get(v.value, 0)) for v in Visibility],
+        archived_orgs=archived_orgs,
+        archived_agreements=archived_agreements,
+        latest=latest,
+        imports_url=optional_url("imports.upload"),
+        users_url=optional_url("accounts.users"),
+        object_url=audit_object_url,
+        show_value=show_value,
+    )
+
+
+# --- Audit log ------------------------------------------------------------------------------
+
+_OBJECT_TYPE_LABELS = {
+    "organization": "Organisation",
+    "agreement": "Agreement",
+    "user": "User",
+}
+
+
+def audit_object_url(entry: AuditLog) -> str | None:
+    if entry.object_id is None:
+        return None
+    if entry.object_type == "organization":
+        return optional_url("partners.show", org_id=entry.object_id)
+    if entry.object_type == "agreement":
+        return optional_url("agreements.show", agreement_id=entry.object_id)
+    return None
+
+
+def show_value(value: Any) -> str:
+    """Audit snapshots are JSON; print lists and nested values the way people read them."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list):
+        return "; ".join(show_value(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {show_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _parse_day(raw: str | None, name: str, errors: dict[str, str]) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("Use a date like 2025-03-31.")
+        return None
+
+
+@bp.route("/audit")
+@staff_required
+def audit():
+    args = request.args
+    errors: dict[str, str] = {}
+    stmt = select(AuditLog)
+    object_type = args.get("object_type") or None
+    action = args.get("action") or None
+    actor = args.get("actor") or None
+    object_id = args.get("object_id", type=int)
+    if object_type:
+        stmt = stmt.where(AuditLog.object_type == object_type)
+    if object_id is not None:
+        stmt = stmt.where(AuditLog.object_id == object_id)
+    if action:
+        stmt = stmt.where(AuditLog.action == action)
+    if actor == "system":
+        stmt = stmt.where(AuditLog.actor_id.is_(None))
+    elif actor and actor.isdigit():
+        stmt = stmt.where(AuditLog.actor_id == int(actor))
+    day_from = _parse_day(args.get("date_from"), "date_from", errors)
+    day_to = _parse_day(args.get("date_to"), "date_to", errors)
+    # Dates are whole UTC days, both ends included.
+    if day_from:
+        stmt = stmt.where(AuditLog.created_at >= datetime.combine(day_from, time.min, UTC))
+    if day_to:
+        stmt = stmt.where(
+            AuditLog.created_at < datetime.combine(day_to + timedelta(days=1), time.min, UTC)
+        )
+    page = paginate(stmt.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()))
+
+    object_types = db.session.scalars(
+        select(AuditLog.object_type).distinct().order_by(AuditLog.object_type)
+    ).all()
+    actions = db.session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)).all()
+    actors = db.session.scalars(
+        select(User)
+        .where(User.id.in_(select(AuditLog.actor_id).where(AuditLog.actor_id.is_not(None))))
+        .order_by(User.name)
+    ).all()
+    return render_template(
+        "staff/audit.html",
+        page=page,
+        errors=errors,
+        object_types=[(t, _OBJECT_TYPE_LABELS.get(t, t)) for t in object_types],
+        actions=actions,
+        actors=actors,
+        filters={
+            "object_type": object_type or "",
+            "action": action or "",
+            "actor": actor or "",
+            "date_from": args.get("date_from", ""),
+            "date_to": args.get("date_to", ""),
+            "object_id": object_id,
+        },
+        object_url=audit_object_url,
+        show_value=show_value,
+    )
+
+
+# --- Proposal queue -------------------------------------------------------------------------
+
+
+def _proposal_rows(proposal: OrganizationEditProposal) -> list[tuple[str, Any, Any]]:
+    """(field, value on the profile now, proposed value) for each proposed field."""
+    org = proposal.organization
+    return [
+        (name, getattr(org, name, None), value) for name, value in (proposal.changes or {}).items()
+    ]
+
+
+def _render_queue(forms: dict[int, ReviewProposalForm] | None = None, status_code: int = 200):
+    status = request.args.get("status", ProposalStatus.PENDING.value)
+    stmt = select(OrganizationEditProposal)
+    if status in {s.value for s in ProposalStatus}:
+        stmt = stmt.where(OrganizationEditProposal.status == status)
+        order = (
+            OrganizationEditProposal.created_at.asc()
+            if status == "pending"
+            else OrganizationEditProposal.reviewed_at.desc()
+        )
+    else:
+        status = "all"
+        order = OrganizationEditProposal.created_at.desc()
+    page = paginate(stmt.order_by(order, OrganizationEditProposal.id))
+    forms = forms or {}
+    for proposal in page.items:
+        forms.setdefault(proposal.id, ReviewProposalForm(formdata=None, prefix=f"p{proposal.id}"))
+    return (
+        render_template(
+            "staff/proposals.html",
+            page=page,
+            status=status,
+            forms=forms,
+            rows=_proposal_rows,
+            show_value=show_value,
+        ),
+        status_code,
+    )
+
+
+@bp.route("/proposals")
+@staff_required
+def proposals():
+    return _render_queue()
+
+
+def _review(proposal_id: int, approve: bool):
+    proposal = db.session.get(OrganizationEditProposal, proposal_id) or abort(404)
+    form = ReviewProposalForm(prefix=f"p{proposal.id}")
+    if not form.validate_on_submit():
+        return _render_queue({proposal.id: form}, 400)
+    try:
+        if approve:
+            approve_proposal(current_user, proposal, form.note.data)
+        else:
+            reject_proposal(current_user, proposal, form.note.data or "")
+    except PermissionDenied:
+        abort(403)
+    except ValidationError as err:
+        db.session.rollback()
+        proposal = db.session.get(OrganizationEditProposal, proposal_id)
+        if "note" in err.errors:
+            form.note.errors = [*form.note.errors, err.errors["note"]]
+            return _render_queue({proposal.id: form}, 400)
+        for message in err.errors.values():
+            flash(message, "error")
+        return redirect(url_for("staff.proposals"))
+    db.session.commit()
+    org_name = proposal.organization.name
+    if approve:
+        flash(
+            _("Approved: the profile of %(name)s now shows the proposed values.", name=org_name),
+            "success",
+        )
+    else:
+        flash(_("Rejected the proposal for %(name)s.", name=org_name), "success")
+    return redirect(url_for("staff.proposals"))
+
+
+@bp.route("/proposals/<int:proposal_id>/approve", methods=["POST"])
+@staff_required
+def approve(proposal_id: int):
+    return _review(proposal_id, approve=True)
+
+
+@bp.route("/proposals/<int:proposal_id>/reject", methods=["POST"])
+@staff_required
+def reject(proposal_id: int):
+    return _review(proposal_id, approve=False)

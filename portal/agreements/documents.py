@@ -1,0 +1,237 @@
+"""Storage of agreement documents: checking an upload, writing it, finding it again.
+
+Files live under ``UPLOAD_DIR`` (never under static/) with a random name, so a hostile file
+name can neither escape the directory nor be guessed; the uploader's name is kept only as a
+display name for the download. An upload must pass three checks before a byte is written:
+the extension is on ``ALLOWED_DOCUMENT_EXTENSIONS``, the content looks like that kind of file
+(magic bytes, the right ZIP members, UTF-8 for text), and it is under the per-document limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import unicodedata
+import zipfile
+from codecs import getincrementaldecoder
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from flask import current_app
+from flask_babel import gettext as _
+from werkzeug.utils import secure_filename
+
+_CHUNK = 64 * 1024
+_ZIP_MAGIC = b"PK\x03\x04"
+
+# extension → (content type, kind of content check)
+DOCUMENT_TYPES: dict[str, tuple[str, str]] = {
+    "pdf": ("application/pdf", "pdf"),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "ooxml"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "ooxml"),
+    "odt": ("application/vnd.oasis.opendocument.text", "odf"),
+    "ods": ("application/vnd.oasis.opendocument.spreadsheet", "odf"),
+    "png": ("image/png", "png"),
+    "jpg": ("image/jpeg", "jpeg"),
+    "jpeg": ("image/jpeg", "jpeg"),
+    "txt": ("text/plain; charset=utf-8", "text"),
+    "csv": ("text/csv; charset=utf-8", "text"),
+    "md": ("text/markdown; charset=utf-8", "text"),
+}
+
+# What a ZIP-based office file must contain, besides the ZIP signature.
+_OOXML_MEMBER = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml"}
+_ODF_MIMETYPE = {
+    "odt": b"application/vnd.oasis.opendocument.text",
+    "ods": b"application/vnd.oasis.opendocument.spreadsheet",
+}
+
+
+class UploadRejected(Exception):
+    """The upload failed a check; ``message`` is shown beside the file field."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass
+class CheckedUpload:
+    display_name: str  # the uploader's file name, made safe to show and to offer on download
+    extension: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def upload_dir() -> Path:
+    return Path(current_app.config["UPLOAD_DIR"])
+
+
+def allowed_extensions() -> set[str]:
+    return {e.lower().lstrip(".") for e in current_app.config["ALLOWED_DOCUMENT_EXTENSIONS"]}
+
+
+def max_document_bytes() -> int:
+    """Per-document limit; the whole request is separately capped by MAX_CONTENT_LENGTH (413)."""
+    limit = current_app.config.get("MAX_DOCUMENT_BYTES") or current_app.config.get(
+        "MAX_CONTENT_LENGTH"
+    )
+    return int(limit or 20 * 1024 * 1024)
+
+
+def display_filename(raw: str | None) -> str:
+    """The uploader's name minus any path and control characters; non-ASCII (协议.pdf) kept.
+
+    secure_filename() would turn 协议.pdf into "pdf", so it is only the fallback when nothing
+    readable is left.
+    """
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = unicodedata.normalize("NFC", name).strip().strip(".").strip()
+    if not name:
+        name = secure_filename(raw or "")
+    if len(name) > 255:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 254 - len(ext)] + dot + ext) if dot and len(ext) < 20 else name[:255]
+    return name
+
+
+def extension_of(name: str) -> str:
+    _stem, dot, ext = name.rpartition(".")
+    return ext.lower() if dot else ""
+
+
+def check_upload(stream: BinaryIO, filename: str | None) -> CheckedUpload:
+    """Run every check on an uploaded file without writing anything; raise UploadRejected."""
+    display = display_filename(filename)
+    if not display:
+        raise UploadRejected(_("Choose a file to upload."))
+    ext = extension_of(display)
+    allowed = allowed_extensions() & set(DOCUMENT_TYPES)
+    if ext not in allowed:
+        raise UploadRejected(
+            _(
+                "Files of type “%(ext)s” are not accepted. Allowed: %(allowed)s.",
+                ext=ext or _("(no extension)"),
+                allowed=", ".join(sorted(allowed)),
+            )
+        )
+    content_type, kind = DOCUMENT_TYPES[ext]
+    limit = max_document_bytes()
+
+    stream.seek(0)
+    head = stream.read(8)
+    stream.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    decoder = getincrementaldecoder("utf-8")() if kind == "text" else None
+    while chunk := stream.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise UploadRejected(_("The file is larger than %(mb)s MB.", mb=_megabytes(limit)))
+        digest.update(chunk)
+        if decoder is not None:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                raise UploadRejected(
+                    _(
+                        "This .%(ext)s file is not UTF-8 text. Save it as UTF-8 and try again.",
+                        ext=ext,
+                    )
+                ) from None
+            if b"\x00" in chunk:
+                raise UploadRejected(_("This .%(ext)s file is not a text file.", ext=ext))
+    if decoder is not None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise UploadRejected(
+                _("This .%(ext)s file is not UTF-8 text. Save it as UTF-8 and try again.", ext=ext)
+            ) from None
+    if size == 0:
+        raise UploadRejected(_("The file is empty."))
+    if not _content_matches(kind, ext, head, stream):
+        raise UploadRejected(
+            _(
+                "The file's content does not match its “.%(ext)s” extension. "
+                "Check that you chose the right file.",
+                ext=ext,
+            )
+        )
+    stream.seek(0)
+    return CheckedUpload(display, ext, content_type, size, digest.hexdigest())
+
+
+def _megabytes(n: int) -> str:
+    mb = n / (1024 * 1024)
+    return f"{mb:.0f}" if mb >= 1 else f"{mb:.2f}"
+
+
+def _content_matches(kind: str, ext: str, head: bytes, stream: BinaryIO) -> bool:
+    if kind == "pdf":
+        return head.startswith(b"%PDF-")
+    if kind == "png":
+        return head.startswith(b"\x89PNG\r\n\x1a\n")
+    if kind == "jpeg":
+        return head.startswith(b"\xff\xd8\xff")
+    if kind == "text":
+        return True  # checked while reading: UTF-8, no NUL bytes
+    if not head.startswith(_ZIP_MAGIC):
+        return False
+    stream.seek(0)
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            names = set(archive.namelist())
+            if kind == "ooxml":
+                return "[Content_Types].xml" in names and _OOXML_MEMBER[ext] in names
+            if "mimetype" not in names:
+                return False
+            return archive.read("mimetype").strip() == _ODF_MIMETYPE[ext]
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+        return False
+    finally:
+        stream.seek(0)
+
+
+def new_stored_name(extension: str) -> str:
+    """Random on-disk name; the extension only helps people looking at the directory."""
+    return f"{secrets.token_hex(16)}.{extension}"
+
+
+def stored_path(stored_name: str) -> Path:
+    """Where a stored document lives. Refuses names that would leave UPLOAD_DIR."""
+    if not stored_name or "/" in stored_name or "\\" in stored_name or stored_name.startswith("."):
+        raise ValueError(f"bad stored name {stored_name!r}")
+    return upload_dir() / stored_name
+
+
+def write_upload(stream: BinaryIO, stored_name: str) -> Path:
+    """Write the (already checked) stream; on any error no partial file is left behind."""
+    path = stored_path(stored_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stream.seek(0)
+    try:
+        # "x": never overwrite, even in the (astronomically unlikely) event of a name clash.
+        with open(path, "xb") as out:
+            while chunk := stream.read(_CHUNK):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        remove_stored(stored_name)
+        raise
+    return path
+
+
+def remove_stored(stored_name: str) -> None:
+    """Delete a stored file if it exists (after its row is gone, or a failed save)."""
+    try:
+        stored_path(stored_name).unlink(missing_ok=True)
+    except (OSError, ValueError):
+        current_app.logger.warning(
+            "Could not remove stored document %s", stored_name, exc_info=True
+        )

@@ -1,0 +1,162 @@
+"""Forms for staff editing agreements and uploading documents.
+
+Parties are edited without JavaScript: a fixed number of (organisation, role) rows, blank rows
+ignored. The rules live in ``portal/agreements/services.py``; these forms only parse.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from wtforms import (
+    DateField,
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from portal.agreements.models import (
+    AGREEMENT_STATUSES,
+    AGREEMENT_TYPES,
+    DOMAINS_OF_CHANGE,
+    PARTY_ROLES,
+    Agreement,
+    Visibility,
+)
+from portal.agreements.services import AgreementData, parse_sdg_targets
+from portal.extensions import db
+from portal.partners.forms import country_choices, region_choices
+from portal.partners.models import Organization
+
+PARTY_ROWS = 6  # blank rows offered on a new agreement; edits get two spare rows
+
+VISIBILITY_LABELS = {
+    Visibility.PUBLIC.value: _l("Public — anyone"),
+    Visibility.PARTNERS.value: _l("Partners — staff and the parties' members"),
+    Visibility.INTERNAL.value: _l("Internal — staff only"),
+}
+
+
+class PartyForm(Form):
+    """One party row. A plain wtforms.Form: the CSRF token belongs to the outer form."""
+
+    organization_id = SelectField(_l("Organisation"), validate_choice=True)
+    role = SelectField(_l("Role"), validate_choice=True)
+
+    def validate_role(self, field):
+        if self.organization_id.data and not field.data:
+            raise ValidationError(_l("Choose the organisation's role."))
+        if field.data and not self.organization_id.data:
+            raise ValidationError(_l("Choose an organisation for this role."))
+
+
+def organization_choices(keep_ids: set[int] | None = None) -> list[tuple[str, str]]:
+    """Active organisations by name (plus archived ones already on the agreement)."""
+    stmt = select(Organization).order_by(Organization.name, Organization.country_code)
+    choices = [("", "—")]
+    for org in db.session.scalars(stmt):
+        if org.archived_at is not None and org.id not in (keep_ids or set()):
+            continue
+        label = org.name + (f" ({org.acronym})" if org.acronym else "")
+        if org.country_code:
+            label += f" — {org.country_code}"
+        choices.append((str(org.id), label))
+    return choices
+
+
+class AgreementForm(FlaskForm):
+    reference = StringField(_l("Reference"), validators=[DataRequired(), Length(max=100)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=500)])
+    summary = TextAreaField(_l("Summary"))
+    agreement_type = SelectField(_l("Type"), validators=[DataRequired()])
+    status = SelectField(_l("Status"), validators=[DataRequired()])
+    visibility = SelectField(_l("Visibility"), validators=[DataRequired()])
+    signed_on = DateField(_l("Signed on"), validators=[Optional()])
+    start_on = DateField(_l("Starts on"), validators=[Optional()])
+    end_on = DateField(_l("Ends on"), validators=[Optional()])
+    amount = DecimalField(_l("Amount"), places=2, validators=[Optional()])
+    currency = StringField(_l("Currency (ISO 4217)"), validators=[Optional(), Length(max=3)])
+    domain_of_change = SelectField(_l("Strategic plan domain of change"))
+    sdg_targets = StringField(_l("SDG targets"))
+    countries = SelectMultipleField(_l("Countries"))
+    regions = SelectMultipleField(_l("Regions"))
+    parties = FieldList(FormField(PartyForm), min_entries=PARTY_ROWS)
+
+    def __init__(self, *args, party_org_ids: set[int] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agreement_type.choices = [("", "—")] + list(AGREEMENT_TYPES.items())
+        self.status.choices = [("", "—")] + list(AGREEMENT_STATUSES.items())
+        self.visibility.choices = list(VISIBILITY_LABELS.items())
+        self.domain_of_change.choices = [("", "—")] + [
+            (str(k), f"{k}. {v}") for k, v in DOMAINS_OF_CHANGE.items()
+        ]
+        self.countries.choices = country_choices()
+        self.regions.choices = region_choices()
+        orgs = organization_choices(party_org_ids)
+        roles = [("", "—")] + list(PARTY_ROLES.items())
+        for row in self.parties:
+            row.form.organization_id.choices = orgs
+            row.form.role.choices = roles
+
+    def to_data(self) -> AgreementData:
+        domain = self.domain_of_change.data
+        return AgreementData(
+            reference=self.reference.data or "",
+            title=self.title.data or "",
+            agreement_type=self.agreement_type.data or "",
+            status=self.status.data or "",
+            summary=self.summary.data or "",
+            signed_on=self.signed_on.data,
+            start_on=self.start_on.data,
+            end_on=self.end_on.data,
+            amount=self.amount.data,
+            currency=self.currency.data,
+            domain_of_change=int(domain) if domain and domain.isdigit() else None,
+            visibility=self.visibility.data or "",
+            countries=list(self.countries.data or []),
+            regions=list(self.regions.data or []),
+            sdg_targets=parse_sdg_targets(self.sdg_targets.data),
+            parties=[
+                (int(row.organization_id.data), row.role.data)
+                for row in self.parties
+                if row.organization_id.data and row.role.data
+            ],
+        )
+
+    @classmethod
+    def for_agreement(cls, agreement: Agreement) -> AgreementForm:
+        data = AgreementData.from_agreement(agreement)
+        return cls(
+            obj=agreement,
+            party_org_ids=agreement.party_organization_ids,
+            domain_of_change=str(data.domain_of_change or ""),
+            sdg_targets="; ".join(data.sdg_targets),
+            countries=data.countries,
+            regions=data.regions,
+            parties=[
+                {"organization_id": str(org_id), "role": role} for org_id, role in data.parties
+            ],
+        )
+
+    def pad_party_rows(self) -> None:
+        """Offer at least PARTY_ROWS rows and two spare ones after the last used row."""
+        used = sum(1 for row in self.parties if row.organization_id.data or row.role.data)
+        while len(self.parties) < max(PARTY_ROWS, used + 2):
+            self.parties.append_entry()
+        first = self.parties[0].form
+        for row in self.parties:
+            row.form.organization_id.choices = first.organization_id.choices
+            row.form.role.choices = first.role.choices
+
+
+class DocumentForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
+    file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file to upload."))])

@@ -1,0 +1,172 @@
+"""Staff routes for organisations (create, edit, archive, restore) and partners' edit proposals.
+
+Registered on the public partners blueprint, so URLs stay under /partners/. Each handler:
+load the object → check access → call the service → commit once (or show the errors).
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal.core.services import PermissionDenied, ValidationError
+from portal.extensions import db
+from portal.partners import services
+from portal.partners.forms import ConfirmForm, OrganizationForm, ProposalForm, apply_service_errors
+from portal.partners.models import Organization, OrganizationEditProposal
+from portal.partners.permissions import can_propose_organization_edit, can_view_organization
+from portal.partners.views import bp
+from portal.staff.views import optional_url, staff_required
+
+
+def _org_or_404(org_id: int) -> Organization:
+    return db.session.get(Organization, org_id) or abort(404)
+
+
+def _after_save_url(org: Organization) -> str:
+    return optional_url("partners.show", org_id=org.id) or url_for("partners.edit", org_id=org.id)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@staff_required
+def create():
+    form = OrganizationForm()
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            org = services.create_organization(current_user, form.to_data())
+        except PermissionDenied:
+            abort(403)
+        except ValidationError as err:
+            db.session.rollback()
+            form_errors = apply_service_errors(form, err.errors)
+        else:
+            db.session.commit()
+            flash(_("Organisation “%(name)s” created.", name=org.name), "success")
+            return redirect(_after_save_url(org))
+    return render_template(
+        "partners/form.html",
+        form=form,
+        org=None,
+        form_errors=form_errors,
+        confirm=ConfirmForm(),
+        profile_url=None,
+    ), (400 if form.errors or form_errors else 200)
+
+
+@bp.route("/<int:org_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit(org_id: int):
+    org = _org_or_404(org_id)
+    form = (
+        OrganizationForm() if request.method == "POST" else OrganizationForm.for_organization(org)
+    )
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            services.update_organization(current_user, org, form.to_data())
+        except PermissionDenied:
+            abort(403)
+        except ValidationError as err:
+            db.session.rollback()
+            org = _org_or_404(org_id)
+            form_errors = apply_service_errors(form, err.errors)
+        else:
+            db.session.commit()
+            flash(_("Changes to “%(name)s” saved.", name=org.name), "success")
+            return redirect(_after_save_url(org))
+    return render_template(
+        "partners/form.html",
+        form=form,
+        org=org,
+        form_errors=form_errors,
+        confirm=ConfirmForm(),
+        profile_url=optional_url("partners.show", org_id=org.id),
+    ), (400 if form.errors or form_errors else 200)
+
+
+def _archive_or_restore(org_id: int, archive: bool):
+    org = _org_or_404(org_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        if archive:
+            services.archive_organization(current_user, org)
+        else:
+            services.restore_organization(current_user, org)
+    except PermissionDenied:
+        abort(403)
+    except ValidationError as err:
+        db.session.rollback()
+        for message in err.errors.values():
+            flash(message, "error")
+        return redirect(url_for("partners.edit", org_id=org_id))
+    db.session.commit()
+    if archive:
+        flash(
+            _("“%(name)s” archived. It no longer appears in public lists.", name=org.name),
+            "success",
+        )
+    else:
+        flash(_("“%(name)s” restored.", name=org.name), "success")
+    return redirect(url_for("partners.edit", org_id=org_id))
+
+
+@bp.route("/<int:org_id>/archive", methods=["POST"])
+@staff_required
+def archive(org_id: int):
+    return _archive_or_restore(org_id, archive=True)
+
+
+@bp.route("/<int:org_id>/restore", methods=["POST"])
+@staff_required
+def restore(org_id: int):
+    return _archive_or_restore(org_id, archive=False)
+
+
+@bp.route("/<int:org_id>/propose", methods=["GET", "POST"])
+@login_required
+def propose_edit(org_id: int):
+    """A partner member proposes changes to their own organisation's profile."""
+    org = _org_or_404(org_id)
+    if not can_view_organization(current_user, org):
+        abort(404)
+    if not can_propose_organization_edit(current_user, org):
+        abort(403)
+    if request.method == "POST":
+        form = ProposalForm()
+    else:
+        form = ProposalForm(obj=org, stakeholder_group=org.stakeholder_group or "")
+    form_errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            services.propose_organization_edit(current_user, org, form.changes())
+        except PermissionDenied:
+            abort(403)
+        except ValidationError as err:
+            db.session.rollback()
+            org = _org_or_404(org_id)
+            form_errors = apply_service_errors(form, err.errors)
+        else:
+            db.session.commit()
+            flash(
+                _("Thank you. Your proposed changes were sent to the staff for approval."),
+                "success",
+            )
+            return redirect(url_for("partners.propose_edit", org_id=org_id))
+    history = db.session.scalars(
+        select(OrganizationEditProposal)
+        .where(OrganizationEditProposal.organization_id == org.id)
+        .order_by(OrganizationEditProposal.created_at.desc(), OrganizationEditProposal.id.desc())
+        .limit(20)
+    ).all()
+    return render_template(
+        "partners/propose.html",
+        form=form,
+        org=org,
+        form_errors=form_errors,
+        history=history,
+        profile_url=optional_url("partners.show", org_id=org.id),
+    ), (400 if form.errors or form_errors else 200)

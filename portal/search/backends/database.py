@@ -1,0 +1,133 @@
+"""What the two database backends (SQLite FTS5, PostgreSQL) share.
+
+- ``query_terms``: user text → normalised search terms. Only runs of letters and digits
+  survive, so query syntax (quotes, ``*``, ``(``, ``NEAR``, ``-``, ``^``, ``:``) never reaches
+  an engine; each backend then quotes the terms in its own dialect.
+- ``make_snippet``: highlights over the *original* text. Matching happens on normalised text
+  (case, accents and Arabic diacritics folded); we map the match positions back so a reader
+  sees "Université" highlighted, not the folded "universite". Engine-side highlighters
+  (``snippet()``, ``ts_headline``) can only show the folded text we indexed.
+- ``database_backend``: the right database backend for an SQLAlchemy engine.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from markupsafe import escape
+
+from portal.search.base import SearchBackend, clean_query, is_cjk, normalize_text
+
+MAX_TERMS = 10  # a 1,000-character query must not become a 200-clause SQL statement
+SNIPPET_CHARS = 220
+_WORD = re.compile(r"\w+")
+
+
+def query_terms(text: str) -> list[str]:
+    """Distinct normalised words of the query, in order, at most ``MAX_TERMS``."""
+    terms: list[str] = []
+    for word in _WORD.findall(normalize_text(clean_query(text))):
+        word = word.strip("_")
+        if word and word not in terms:
+            terms.append(word)
+    return terms[:MAX_TERMS]
+
+
+def like_pattern(term: str) -> str:
+    """``%term%`` for LIKE with ``\\`` as the escape character."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@lru_cache(maxsize=20_000)
+def _norm_char(ch: str) -> str:
+    return normalize_text(ch)
+
+
+def _normalise_with_map(text: str) -> tuple[str, list[int]]:
+    """Normalised text plus, for each of its characters, the index of the original one."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        for out in _norm_char(ch):
+            chars.append(out)
+            origin.append(i)
+    return "".join(chars), origin
+
+
+def _match_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
+    """Spans of ``text`` (original indices) matching any term, merged and sorted."""
+    if not text or not terms:
+        return []
+    norm, origin = _normalise_with_map(text)
+    spans: list[tuple[int, int]] = []
+    # A lone Latin letter matches everywhere; marking each one helps nobody.
+    for term in (t for t in terms if len(t) > 1 or any(is_cjk(ch) for ch in t)):
+        start = norm.find(term)
+        while start != -1:
+            end = start + len(term) - 1
+            spans.append((origin[start], origin[end] + 1))
+            start = norm.find(term, start + 1)
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def highlight(text: str, terms: list[str], start: int = 0, end: int | None = None) -> str:
+    """``text[start:end]`` HTML-escaped, with the matches wrapped in ``<mark>``."""
+    end = len(text) if end is None else end
+    out: list[str] = []
+    pos = start
+    for s, e in _match_spans(text, terms):
+        if e <= start or s >= end:
+            continue
+        s, e = max(s, start), min(e, end)
+        out.append(str(escape(text[pos:s])))
+        out.append(f"<mark>{escape(text[s:e])}</mark>")
+        pos = e
+    out.append(str(escape(text[pos:end])))
+    return "".join(out)
+
+
+def make_snippet(body: str, terms: list[str], title: str = "") -> str:
+    """A short, escaped extract of ``body`` around the first match (or its beginning)."""
+    body = " ".join((body or "").split())
+    spans = _match_spans(body, terms)
+    if not body:
+        return highlight(title, terms) if spans or title else ""
+    if not spans:
+        cut = min(len(body), SNIPPET_CHARS)
+        return str(escape(body[:cut])) + ("…" if cut < len(body) else "")
+    first = spans[0][0]
+    start = max(0, first - SNIPPET_CHARS // 4)
+    if start > 0:  # begin at a word boundary
+        space = body.find(" ", start)
+        start = space + 1 if 0 <= space < first else start
+    end = min(len(body), start + SNIPPET_CHARS)
+    if end < len(body):
+        space = body.rfind(" ", start, end)
+        end = space if space > spans[0][1] else end
+    return (
+        ("…" if start > 0 else "")
+        + highlight(body, terms, start, end)
+        + ("…" if end < len(body) else "")
+    )
+
+
+def database_backend(engine, table: str | None = None) -> SearchBackend:
+    """SQLite FTS5 on SQLite, tsvector + pg_trgm on PostgreSQL."""
+    if engine.dialect.name == "sqlite":
+        from portal.search.backends.sqlite_fts import SqliteFtsBackend
+
+        return SqliteFtsBackend(engine, table=table or SqliteFtsBackend.default_table)
+    if engine.dialect.name == "postgresql":
+        from portal.search.backends.postgres import PostgresBackend
+
+        return PostgresBackend(engine, table=table or PostgresBackend.default_table)
+    raise ValueError(f"No database search backend for {engine.dialect.name}")

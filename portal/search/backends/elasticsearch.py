@@ -1,0 +1,403 @@
+"""Elasticsearch 9 backend.
+
+Built for the minimal (integ-test) distribution too: it has only the ``standard`` tokenizer
+and the ``lowercase``/``stop``/``shingle`` filters — no asciifolding, ICU, cjk or ngram. So:
+
+- text is folded in Python (``normalize_text``) before indexing and querying;
+- Chinese works with the standard tokenizer, which emits one token per ideograph: a CJK run
+  in the query is a *phrase* of unigrams, so 伙伴 finds 伙伴关系 (and not 伙…伴 apart);
+- prefix search uses ``match_bool_prefix``; typo tolerance ``fuzziness: AUTO`` on the combined
+  text field;
+- the live index is an alias ``<prefix>-docs`` over ``<prefix>-docs-<timestamp>``; ``rebuild``
+  loads a new concrete index and swaps the alias in one ``_aliases`` call.
+
+User input only ever reaches ES inside ``match``-family queries (analysed text, no syntax) and
+``terms`` filters (exact values): never ``query_string``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from html import unescape
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+from elasticsearch.helpers import BulkIndexError, streaming_bulk
+
+from portal.search.backends._engine import (
+    cjk_runs,
+    highlight_terms,
+    make_snippet,
+    non_cjk_words,
+    prepare_query,
+)
+from portal.search.base import (
+    FACET_FIELDS,
+    SearchBackend,
+    SearchDoc,
+    SearchHit,
+    SearchQuery,
+    SearchResults,
+    SearchUnavailable,
+    normalize_text,
+)
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 5.0  # seconds; an engine slower than this is treated as down (DB fallback)
+BULK_CHUNK = 1000
+_MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
+# Facets with many distinct values (M49 regions, countries) need a bigger bucket list.
+_FACET_SIZES = {"regions": 300, "countries": 300}
+
+MAPPINGS = {
+    "dynamic": "strict",
+    "properties": {
+        "id": {"type": "keyword"},
+        "kind": {"type": "keyword"},
+        # Raw values for display only: kept in _source, not indexed.
+        "raw": {"type": "object", "enabled": False},
+        # Folded text (normalize_text). all_norm = title + body, for matching across both.
+        "title_norm": {"type": "text", "analyzer": "standard", "copy_to": "all_norm"},
+        "body_norm": {"type": "text", "analyzer": "standard", "copy_to": "all_norm"},
+        "all_norm": {"type": "text", "analyzer": "standard", "index_options": "offsets"},
+        "lang": {"type": "keyword"},
+        "principals": {"type": "keyword"},
+        **{name: {"type": "keyword"} for name in FACET_FIELDS if name != "kind"},
+        "sort_date": {"type": "date"},
+        "updated_at": {"type": "date"},
+    },
+}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _to_source(doc: SearchDoc) -> dict:
+    source = {
+        "id": doc.id,
+        "kind": doc.kind,
+        "raw": {"title": doc.title, "body": doc.body, "url": doc.url},
+        "title_norm": normalize_text(doc.title),
+        "body_norm": normalize_text(doc.body),
+        "lang": doc.lang,
+        "principals": list(doc.principals),
+        "sort_date": _iso(doc.sort_date),
+        "updated_at": _iso(doc.updated_at),
+    }
+    for name in FACET_FIELDS:
+        if name != "kind":
+            source[name] = doc.facet_values(name)
+    return source
+
+
+class ElasticsearchBackend(SearchBackend):
+    name = "elasticsearch"
+    capabilities = frozenset({"typo", "facets", "highlight", "prefix", "atomic_rebuild"})
+
+    def __init__(self, url: str, index_prefix: str = "portal", *, timeout: float = REQUEST_TIMEOUT):
+        self.url = url
+        self.alias = f"{index_prefix}-docs"
+        # No retries: a dead engine must fail fast so the page falls back to the database.
+        self.es = Elasticsearch(url, request_timeout=timeout, max_retries=0, retry_on_timeout=False)
+        self._ready = False  # ensure_ready succeeded once in this process
+
+    def __repr__(self) -> str:
+        return f"<ElasticsearchBackend {self.url} alias={self.alias}>"
+
+    # --- errors -----------------------------------------------------------------------
+
+    def _unavailable(self, exc: Exception, action: str) -> SearchUnavailable:
+        log.warning("elasticsearch %s failed: %s", action, exc)
+        return SearchUnavailable(f"Elasticsearch at {self.url}: {action} failed: {exc}")
+
+    def _call(self, action: str, fn, *args, **kwargs):
+        """Run one client call; engine-side failures become SearchUnavailable.
+
+        Connection errors, timeouts, 5xx and a missing index all mean "this engine cannot
+        answer right now" for the portal. Other 4xx are our bugs and propagate.
+        """
+        try:
+            return fn(*args, **kwargs)
+        except NotFoundError as exc:
+            raise self._unavailable(exc, action) from exc
+        except ApiError as exc:
+            if exc.meta.status >= 500 or exc.meta.status == 429:
+                raise self._unavailable(exc, action) from exc
+            raise
+        except (TransportConnectionError, TransportError) as exc:
+            raise self._unavailable(exc, action) from exc
+
+    # --- index management ---------------------------------------------------------------
+
+    def _new_index_name(self) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        return f"{self.alias}-{stamp}-{secrets.token_hex(2)}"
+
+    def _create_index(self, name: str, *, loading: bool = False, aliased: bool = False) -> None:
+        settings = {
+            "number_of_shards": 1,
+            "number_of_replicas": 0,  # single node in dev/CI; production overrides in ES
+            # During a bulk load, refreshes are wasted work; turned back on before the swap.
+            "refresh_interval": "-1" if loading else "1s",
+        }
+        body = {"settings": settings, "mappings": MAPPINGS}
+        if aliased:
+            body["aliases"] = {self.alias: {}}
+        self._call("create index", self.es.indices.create, index=name, **body)
+
+    def _alias_targets(self) -> list[str]:
+        try:
+            found = self.es.indices.get_alias(name=self.alias)
+        except NotFoundError:
+            return []
+        except (ApiError, TransportError) as exc:
+            raise self._unavailable(exc, "read alias") from exc
+        return sorted(found.keys())
+
+    def ensure_ready(self) -> None:
+        if self._alias_targets():
+            self._ready = True
+            return
+        self._create_index(self._new_index_name(), aliased=True)
+        self._call(
+            "wait for health",
+            self.es.cluster.health,
+            index=self.alias,
+            wait_for_status="yellow",
+            timeout="10s",
+        )
+        self._ready = True
+
+    def rebuild(self, docs: Iterable[SearchDoc], progress=None) -> int:
+        old = self._alias_targets()
+        new = self._new_index_name()
+        self._create_index(new, loading=True)
+        count = 0
+        try:
+            actions = (
+                {"_op_type": "index", "_index": new, "_id": d.id, "_source": _to_source(d)}
+                for d in docs
+            )
+            for ok, _item in streaming_bulk(
+                self.es, actions, chunk_size=BULK_CHUNK, raise_on_error=True, max_retries=0
+            ):
+                if ok:
+                    count += 1
+                    if progress:
+                        progress(1)
+            self._call(
+                "settings",
+                self.es.indices.put_settings,
+                index=new,
+                settings={"refresh_interval": "1s"},
+            )
+            self._call("refresh", self.es.indices.refresh, index=new)
+            actions = [{"remove": {"index": i, "alias": self.alias}} for i in old]
+            actions.append({"add": {"index": new, "alias": self.alias}})
+            # One request: readers see either the old index or the new one, never neither.
+            self._call("swap alias", self.es.indices.update_aliases, actions=actions)
+        except BaseException as exc:
+            # Leave the live alias untouched and drop the half-built index.
+            try:
+                self.es.indices.delete(index=new, ignore_unavailable=True)
+            except Exception:  # noqa: S110 — the original error matters more
+                pass
+            if isinstance(exc, BulkIndexError | TransportError | ApiError):
+                raise self._unavailable(exc, "rebuild") from exc
+            raise
+        if old:
+            self._call("delete old index", self.es.indices.delete, index=",".join(old))
+        return count
+
+    def clear(self) -> None:
+        # The minimal distribution has no delete_by_query (reindex module): swap in an empty index.
+        self.rebuild([])
+
+    # --- writes -------------------------------------------------------------------------
+
+    def _bulk(self, actions: list[dict], action: str) -> None:
+        if not actions:
+            return
+        if not self._ready:
+            # The outbox may write before anyone ran ensure_ready (e.g. after an outage).
+            self.ensure_ready()
+        try:
+            # refresh=True: a user who saves and then searches sees the change at once.
+            # require_alias: never let a write auto-create a mapping-less index named like
+            # the alias (that would block ensure_ready for good).
+            resp = self.es.bulk(operations=actions, refresh=True, require_alias=True)
+        except ApiError as exc:
+            raise self._unavailable(exc, action) from exc
+        except TransportError as exc:
+            raise self._unavailable(exc, action) from exc
+        if resp.get("errors"):
+            # Deleting what is already gone (404) is success: deletes are idempotent.
+            failed = [
+                item
+                for entry in resp["items"]
+                for op, item in entry.items()
+                if item.get("status", 200) >= 300 and not (op == "delete" and item["status"] == 404)
+            ]
+            if failed:
+                raise self._unavailable(RuntimeError(str(failed[:3])), action)
+
+    def upsert(self, docs: list[SearchDoc]) -> None:
+        ops: list[dict] = []
+        for d in docs:
+            ops.append({"index": {"_index": self.alias, "_id": d.id}})
+            ops.append(_to_source(d))
+        self._bulk(ops, "upsert")
+
+    def delete(self, ids: list[str]) -> None:
+        # A 404 per item (already gone) is success: deletes are idempotent.
+        self._bulk([{"delete": {"_index": self.alias, "_id": i}} for i in ids], "delete")
+
+    # --- reads --------------------------------------------------------------------------
+
+    def _text_query(self, text: str, prefix: bool) -> dict | None:
+        words = " ".join(non_cjk_words(text))
+        runs = cjk_runs(text)
+        if not words and not runs:
+            return None
+        must: list[dict] = [{"match_phrase": {"all_norm": {"query": run}}} for run in runs]
+        if words:
+            word_matches: list[dict] = [
+                {
+                    "match": {
+                        "all_norm": {
+                            "query": words,
+                            "operator": "and",
+                            "fuzziness": "AUTO",
+                            "prefix_length": 1,  # first letter right: far fewer expansions
+                            "max_expansions": 30,
+                        }
+                    }
+                }
+            ]
+            if prefix:
+                word_matches.append(
+                    {"match_bool_prefix": {"all_norm": {"query": words, "operator": "and"}}}
+                )
+            must.append({"bool": {"should": word_matches, "minimum_should_match": 1}})
+        should = [
+            # Exact words and title matches rank above fuzzy/prefix ones.
+            {"match": {"title_norm": {"query": text, "operator": "and", "boost": 3}}},
+            {"match_bool_prefix": {"title_norm": {"query": words or text, "boost": 2}}},
+            {"match_phrase": {"all_norm": {"query": text, "boost": 2}}},
+            {"match": {"all_norm": {"query": text, "operator": "and", "boost": 2}}},
+        ]
+        return {"must": must, "should": should}
+
+    def _filters(self, q: SearchQuery) -> list[dict]:
+        filters: list[dict] = [{"terms": {"principals": sorted(q.principals)}}]
+        for name, values in q.filters.items():
+            if name in FACET_FIELDS and values:
+                filters.append({"terms": {name: [str(v) for v in values]}})
+        return filters
+
+    def search(self, q: SearchQuery) -> SearchResults:
+        text = prepare_query(q.text)
+        per_page = max(1, min(q.per_page, 100))
+        page = max(1, q.page)
+        bool_query: dict = {"filter": self._filters(q)}
+        text_query = self._text_query(text, q.prefix)
+        if text_query:
+            bool_query.update(text_query)
+        elif text.strip():
+            # Only punctuation/syntax was typed: nothing can match it.
+            bool_query["must"] = [{"match_none": {}}]
+        if q.sort == "date" or not text_query:
+            sort = [{"sort_date": {"order": "desc", "missing": "_last"}}, "_score", {"id": "asc"}]
+        else:
+            sort = ["_score", {"sort_date": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
+        # Aggregations run inside the filtered query, so counts never include what the
+        # viewer may not see.
+        aggs = {
+            name: {"terms": {"field": name, "size": _FACET_SIZES.get(name, 50)}}
+            for name in q.facets
+            if name in FACET_FIELDS
+        }
+        body = {
+            "query": {"bool": bool_query},
+            "sort": sort,
+            "from": (page - 1) * per_page,
+            "size": per_page,
+            "track_total_hits": True,
+            "_source": ["id", "kind", "raw"],
+            "aggs": aggs,
+        }
+        if text_query:
+            body["highlight"] = {
+                "pre_tags": ["<mark>"],
+                "post_tags": ["</mark>"],
+                "encoder": "html",
+                "fields": {"all_norm": {"fragment_size": 120, "number_of_fragments": 3}},
+                # Highlighting the fuzzy clause costs ~30 ms per query (each hit's text is
+                # re-run through the Levenshtein automata); exact words and prefixes are
+                # cheap. So typo matches are found and ranked but not marked.
+                "highlight_query": {
+                    "bool": {
+                        "should": [
+                            {"match": {"all_norm": {"query": text}}},
+                            {"match_bool_prefix": {"all_norm": {"query": text}}},
+                        ]
+                    }
+                },
+            }
+        if (page - 1) * per_page + per_page > 10_000:
+            # index.max_result_window: deep pages are refused by ES; return an empty page.
+            body["from"], body["size"] = 0, 0
+        resp = self._call("search", self.es.search, index=self.alias, **body)
+        hits = []
+        for h in resp["hits"]["hits"]:
+            src = h["_source"]
+            raw = src.get("raw") or {}
+            engine_terms = [
+                unescape(t)
+                for frag in h.get("highlight", {}).get("all_norm", [])
+                for t in _MARK.findall(frag)
+            ]
+            snippet = make_snippet(raw.get("body", ""), highlight_terms(text, engine_terms))
+            hits.append(
+                SearchHit(
+                    id=src["id"],
+                    kind=src["kind"],
+                    title=raw.get("title", ""),
+                    url=raw.get("url", ""),
+                    snippet=snippet,
+                    score=h.get("_score"),
+                )
+            )
+        facets = {
+            name: {str(b["key"]): b["doc_count"] for b in agg["buckets"]}
+            for name, agg in resp.get("aggregations", {}).items()
+        }
+        return SearchResults(
+            total=resp["hits"]["total"]["value"], hits=hits, facets=facets, backend=self.name
+        )
+
+    def ids(self) -> Iterator[str]:
+        after = None
+        while True:
+            body = {
+                "query": {"match_all": {}},
+                "sort": [{"id": "asc"}],
+                "size": 1000,
+                "_source": ["id"],
+            }
+            if after is not None:
+                body["search_after"] = after
+            resp = self._call("list ids", self.es.search, index=self.alias, **body)
+            batch = resp["hits"]["hits"]
+            if not batch:
+                return
+            for h in batch:
+                yield h["_source"]["id"]
+            after = batch[-1]["sort"]

@@ -1,0 +1,346 @@
+"""Meilisearch 1.21 backend.
+
+- Index ``<prefix>_docs``; ``rebuild`` fills ``<prefix>_docs_new`` and swaps the two with
+  ``swap_indexes`` (atomic for readers), then deletes the old one.
+- Meilisearch document ids may only contain ``[A-Za-z0-9_-]``, so ``agreement:42`` is stored
+  under the primary key ``agreement-42``; the portal id is kept in ``doc_id`` and returned.
+- Text is folded with ``normalize_text`` like on every engine. Chinese is segmented by the
+  engine (jieba via charabia), which keeps 伙伴关系 as one word so that 伙伴 would not find it;
+  the ``cjk`` field holds CJK characters as space-separated unigrams and a CJK run in the query
+  becomes a quoted phrase of unigrams, which matches that field.
+- Every write waits for its task, so a save that returned really is in the index (and the
+  outbox only drops rows that were applied).
+- Filters are built from quoted, escaped values; the query string is cleaned and stripped of
+  Meilisearch's own operators (``"`` phrases, leading ``-`` negation).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import islice
+
+import meilisearch
+from meilisearch.errors import (
+    MeilisearchApiError,
+    MeilisearchCommunicationError,
+    MeilisearchTimeoutError,
+)
+from meilisearch.models.task import TaskInfo
+
+from portal.search.backends._engine import (
+    cjk_runs,
+    cjk_spaced,
+    highlight_terms,
+    make_snippet,
+    non_cjk_words,
+    prepare_query,
+)
+from portal.search.base import (
+    FACET_FIELDS,
+    SearchBackend,
+    SearchDoc,
+    SearchHit,
+    SearchQuery,
+    SearchResults,
+    SearchUnavailable,
+    normalize_text,
+)
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 5.0
+TASK_TIMEOUT_MS = 30_000  # a write waits this long for the engine to apply it
+REBUILD_TASK_TIMEOUT_MS = 30 * 60_000
+BATCH = 5_000
+# Private-use code points: cannot come from user text (normalize_text keeps them, but the
+# documents never contain them in practice) and survive Meilisearch's highlighter untouched.
+_PRE, _POST = "\ue000", "\ue001"
+_MARKED = re.compile(f"{_PRE}(.*?){_POST}", re.S)
+_ALLOWED_ID = re.compile(r"[^A-Za-z0-9_]")
+
+SETTINGS = {
+    # Order = attribute ranking: a title match beats a body match.
+    "searchableAttributes": ["title_norm", "text", "cjk"],
+    "filterableAttributes": ["principals", *FACET_FIELDS],
+    "sortableAttributes": ["sort_ts"],
+    "displayedAttributes": ["pk", "doc_id", "kind", "title", "body", "url", "text", "sort_ts"],
+    # Exhaustive totals for page/hitsPerPage pagination (the default caps them at 1,000).
+    "pagination": {"maxTotalHits": 1_000_000},
+    "faceting": {"maxValuesPerFacet": 300},
+    # Meilisearch also allows a typo in the prefix-matched last word, so with its defaults
+    # "waste" (one deletion from "wate…") finds "water". One typo from 6 letters, two from
+    # 10, keeps typo tolerance close to Elasticsearch's fuzziness AUTO on whole words.
+    "typoTolerance": {"minWordSizeForTypos": {"oneTypo": 6, "twoTypos": 10}},
+}
+
+
+def engine_id(doc_id: str) -> str:
+    """``agreement:42`` → ``agreement-42``; other disallowed characters → ``_<hex>_``."""
+    return _ALLOWED_ID.sub(lambda m: "-" if m.group() == ":" else f"_{ord(m.group()):x}_", doc_id)
+
+
+def quote_filter_value(value: str) -> str:
+    """A Meilisearch filter string literal: double-quoted, ``\\`` and ``"`` escaped."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _timestamp(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value else None
+
+
+def _to_document(doc: SearchDoc) -> dict:
+    document = {
+        "pk": engine_id(doc.id),
+        "doc_id": doc.id,
+        "kind": doc.kind,
+        "title": doc.title,
+        "body": doc.body,
+        "url": doc.url,
+        "title_norm": normalize_text(doc.title),
+        "text": normalize_text(doc.body),
+        "cjk": cjk_spaced(normalize_text(f"{doc.title} . {doc.body}")),
+        "principals": list(doc.principals),
+        "sort_ts": _timestamp(doc.sort_date),
+        "lang": doc.lang,
+    }
+    for name in FACET_FIELDS:
+        if name != "kind":
+            # Strings everywhere, so filters and facet keys look the same on every backend.
+            document[name] = doc.facet_values(name)
+    return document
+
+
+class MeilisearchBackend(SearchBackend):
+    name = "meilisearch"
+    capabilities = frozenset({"typo", "facets", "highlight", "prefix", "atomic_rebuild"})
+
+    def __init__(self, url: str, api_key: str | None = None, index_prefix: str = "portal"):
+        self.url = url
+        self.uid = f"{index_prefix}_docs"
+        # requests accepts a (connect, read) tuple; the client passes it through unchanged.
+        self.client = meilisearch.Client(
+            url,
+            api_key,
+            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),  # type: ignore[arg-type]
+        )
+        self._ready = False  # ensure_ready succeeded once in this process
+
+    def __repr__(self) -> str:
+        return f"<MeilisearchBackend {self.url} index={self.uid}>"
+
+    # --- errors and tasks -------------------------------------------------------------
+
+    def _unavailable(self, exc: Exception, action: str) -> SearchUnavailable:
+        log.warning("meilisearch %s failed: %s", action, exc)
+        return SearchUnavailable(f"Meilisearch at {self.url}: {action} failed: {exc}")
+
+    def _call(self, action: str, fn, *args, **kwargs):
+        """One client call; connection errors, timeouts, 5xx and a missing index become
+        SearchUnavailable (the portal falls back to the database). Other 4xx propagate."""
+        try:
+            return fn(*args, **kwargs)
+        except (MeilisearchCommunicationError, MeilisearchTimeoutError) as exc:
+            raise self._unavailable(exc, action) from exc
+        except MeilisearchApiError as exc:
+            status = getattr(exc, "status_code", 500) or 500
+            if status >= 500 or status == 429 or exc.code == "index_not_found":
+                raise self._unavailable(exc, action) from exc
+            raise
+
+    def _wait(self, task_info, action: str, timeout_ms: int = TASK_TIMEOUT_MS) -> None:
+        task = self._call(
+            action,
+            self.client.wait_for_task,
+            task_info.task_uid,
+            timeout_in_ms=timeout_ms,
+            interval_in_ms=10,
+        )
+        if task.status != "succeeded":
+            failure = RuntimeError(f"task {task.uid} {task.status}: {task.error}")
+            raise self._unavailable(failure, action)
+
+    # --- index management ---------------------------------------------------------------
+
+    def _index_exists(self, uid: str) -> bool:
+        try:
+            self.client.get_raw_index(uid)
+        except MeilisearchApiError as exc:
+            if exc.code == "index_not_found":
+                return False
+            raise self._unavailable(exc, "read index") from exc
+        except (MeilisearchCommunicationError, MeilisearchTimeoutError) as exc:
+            raise self._unavailable(exc, "read index") from exc
+        return True
+
+    def _create_with_settings(self, uid: str) -> None:
+        if not self._index_exists(uid):
+            task = self._call("create index", self.client.create_index, uid, {"primaryKey": "pk"})
+            self._wait(task, "create index")
+        index = self.client.index(uid)
+        # Settings updates are idempotent; Meilisearch skips work when nothing changed.
+        self._wait(self._call("settings", index.update_settings, SETTINGS), "settings")
+
+    def ensure_ready(self) -> None:
+        self._create_with_settings(self.uid)
+        self._ready = True
+
+    def rebuild(self, docs: Iterable[SearchDoc], progress=None) -> int:
+        self.ensure_ready()  # swap_indexes needs both sides to exist
+        new_uid = f"{self.uid}_new"
+        if self._index_exists(new_uid):  # left over from an interrupted rebuild
+            self._wait(self._call("drop stale", self.client.delete_index, new_uid), "drop stale")
+        self._create_with_settings(new_uid)
+        index = self.client.index(new_uid)
+        count = 0
+        tasks = []
+        iterator = iter(docs)
+        try:
+            while batch := [_to_document(d) for d in islice(iterator, BATCH)]:
+                tasks.append(self._call("load", index.add_documents, batch, "pk"))
+                count += len(batch)
+                if progress:
+                    progress(len(batch))
+            # Tasks run in order: waiting for the last one and checking each status is enough.
+            for task in tasks:
+                self._wait(task, "load", REBUILD_TASK_TIMEOUT_MS)
+            swap = self._call("swap", self.client.swap_indexes, [{"indexes": [self.uid, new_uid]}])
+            self._wait(swap, "swap")
+        except BaseException:
+            try:
+                self.client.delete_index(new_uid)
+            except Exception:  # noqa: S110 — the original error matters more
+                pass
+            raise
+        # After the swap ``_new`` holds the previous documents.
+        self._wait(self._call("drop old", self.client.delete_index, new_uid), "drop old")
+        return count
+
+    def clear(self) -> None:
+        self.ensure_ready()
+        index = self.client.index(self.uid)
+        self._wait(self._call("clear", index.delete_all_documents), "clear")
+
+    # --- writes -------------------------------------------------------------------------
+
+    def upsert(self, docs: list[SearchDoc]) -> None:
+        if not docs:
+            return
+        if not self._ready:
+            # The outbox may write before anyone ran ensure_ready (e.g. after an outage).
+            self.ensure_ready()
+        index = self.client.index(self.uid)
+        task = self._call("upsert", index.add_documents, [_to_document(d) for d in docs], "pk")
+        self._wait(task, "upsert")
+
+    def delete(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        index = self.client.index(self.uid)
+        # The server's delete-batch endpoint; the client's ``delete_documents(ids)`` wrapper
+        # for it is deprecated in favour of filters, which would need ``pk`` filterable.
+        response = self._call(
+            "delete",
+            index.http.post,
+            f"indexes/{self.uid}/documents/delete-batch",
+            [engine_id(i) for i in ids],
+        )
+        self._wait(TaskInfo(**response), "delete")
+
+    # --- reads --------------------------------------------------------------------------
+
+    @staticmethod
+    def _engine_query(text: str) -> str | None:
+        """Words and CJK phrases only: nothing of Meilisearch's syntax gets through."""
+        words = non_cjk_words(text)
+        phrases = [run if len(run) == 1 else '"' + " ".join(run) + '"' for run in cjk_runs(text)]
+        if not words and not phrases:
+            return None
+        # Phrases first: Meilisearch treats the *last* word as a prefix (as-you-type).
+        return " ".join([*phrases, *words])
+
+    def _filter(self, q: SearchQuery) -> list[str]:
+        principals = ", ".join(quote_filter_value(p) for p in sorted(q.principals))
+        filters = [f"principals IN [{principals}]"]
+        for name, values in q.filters.items():
+            if name in FACET_FIELDS and values:
+                joined = ", ".join(quote_filter_value(v) for v in values)
+                filters.append(f"{name} IN [{joined}]")
+        return filters  # a list is AND-ed by Meilisearch
+
+    def search(self, q: SearchQuery) -> SearchResults:
+        text = prepare_query(q.text)
+        query = self._engine_query(text)
+        per_page = max(1, min(q.per_page, 100))
+        facets = [name for name in q.facets if name in FACET_FIELDS]
+        if query is None and text.strip():
+            # Only punctuation/syntax was typed: nothing can match it.
+            return SearchResults(
+                total=0, hits=[], facets={f: {} for f in facets}, backend=self.name
+            )
+        params: dict = {
+            "filter": self._filter(q),
+            "facets": facets,
+            "page": max(1, q.page),
+            "hitsPerPage": per_page,
+            "attributesToRetrieve": ["doc_id", "kind", "title", "body", "url"],
+            # All words must match, as on the other backends (Meilisearch's default drops
+            # words from the end until something matches).
+            "matchingStrategy": "all",
+        }
+        if query is not None:
+            params.update(
+                {
+                    "attributesToHighlight": ["text"],
+                    "attributesToCrop": ["text"],
+                    "cropLength": 40,
+                    "highlightPreTag": _PRE,
+                    "highlightPostTag": _POST,
+                }
+            )
+        if q.sort == "date" or query is None:
+            params["sort"] = ["sort_ts:desc"]
+        if not q.prefix and query is not None and not query.endswith('"'):
+            # Meilisearch always prefixes the last word; a trailing space turns that off.
+            query += " "
+        index = self.client.index(self.uid)
+        resp = self._call("search", index.search, query or "", params)
+        hits = []
+        for h in resp["hits"]:
+            formatted = (h.get("_formatted") or {}).get("text", "")
+            engine_terms = _MARKED.findall(formatted)
+            hits.append(
+                SearchHit(
+                    id=h["doc_id"],
+                    kind=h["kind"],
+                    title=h.get("title", ""),
+                    url=h.get("url", ""),
+                    snippet=make_snippet(h.get("body", ""), highlight_terms(text, engine_terms)),
+                    score=h.get("_rankingScore"),
+                )
+            )
+        distribution = resp.get("facetDistribution") or {}
+        return SearchResults(
+            total=resp.get("totalHits", 0),
+            hits=hits,
+            facets={name: dict(distribution.get(name, {})) for name in facets},
+            backend=self.name,
+        )
+
+    def ids(self) -> Iterator[str]:
+        index = self.client.index(self.uid)
+        offset = 0
+        while True:
+            page = self._call(
+                "list ids",
+                index.get_documents,
+                {"fields": ["doc_id"], "limit": 1000, "offset": offset},
+            )
+            if not page.results:
+                return
+            for document in page.results:
+                yield document.doc_id
+            offset += len(page.results)

@@ -1,0 +1,383 @@
+#!/usr/bin/env python
+"""Search benchmark: indexing speed and query latency per backend, on a synthetic corpus.
+
+    .venv/bin/python scripts/bench_search.py --size 10000
+    .venv/bin/python scripts/bench_search.py --size 100000 --backends sqlite,elasticsearch
+    .venv/bin/python scripts/bench_search.py --size 10000 --postgres-url \\
+        postgresql+psycopg://portal:portal@127.0.0.1:5432/portal_bench --markdown
+
+Backends are built exactly as the portal builds them (``portal.search.registry.get_backend``
+from a ``SEARCH_URL``), each on a scratch app: a temporary SQLite file, the PostgreSQL
+database given with ``--postgres-url`` (its search tables are REPLACED: use a scratch
+database), and ``bench``-prefixed indexes on the engines (dropped afterwards).
+
+Measured per backend:
+- rebuild: ``backend.rebuild(corpus)`` in docs/s (generation time excluded: docs are built
+  before the clock starts, except with --size ≥ 500,000 where they are streamed);
+- engine-call latency p50/p95/p99 per query class, ``backend.search`` as the portal calls it
+  (public viewer, facets on, 20 hits, snippets built);
+- the portal endpoint ``GET /api/v1/search`` (Flask test client, same queries, anonymous)
+  over the bare engine call: median(endpoint) / median(engine call), same run.
+
+Engines must be running (scripts/services/{elasticsearch,meilisearch}.sh start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from portal.search.base import SearchDoc, SearchQuery  # noqa: E402
+
+SEED = 20261124
+QUERIES_PER_CLASS = 200
+
+# --- corpus ---------------------------------------------------------------------------------
+
+EN = (
+    "water sanitation housing urban planning resilience climate adaptation community land "
+    "tenure informal settlement municipal finance transport mobility public space safety "
+    "women youth governance partnership agreement programme project capacity development "
+    "infrastructure energy waste management drainage flood risk reduction heritage culture "
+    "employment livelihood health education data monitoring evaluation innovation digital "
+    "inclusion migration displacement recovery reconstruction policy legislation budget"
+).split()
+FR = (
+    "université logement eau assainissement planification urbaine résilience quartier "
+    "précaire aménagement collectivité développement coopération sécurité foncière espace "
+    "public mobilité énergie déchets réhabilitation patrimoine société civile égalité"
+).split()
+ES = (
+    "vivienda ciudad autónoma agua saneamiento planificación urbana resiliencia espacio "
+    "público movilidad energía desarrollo cooperación participación gestión de riesgos "
+    "asentamientos informales seguridad tenencia municipio región política"
+).split()
+RU = (
+    "жилищная политика городское планирование водоснабжение санитария устойчивость "
+    "муниципалитет развитие сотрудничество общественное пространство транспорт энергия "
+    "отходы университет программа проект климат адаптация"
+).split()
+ZH = (
+    "伙伴关系 城市规划 住房 供水 卫生 可持续发展 地方政府 合作协议 气候变化 适应 社区 "
+    "公共空间 交通 能源 废物管理 韧性 非正规住区 土地 治理 数据"
+).split()
+AR = (
+    "كِتَاب اتِّفَاقِيَّة تَعَاوُن مَدِينَة إِسْكَان مِيَاه صَرْف صِحِّيّ تَخْطِيط حَضَرِيّ "
+    "تَنْمِيَة مُسْتَدَامَة بَلَدِيَّة شَرَاكَة أَرْض مُجْتَمَع مَرْكَز طَاقَة نَقْل"
+).split()
+LANGS = {"en": EN, "fr": FR, "es": ES, "ru": RU, "zh": ZH, "ar": AR}
+# Rare words: each appears in only a handful of documents.
+RARE = [f"zx{chr(97 + i)}{chr(97 + j)}lorite" for i in range(10) for j in range(10)]
+STATUSES = ["draft", "negotiation", "signed", "active", "closed"]
+TYPES = ["mou", "grant", "project-cooperation-agreement", "contribution", "framework"]
+COUNTRIES = ["KE", "ZA", "BR", "FR", "ES", "RU", "CN", "EG", "MA", "IN", "MX", "LB", "MZ"]
+
+
+def make_doc(i: int, rng: random.Random) -> SearchDoc:
+    lang = rng.choice(list(LANGS))
+    words = LANGS[lang]
+    # Mostly one language, some English mixed in, as real agreements are.
+    title = " ".join(rng.choice(words) for _ in range(rng.randint(3, 7)))
+    body_words = [
+        rng.choice(words) if rng.random() < 0.8 else rng.choice(EN)
+        for _ in range(rng.randint(30, 90))
+    ]
+    if rng.random() < 0.02:  # ~2 docs per rare word per 10k
+        body_words.insert(rng.randrange(len(body_words)), rng.choice(RARE))
+    roll = rng.random()
+    if roll < 0.7:
+        principals = ["public"]
+    elif roll < 0.85:
+        principals = ["staff", f"org:{rng.randint(1, 500)}"]
+    else:
+        principals = ["staff"]
+    year = rng.randint(2000, 2026)
+    country = rng.choice(COUNTRIES)
+    return SearchDoc(
+        id=f"agreement:{i}" if i % 5 else f"organization:{i}",
+        kind="agreement" if i % 5 else "organization",
+        title=title.capitalize() if lang in ("en", "fr", "es") else title,
+        body=" ".join(body_words),
+        url=f"/agreements/{i}",
+        lang=lang,
+        principals=principals,
+        regions=[rng.choice(["002", "019", "142", "150", "009"])],
+        countries=[country],
+        agreement_type=rng.choice(TYPES) if i % 5 else None,
+        org_type=None if i % 5 else rng.choice(["10", "21", "22", "40"]),
+        status=rng.choice(STATUSES) if i % 5 else None,
+        year=year,
+        domain=rng.randint(1, 4),
+        sort_date=datetime(year, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 364)),
+    )
+
+
+def corpus(size: int) -> Iterator[SearchDoc]:
+    rng = random.Random(SEED)
+    for i in range(1, size + 1):
+        yield make_doc(i, rng)
+
+
+def query_classes(rng: random.Random, n: int = QUERIES_PER_CLASS) -> dict[str, list[str]]:
+
+    def typo(word: str) -> str:
+        k = rng.randrange(1, len(word) - 1)
+        return word[:k] + word[k + 1 :]  # one deletion
+
+    long_words = [w for w in EN if len(w) >= 7]
+    return {
+        "rare term": [rng.choice(RARE) for _ in range(n)],
+        "common term": [rng.choice(EN[:12]) for _ in range(n)],
+        "two terms": [f"{rng.choice(EN)} {rng.choice(EN)}" for _ in range(n)],
+        "prefix": [rng.choice(long_words)[:4] for _ in range(n)],
+        "one typo": [typo(rng.choice(long_words)) for _ in range(n)],
+        "chinese 2-char": [rng.choice([w[:2] for w in ZH if len(w) >= 3]) for _ in range(n)],
+        "arabic diacritics": [rng.choice(AR) for _ in range(n)],
+    }
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def make_app(database_url: str, search_url: str):
+    from portal import create_app
+    from portal.extensions import db
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SEARCH_URL": search_url,
+            "SEARCH_INDEX_PREFIX": "bench",
+            "RATELIMIT_ENABLED": False,
+            "SERVER_NAME": None,
+        }
+    )
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def bench_backend(label: str, app, docs, size: int, queries: dict[str, list[str]]) -> dict:
+    from portal.search.registry import get_backend
+
+    result: dict = {"backend": label, "size": size}
+    with app.app_context():
+        backend = get_backend(app)
+        backend.ensure_ready()
+        started = time.perf_counter()
+        count = backend.rebuild(docs if docs is not None else corpus(size))
+        elapsed = time.perf_counter() - started
+        result["rebuild_s"] = elapsed
+        result["docs_per_s"] = count / elapsed
+        result["count"] = count
+
+        # Warm up (JIT, caches, connections) with a few queries of every class.
+        for texts in queries.values():
+            for text in texts[:10]:
+                backend.search(SearchQuery(text=text))
+        result["latency"] = {}
+        result["hits"] = {}
+        for name, texts in queries.items():
+            samples = []
+            hits = 0
+            for text in texts:
+                started = time.perf_counter()
+                res = backend.search(SearchQuery(text=text, principals={"public"}))
+                samples.append((time.perf_counter() - started) * 1000)
+                hits += bool(res.total)
+            result["latency"][name] = (
+                percentile(samples, 50),
+                percentile(samples, 95),
+                percentile(samples, 99),
+            )
+            result["hits"][name] = hits / len(texts)
+
+        # Portal endpoint vs the bare call: interleaved, same queries, same process.
+        client = app.test_client()
+        mixed = [t for texts in queries.values() for t in texts[:30]]
+        bare, endpoint = [], []
+        for text in mixed:
+            bare.append(timed(lambda t=text: backend.search(SearchQuery(text=t))))
+            resp_time = timed(
+                lambda t=text: _check(client.get("/api/v1/search", query_string={"q": t}))
+            )
+            endpoint.append(resp_time)
+        result["bare_p50"] = statistics.median(bare)
+        result["endpoint_p50"] = statistics.median(endpoint)
+        result["ratio"] = result["endpoint_p50"] / result["bare_p50"]
+        _drop(backend)
+    return result
+
+
+def _check(resp):
+    if resp.status_code != 200:
+        raise SystemExit(
+            f"/api/v1/search answered {resp.status_code}: {resp.get_data(as_text=True)[:300]}"
+        )
+    if resp.get_json().get("fallback"):
+        raise SystemExit("the endpoint fell back to the database: the engine failed mid-run")
+    return resp
+
+
+def _drop(backend) -> None:
+    """Drop the bench indexes on the engines (the database ones go with the scratch DB)."""
+    if backend.name == "elasticsearch":
+        found = backend.es.indices.get(index=f"{backend.alias}*", ignore_unavailable=True)
+        if found:
+            backend.es.indices.delete(index=",".join(found))
+    elif backend.name == "meilisearch":
+        backend.client.delete_index(backend.uid)
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    try:
+        mem_kb = int(
+            next(ln for ln in open("/proc/meminfo") if ln.startswith("MemTotal")).split()[1]
+        )
+        mem = f"{mem_kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        mem = "? GiB"
+    return f"{cores} cores, {mem}, {platform.machine()}, Python {platform.python_version()}"
+
+
+def print_table(results: list[dict], classes: list[str]) -> None:
+    print(f"\nmachine: {machine()}  date: {datetime.now(UTC):%Y-%m-%d}")
+    for r in results:
+        print(
+            f"\n{r['backend']} @ {r['size']:,} docs: rebuild {r['rebuild_s']:.1f} s "
+            f"= {r['docs_per_s']:,.0f} docs/s; endpoint p50 {r['endpoint_p50']:.1f} ms vs "
+            f"engine call {r['bare_p50']:.1f} ms → ×{r['ratio']:.2f}"
+        )
+        print(f"  {'query class':<20}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'found':>8}")
+        for name in classes:
+            p50, p95, p99 = r["latency"][name]
+            print(f"  {name:<20}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{r['hits'][name]:>8.0%}")
+
+
+def print_markdown(results: list[dict], classes: list[str]) -> None:
+    print(f"\nMachine: {machine()}. Date: {datetime.now(UTC):%Y-%m-%d}.\n")
+    print("| backend | docs | rebuild docs/s | endpoint ÷ engine call (p50) |")
+    print("|---|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['backend']} | {r['size']:,} | {r['docs_per_s']:,.0f} | "
+            f"{r['endpoint_p50']:.1f} / {r['bare_p50']:.1f} ms = ×{r['ratio']:.2f} |"
+        )
+    print("\nEngine-call latency p50 / p95 / p99 in ms:\n")
+    print("| backend | docs | " + " | ".join(classes) + " |")
+    print("|---|---:|" + "---:|" * len(classes))
+    for r in results:
+        cells = ["{:.1f} / {:.1f} / {:.1f}".format(*r["latency"][name]) for name in classes]
+        print(f"| {r['backend']} | {r['size']:,} | " + " | ".join(cells) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        action="append",
+        help="corpus size (repeatable; default 10000 and 100000)",
+    )
+    parser.add_argument(
+        "--backends",
+        default="sqlite,postgres,elasticsearch,meilisearch",
+        help="comma-separated subset of sqlite,postgres,elasticsearch,meilisearch",
+    )
+    parser.add_argument(
+        "--postgres-url", help="a SCRATCH PostgreSQL database (its search tables are replaced)"
+    )
+    parser.add_argument(
+        "--es-url", default=os.environ.get("PORTAL_TEST_ES_URL", "http://127.0.0.1:9200")
+    )
+    parser.add_argument(
+        "--meili-url", default=os.environ.get("PORTAL_TEST_MEILI_URL", "http://127.0.0.1:7700")
+    )
+    parser.add_argument(
+        "--meili-key",
+        default=os.environ.get("PORTAL_TEST_MEILI_KEY", "portal-dev-master-key-0123456789"),
+    )
+    parser.add_argument("--queries", type=int, default=QUERIES_PER_CLASS, help="queries per class")
+    parser.add_argument(
+        "--markdown", action="store_true", help="also print rows for docs/benchmarks.md"
+    )
+    args = parser.parse_args(argv)
+
+    sizes = args.size or [10_000, 100_000]
+    wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
+    scratch = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    targets: list[tuple[str, str, str]] = []  # label, database url, search url
+    for name in wanted:
+        if name == "sqlite":
+            targets.append(
+                ("database (SQLite FTS5)", f"sqlite:///{scratch / 'bench.db'}", "database")
+            )
+        elif name == "postgres":
+            if not args.postgres_url:
+                print("postgres: skipped (no --postgres-url given)", file=sys.stderr)
+                continue
+            targets.append(("database (PostgreSQL)", args.postgres_url, "database"))
+        elif name == "elasticsearch":
+            targets.append(
+                ("elasticsearch", f"sqlite:///{scratch / 'es.db'}", f"elasticsearch+{args.es_url}")
+            )
+        elif name == "meilisearch":
+            targets.append(
+                (
+                    "meilisearch",
+                    f"sqlite:///{scratch / 'meili.db'}",
+                    f"meilisearch+{args.meili_url}?key={args.meili_key}",
+                )
+            )
+        else:
+            parser.error(f"unknown backend {name!r}")
+
+    queries = query_classes(random.Random(SEED + 1), args.queries)
+    results = []
+    for size in sizes:
+        # Materialise the corpus once per size so generation is not timed (too big to hold: stream).
+        docs = list(corpus(size)) if size < 500_000 else None
+        for label, database_url, search_url in targets:
+            print(f"… {label} @ {size:,} docs", file=sys.stderr, flush=True)
+            app = make_app(database_url, search_url)
+            results.append(bench_backend(label, app, docs, size, queries))
+            print_table(results[-1:], list(queries))
+    print_table(results, list(queries))
+    if args.markdown:
+        print_markdown(results, list(queries))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

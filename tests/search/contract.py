@@ -1,0 +1,379 @@
+"""The search contract, written once and run unchanged against every backend.
+
+A backend's test module subclasses ``SearchContract`` and provides a ``backend`` fixture that
+returns a ready, empty backend (see ``test_contract_database.py``). Capability-specific
+behaviour (typo tolerance) is asserted only where the backend claims the capability.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from portal.search.base import SearchDoc, SearchQuery
+
+STAFF = {"public", "staff"}
+
+
+def make_doc(doc_id: str, title: str, body: str = "", **fields) -> SearchDoc:
+    kind, _, pk = doc_id.partition(":")
+    fields.setdefault("principals", ["public"])
+    return SearchDoc(id=doc_id, kind=kind, title=title, body=body, url=f"/{kind}s/{pk}", **fields)
+
+
+def day(year: int, month: int = 1, d: int = 1) -> datetime:
+    return datetime(year, month, d, tzinfo=UTC)
+
+
+def ids_of(results) -> list[str]:
+    return [hit.id for hit in results.hits]
+
+
+def search(backend, text: str = "", principals=frozenset({"public"}), **kw):
+    return backend.search(SearchQuery(text=text, principals=set(principals), **kw))
+
+
+HOSTILE_QUERIES = [
+    '"',
+    '"unbalanced',
+    "*",
+    "water*",
+    "(",
+    "(water",
+    "water)",
+    "NEAR",
+    "water NEAR/2 sanitation",
+    "NEAR(water sanitation)",
+    "AND OR",
+    "AND",
+    "OR NOT",
+    "x" * 1000,
+    "water " * 200,
+    "\x00\x01\x02water\x7f",
+    "'; DROP TABLE x; --",
+    "1' OR '1'='1",
+    "-",
+    "-water",
+    "^",
+    "^water",
+    ":",
+    "title:water",
+    "\\",
+    "water\\",
+    "%_%",
+    "{}[]~!@#$&|<>?/",
+    "<script>alert(1)</script>",
+    "   ",
+]
+
+
+class SearchContract:
+    """Every backend must pass these tests unchanged."""
+
+    @pytest.fixture
+    def corpus(self, backend):
+        docs = [
+            make_doc(
+                "agreement:1",
+                "Water and sanitation partnership in Nairobi",
+                "Community-led upgrading of informal settlements.",
+                regions=["014", "202", "002"],
+                countries=["KE"],
+                agreement_type="mou",
+                status="active",
+                year=2024,
+                domain=1,
+                sort_date=day(2024, 3, 1),
+            ),
+            make_doc(
+                "agreement:2",
+                "Public space programme",
+                "Safer streets and water points for women and girls in Beirut.",
+                regions=["145", "142"],
+                countries=["LB"],
+                agreement_type="grant",
+                status="closed",
+                year=2021,
+                domain=2,
+                sort_date=day(2021, 6, 1),
+            ),
+            make_doc(
+                "organization:3",
+                "Slum Dwellers International",
+                "A network of community-based organisations of the urban poor.",
+                regions=["014", "202", "002"],
+                countries=["KE"],
+                org_type="21",
+                year=2019,
+                sort_date=day(2019, 1, 1),
+            ),
+            make_doc(
+                "agreement:4",
+                "Climate resilience for coastal cities",
+                "Adaptation plans with municipal partners in Mozambique.",
+                regions=["014", "202", "002"],
+                countries=["MZ"],
+                agreement_type="mou",
+                status="signed",
+                year=2023,
+                domain=3,
+                sort_date=day(2023, 9, 1),
+            ),
+        ]
+        backend.upsert(docs)
+        return docs
+
+    # --- basics ---------------------------------------------------------------------------
+
+    def test_finds_documents_by_title_and_by_body(self, backend, corpus):
+        assert ids_of(search(backend, "sanitation")) == ["agreement:1"]
+        assert ids_of(search(backend, "Mozambique")) == ["agreement:4"]
+        results = search(backend, "network urban poor")
+        assert ids_of(results) == ["organization:3"]
+        assert results.total == 1
+
+    def test_title_match_ranks_above_body_match(self, backend, corpus):
+        # "water" is in agreement 1's title and only in agreement 2's body.
+        assert ids_of(search(backend, "water")) == ["agreement:1", "agreement:2"]
+
+    def test_every_term_must_match(self, backend, corpus):
+        assert ids_of(search(backend, "water Beirut")) == ["agreement:2"]
+        assert search(backend, "water Mozambique").total == 0
+
+    def test_empty_query_lists_everything_visible(self, backend, corpus):
+        assert search(backend, "").total == 4
+
+    def test_snippet_highlights_and_escapes(self, backend):
+        backend.upsert(
+            [
+                make_doc(
+                    "agreement:9", "Tagged", "Beware <script>alert(1)</script> of housing & land."
+                )
+            ]
+        )
+        hit = search(backend, "housing").hits[0]
+        assert "<mark>housing</mark>" in hit.snippet
+        assert "<script>" not in hit.snippet
+        assert "&lt;script&gt;" in hit.snippet
+        assert hit.url == "/agreements/9"
+        assert hit.kind == "agreement"
+        assert hit.title == "Tagged"
+
+    # --- facets and filters -------------------------------------------------------------
+
+    def test_facet_counts(self, backend, corpus):
+        facets = search(backend, "").facets
+        assert facets["kind"] == {"agreement": 3, "organization": 1}
+        assert facets["countries"] == {"KE": 2, "LB": 1, "MZ": 1}
+        assert facets["regions"]["002"] == 3
+        assert facets["agreement_type"] == {"mou": 2, "grant": 1}
+        assert facets["year"] == {"2024": 1, "2021": 1, "2019": 1, "2023": 1}
+        assert facets["org_type"] == {"21": 1}
+
+    def test_facet_counts_follow_the_query(self, backend, corpus):
+        facets = search(backend, "water").facets
+        assert facets["kind"] == {"agreement": 2}
+        assert facets["status"] == {"active": 1, "closed": 1}
+
+    def test_filters_or_within_a_facet_and_across_facets(self, backend, corpus):
+        africa = search(backend, "", filters={"regions": ["002"]})
+        assert sorted(ids_of(africa)) == ["agreement:1", "agreement:4", "organization:3"]
+        assert africa.facets["kind"] == {"agreement": 2, "organization": 1}
+        both = search(backend, "", filters={"countries": ["LB", "MZ"]})
+        assert sorted(ids_of(both)) == ["agreement:2", "agreement:4"]
+        narrowed = search(
+            backend, "", filters={"regions": ["002"], "agreement_type": ["mou"], "year": ["2024"]}
+        )
+        assert ids_of(narrowed) == ["agreement:1"]
+        assert search(backend, "water", filters={"kind": ["organization"]}).total == 0
+
+    def test_unknown_filter_value_matches_nothing(self, backend, corpus):
+        assert search(backend, "", filters={"status": ["no-such-status"]}).total == 0
+
+    # --- paging and sorting -------------------------------------------------------------
+
+    def test_pagination(self, backend):
+        backend.upsert(
+            [
+                make_doc(f"agreement:{n}", f"Housing project {n}", sort_date=day(2000 + n))
+                for n in range(1, 26)
+            ]
+        )
+        first = search(backend, "housing", per_page=10, page=1, sort="date")
+        third = search(backend, "housing", per_page=10, page=3, sort="date")
+        assert first.total == third.total == 25
+        assert ids_of(first)[:2] == ["agreement:25", "agreement:24"]
+        assert ids_of(third) == [f"agreement:{n}" for n in range(5, 0, -1)]
+        everything = {
+            i for p in (1, 2, 3) for i in ids_of(search(backend, "housing", per_page=10, page=p))
+        }
+        assert len(everything) == 25
+        assert search(backend, "housing", per_page=10, page=9).hits == []
+
+    def test_sort_by_date_newest_first(self, backend, corpus):
+        assert ids_of(search(backend, "", sort="date")) == [
+            "agreement:1",
+            "agreement:4",
+            "agreement:2",
+            "organization:3",
+        ]
+
+    def test_prefix_as_you_type(self, backend, corpus):
+        # "partn" is a prefix of "partnership" (agreement 1's title) and "partners" (4's body).
+        results = search(backend, "partn")
+        assert ids_of(results) == ["agreement:1", "agreement:4"]
+        assert "organization:3" in ids_of(search(backend, "Slum Dwel"))
+
+    # --- index maintenance --------------------------------------------------------------
+
+    def test_upsert_replaces_a_document(self, backend, corpus):
+        backend.upsert([make_doc("agreement:1", "Solid waste management", status="closed")])
+        assert search(backend, "sanitation").total == 0
+        assert ids_of(search(backend, "waste")) == ["agreement:1"]
+        assert search(backend, "").facets["status"].get("active") is None
+
+    def test_delete(self, backend, corpus):
+        backend.delete(["agreement:1", "agreement:404"])
+        assert search(backend, "sanitation").total == 0
+        assert "agreement:1" not in set(backend.ids())
+        assert search(backend, "").total == 3
+
+    def test_rebuild_swaps_in_a_fresh_index(self, backend, corpus):
+        seen = []
+        count = backend.rebuild(
+            iter(
+                [
+                    make_doc("agreement:7", "Urban planning lab"),
+                    make_doc("organization:8", "Cities Alliance"),
+                ]
+            ),
+            progress=seen.append,
+        )
+        assert count == 2
+        assert sum(seen) == 2
+        assert sorted(backend.ids()) == ["agreement:7", "organization:8"]
+        assert ids_of(search(backend, "planning")) == ["agreement:7"]
+        assert search(backend, "sanitation").total == 0
+        backend.upsert([make_doc("agreement:9", "After the swap")])
+        assert ids_of(search(backend, "swap")) == ["agreement:9"]
+
+    def test_clear(self, backend, corpus):
+        backend.clear()
+        assert list(backend.ids()) == []
+        assert search(backend, "").total == 0
+
+    # --- permissions ----------------------------------------------------------------------
+
+    @pytest.fixture
+    def restricted(self, backend):
+        backend.upsert(
+            [
+                make_doc("agreement:20", "Housing finance public", status="active"),
+                make_doc(
+                    "agreement:21",
+                    "Housing finance internal",
+                    principals=["staff"],
+                    status="draft",
+                    countries=["FR"],
+                ),
+                make_doc(
+                    "agreement:22",
+                    "Housing finance partners A",
+                    principals=["staff", "org:1"],
+                    status="negotiation",
+                ),
+                make_doc(
+                    "agreement:23",
+                    "Housing finance partners B",
+                    principals=["staff", "org:2"],
+                    status="signed",
+                ),
+            ]
+        )
+
+    def test_public_never_sees_restricted_documents(self, backend, restricted):
+        for text in ("housing", "internal", "", "partners"):
+            results = search(backend, text)
+            assert set(ids_of(results)) <= {"agreement:20"}
+        results = search(backend, "housing")
+        assert results.total == 1
+        assert results.facets["status"] == {"active": 1}
+        assert "FR" not in results.facets.get("countries", {})
+        assert search(backend, "", filters={"status": ["draft"]}).total == 0
+
+    def test_organisation_members_see_their_own_documents_only(self, backend, restricted):
+        results = search(backend, "housing", principals={"public", "user:5", "org:1"})
+        assert sorted(ids_of(results)) == ["agreement:20", "agreement:22"]
+        assert results.total == 2
+        assert results.facets["status"] == {"active": 1, "negotiation": 1}
+
+    def test_staff_see_everything(self, backend, restricted):
+        results = search(backend, "housing", principals=STAFF)
+        assert results.total == 4
+        assert results.facets["status"] == {"active": 1, "draft": 1, "negotiation": 1, "signed": 1}
+
+    # --- languages ------------------------------------------------------------------------
+
+    @pytest.fixture
+    def multilingual(self, backend):
+        backend.upsert(
+            [
+                make_doc("agreement:30", "城市伙伴关系协议", "与地方政府合作"),
+                make_doc("agreement:31", "اتفاقية تعاون", "نشر كِتَاب عن المدن"),
+                make_doc(
+                    "organization:32", "Université de Genève", "Recherche urbaine et logement"
+                ),
+                make_doc("organization:33", "Ciudad Autónoma", "Vivienda y espacio público"),
+                make_doc(
+                    "organization:34", "Московский городской университет", "Жилищная политика"
+                ),
+            ]
+        )
+
+    def test_two_character_chinese_query_finds_longer_word(self, backend, multilingual):
+        assert ids_of(search(backend, "伙伴")) == ["agreement:30"]
+        assert ids_of(search(backend, "伙伴关系")) == ["agreement:30"]
+        assert ids_of(search(backend, "政府")) == ["agreement:30"]
+
+    def test_arabic_diacritics_and_alef_forms_fold(self, backend, multilingual):
+        assert ids_of(search(backend, "كتاب")) == ["agreement:31"]
+        assert ids_of(search(backend, "إتفاقية")) == ["agreement:31"]
+
+    def test_latin_accents_and_case_fold(self, backend, multilingual):
+        results = search(backend, "universite")
+        assert ids_of(results) == ["organization:32"]
+        assert (
+            "<mark>Université</mark>" in results.hits[0].snippet
+            or "Université" in results.hits[0].title
+        )
+        assert ids_of(search(backend, "AUTONOMA")) == ["organization:33"]
+        assert ids_of(search(backend, "publico")) == ["organization:33"]
+
+    def test_cyrillic(self, backend, multilingual):
+        assert ids_of(search(backend, "университет")) == ["organization:34"]
+
+    # --- hostile input --------------------------------------------------------------------
+
+    @pytest.mark.parametrize("text", HOSTILE_QUERIES)
+    def test_hostile_queries_never_raise(self, backend, corpus, text):
+        results = search(backend, text)
+        assert results.total >= 0
+        assert len(results.hits) <= results.total
+        for hit in results.hits:
+            assert "<script>" not in hit.snippet
+        # The index still works afterwards (no table was dropped, no state corrupted).
+        assert ids_of(search(backend, "sanitation")) == ["agreement:1"]
+
+    def test_query_syntax_is_treated_as_words(self, backend, corpus):
+        assert ids_of(search(backend, '"water" (sanitation) AND *')) == ["agreement:1"]
+        assert ids_of(search(backend, "-Beirut")) == ["agreement:2"]
+
+    # --- typo tolerance (only where the engine has it) -----------------------------------
+
+    def test_typo_tolerance_where_supported(self, backend, corpus):
+        results = search(backend, "sanitaton")
+        if "typo" in backend.capabilities:
+            assert ids_of(results) == ["agreement:1"]
+        else:
+            assert results.total == 0
