@@ -66,9 +66,11 @@ def _import_models() -> None:
     """Import every models module so metadata (migrations, create_all) sees all tables."""
     import portal.accounts.models  # noqa: F401
     import portal.agreements.models  # noqa: F401
+    import portal.consultations.models  # noqa: F401
     import portal.core.audit  # noqa: F401
     import portal.notifications.models  # noqa: F401
     import portal.partners.models  # noqa: F401
+    import portal.reviews.models  # noqa: F401
     import portal.search.models  # noqa: F401
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -58,6 +58,18 @@ def init_search(app: Flask) -> None:
 # --- 1. recording changes ---------------------------------------------------------------------
 
 
+# Other domains (consultations, reviews) register how their objects map to document ids:
+# tracker(obj, state) returns the ids an object's insert/update/delete affects (state is
+# "new", "dirty", "deleted"), or nothing when the object is not theirs.
+ChangeTracker = Callable[[object, str], Iterable[str]]
+CHANGE_TRACKERS: list[ChangeTracker] = []
+
+
+def register_change_tracker(tracker: ChangeTracker) -> None:
+    if tracker not in CHANGE_TRACKERS:
+        CHANGE_TRACKERS.append(tracker)
+
+
 def affected_doc_ids(session: Session) -> set[str]:
     """Document ids touched by the objects this flush writes (state is still pre-flush)."""
     from portal.agreements.models import Agreement, AgreementParty, AgreementSdgTarget
@@ -84,6 +96,9 @@ def affected_doc_ids(session: Session) -> set[str]:
                     ids.add(f"agreement:{agreement_id}")
             if obj.agreement is not None and obj.agreement.id is not None:
                 ids.add(f"agreement:{obj.agreement.id}")
+        else:
+            for tracker in CHANGE_TRACKERS:
+                ids.update(tracker(obj, state))
     if renamed_orgs:
         rows = session.connection().execute(
             select(AgreementParty.agreement_id)
