@@ -19,4 +19,7 @@ def enable_sqlite_pragmas(app: Flask) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
+        # WAL lets readers (page views, the search rebuild's loader) proceed while a writer
+        # holds its transaction; in-memory databases ignore it.
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
