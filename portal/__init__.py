@@ -52,13 +52,17 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_login(app)
     _import_models()
+    from portal.consultations.search_docs import register_consultation_search
     from portal.core.sqlite import enable_sqlite_pragmas
+    from portal.reviews.search_docs import init_review_search
     from portal.search.outbox import init_search
 
     from portal.notifications.services import init_mail
 
     enable_sqlite_pragmas(app)
     init_search(app)
+    init_review_search(app)
+    register_consultation_search()
     init_mail(app)
 
 
@@ -84,14 +88,18 @@ def register_blueprints(app: Flask) -> None:
     # The manage_views modules add staff routes to the partners/agreements blueprints; they
     # must be imported before those blueprints are registered.
     import portal.agreements.manage_views  # noqa: F401
+    import portal.consultations.records_views  # noqa: F401
     import portal.partners.manage_views  # noqa: F401
+    import portal.reviews.staff_views  # noqa: F401  (staff review pages on the reviews blueprint)
     from portal.accounts.views import bp as accounts_bp
     from portal.agreements.views import bp as agreements_bp
     from portal.api.views import bp as api_bp
+    from portal.consultations.views import bp as consultations_bp
     from portal.core.views import bp as core_bp
     from portal.imports.views import bp as imports_bp
     from portal.partners.regions_views import bp as regions_bp
     from portal.partners.views import bp as partners_bp
+    from portal.reviews.views import bp as reviews_bp
     from portal.search.views import bp as search_bp
     from portal.staff.views import bp as staff_bp
 
@@ -105,19 +113,32 @@ def register_blueprints(app: Flask) -> None:
         imports_bp,
         staff_bp,
         api_bp,
+        consultations_bp,
+        reviews_bp,
     ):
         app.register_blueprint(bp)
 
 
 def register_cli(app: Flask) -> None:
     from portal.accounts.cli import users_cli
+    from portal.consultations.cli import consultations_cli
     from portal.demo.cli import seed_demo_command
     from portal.imports.cli import import_cli
     from portal.notifications.cli import mail_cli
     from portal.partners.cli import reference_cli
+    from portal.reviews.cli import reviews_cli
     from portal.search.cli import search_cli
 
-    for command in (users_cli, seed_demo_command, import_cli, mail_cli, reference_cli, search_cli):
+    for command in (
+        users_cli,
+        seed_demo_command,
+        import_cli,
+        mail_cli,
+        reference_cli,
+        search_cli,
+        reviews_cli,
+        consultations_cli,
+    ):
         app.cli.add_command(command)
 
 

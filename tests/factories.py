@@ -124,3 +124,96 @@ def make_document(
     db.session.add(doc)
     db.session.flush()
     return doc
+
+
+# --- reviews (issue 5): documents, versions, rounds and comments built directly -------------
+
+
+def make_review_version(
+    texts, *, document=None, number=None, published=True, title="Draft background paper"
+):
+    """A document version whose paragraphs have ``texts`` (numbered 1, 2, 3 …)."""
+    import secrets
+    from datetime import UTC, datetime
+
+    from portal.reviews.models import DocumentVersion, DraftDocument, Paragraph
+
+    if document is None:
+        document = DraftDocument(title=title, description="", lang="en")
+        db.session.add(document)
+        db.session.flush()
+    if number is None:
+        number = len(document.versions) + 1
+    version = DocumentVersion(
+        document=document,
+        number=number,
+        status="published" if published else "draft",
+        source_format="md",
+        published_at=datetime.now(UTC) if published else None,
+    )
+    db.session.add(version)
+    db.session.flush()
+    for position, text in enumerate(texts):
+        db.session.add(
+            Paragraph(
+                version_id=version.id,
+                position=position,
+                number=position + 1,
+                anchor=secrets.token_hex(4),
+                text=text,
+            )
+        )
+    db.session.flush()
+    db.session.refresh(version)
+    return version
+
+
+def make_review_round(version, *, invited=(), title="First review", **kw):
+    """An open round on ``version`` with an invitation for each user in ``invited``."""
+    import hashlib
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from portal.reviews.models import ReviewInvitation, ReviewRound
+
+    now = datetime.now(UTC)
+    review_round = ReviewRound(
+        version_id=version.id,
+        title=title,
+        audience_kind=kw.pop("audience_kind", "emails"),
+        audience=kw.pop("audience", {}),
+        opens_at=kw.pop("opens_at", now - timedelta(days=1)),
+        closes_at=kw.pop("closes_at", now + timedelta(days=14)),
+        status=kw.pop("status", "open"),
+        **kw,
+    )
+    db.session.add(review_round)
+    db.session.flush()
+    for user in invited:
+        db.session.add(
+            ReviewInvitation(
+                round_id=review_round.id,
+                user_id=user.id,
+                email=user.email,
+                token_hash=hashlib.sha256(secrets.token_bytes(16)).hexdigest(),
+            )
+        )
+    db.session.flush()
+    return review_round
+
+
+def make_review_comment(review_round, author, paragraph=None, body="Please clarify.", **kw):
+    from portal.reviews.models import Comment
+
+    comment = Comment(
+        round_id=review_round.id,
+        paragraph_id=paragraph.id if paragraph is not None else None,
+        author_id=author.id if author is not None else None,
+        organization_id=author.organization_id if author is not None else None,
+        body=body,
+        comment_type=kw.pop("comment_type", "general"),
+        **kw,
+    )
+    db.session.add(comment)
+    db.session.flush()
+    return comment

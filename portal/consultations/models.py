@@ -152,6 +152,9 @@ class Meeting(TimestampMixin, db.Model):
     agenda_cutoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminder_days: Mapped[int] = mapped_column(Integer, default=2)
     reminders_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # iCalendar SEQUENCE: bumped whenever time, place, mode or status change, so calendar
+    # apps replace their copy of the event instead of keeping a stale one.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     group = relationship("AdvisoryGroup", back_populates="meetings")
@@ -358,3 +361,18 @@ class OutcomeNote(db.Model):
 
     def __repr__(self) -> str:
         return f"<OutcomeNote outcome={self.outcome_id}>"
+
+
+class ConsultationPreference(db.Model):
+    """Per-user consultation settings: the time zone meeting times are shown in, and the key
+    that signs the personal calendar feed URL (rotating it revokes every old feed link)."""
+
+    __tablename__ = "consultation_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name; None = show UTC
+    feed_key: Mapped[str] = mapped_column(String(64))
+    feed_key_rotated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<ConsultationPreference user={self.user_id} tz={self.timezone}>"

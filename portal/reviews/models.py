@@ -219,6 +219,11 @@ class Comment(db.Model):
         ForeignKey("document_paragraphs.id", ondelete="SET NULL"), index=True
     )
     placement: Mapped[str] = mapped_column(String(20), default=Placement.PLACED.value, index=True)
+    # The later version the comment was last carried to (where current_paragraph_id lives, or
+    # whose "needs placing" queue it waits in); None while it is still on its round's version.
+    carried_to_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("document_versions.id", ondelete="SET NULL"), index=True
+    )
     # Optional selected range within the paragraph text (character offsets) and its text.
     quote_start: Mapped[int | None] = mapped_column(Integer)
     quote_end: Mapped[int | None] = mapped_column(Integer)
@@ -240,6 +245,7 @@ class Comment(db.Model):
     round = relationship("ReviewRound", back_populates="comments")
     paragraph = relationship("Paragraph", foreign_keys=[paragraph_id])
     current_paragraph = relationship("Paragraph", foreign_keys=[current_paragraph_id])
+    carried_to_version = relationship("DocumentVersion", foreign_keys=[carried_to_version_id])
     author = relationship("User", foreign_keys=[author_id])
     organization = relationship("Organization")
     parent = relationship("Comment", remote_side=[id], back_populates="replies")

@@ -131,7 +131,15 @@ def search_page():
         page=page,
         groups=facet_groups(results.facets, search.filters),
         facet_params=FACET_PARAMS,
-        kind_labels={"organization": _("Partner"), "agreement": _("Agreement")},
+        kind_labels={
+            "organization": _("Partner"),
+            "agreement": _("Agreement"),
+            "minutes": _("Minutes"),
+            "agenda": _("Agenda item"),
+            "outcome": _("Recommendation or action"),
+            "paragraph": _("Draft paragraph"),
+            "comment": _("Review comment"),
+        },
     )
 
 

@@ -34,6 +34,34 @@ def query_terms(text: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
+def is_short_cjk(term: str) -> bool:
+    """A 1–2 character CJK word (伙伴): too short for trigrams, looked up in ``cjk_grams``."""
+    return 0 < len(term) < 3 and all(is_cjk(ch) for ch in term)
+
+
+def cjk_grams(*texts: str) -> list[str]:
+    """Every 1- and 2-character substring of the CJK runs of ``texts`` (already normalised).
+
+    Chinese has no spaces, so a 2-character word (伙伴) sits inside longer ones (伙伴关系)
+    where neither trigrams nor word lexemes can find it. Indexing these short grams turns
+    that lookup into an index probe instead of a scan of every document's text; a short CJK
+    term occurs in a text exactly when it is one of the text's grams.
+    """
+    grams: set[str] = set()
+    for text in texts:
+        run_start = None
+        for i, ch in enumerate(f"{text} "):
+            if is_cjk(ch):
+                if run_start is None:
+                    run_start = i
+                grams.add(ch)
+                if i > run_start:
+                    grams.add(text[i - 1 : i + 1])
+            else:
+                run_start = None
+    return sorted(grams)
+
+
 def like_pattern(term: str) -> str:
     """``%term%`` for LIKE with ``\\`` as the escape character."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

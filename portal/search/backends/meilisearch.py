@@ -239,6 +239,8 @@ class MeilisearchBackend(SearchBackend):
     def delete(self, ids: list[str]) -> None:
         if not ids:
             return
+        if not self._ready:
+            self.ensure_ready()  # a delete task on a missing index would fail, not no-op
         index = self.client.index(self.uid)
         # The server's delete-batch endpoint; the client's ``delete_documents(ids)`` wrapper
         # for it is deprecated in favour of filters, which would need ``pk`` filterable.

@@ -1,0 +1,172 @@
+"""Who may see and do what in reviews (DESIGN §2). Views, services and search use these.
+
+- Staff see every document, version, round and comment (including who wrote anonymous ones).
+- A reviewer sees the published versions of a document they are invited to review (any round
+  on any version of it that has been opened), and comments in a round only if the round lets
+  reviewers see each other's comments (their own always).
+- Commenting needs an invitation (or staff) and an open round (between opens_at and
+  closes_at). Unsubscribing only stops e-mail; it never takes the right to comment away.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import and_, exists, false, or_, select, true
+
+from portal.core.models import as_utc, utcnow
+from portal.extensions import db
+from portal.reviews.models import (
+    Comment,
+    CommentStatus,
+    DocumentVersion,
+    DraftDocument,
+    ReviewInvitation,
+    ReviewRound,
+    RoundStatus,
+    VersionStatus,
+)
+
+
+def _authenticated(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def is_staff(user) -> bool:
+    return _authenticated(user) and user.is_staff
+
+
+def can_manage_reviews(user) -> bool:
+    return is_staff(user)
+
+
+def can_moderate(user) -> bool:
+    return is_staff(user)
+
+
+def invited_filter(user):
+    """SQL condition on ReviewInvitation: the invitation belongs to this user (by account or,
+    for invitations made before the account existed, by address)."""
+    if not _authenticated(user):
+        return false()
+    return or_(ReviewInvitation.user_id == user.id, ReviewInvitation.email == user.email.lower())
+
+
+def is_invited(user, round_: ReviewRound) -> bool:
+    if not _authenticated(user):
+        return False
+    return bool(
+        db.session.scalar(
+            select(exists().where(ReviewInvitation.round_id == round_.id, invited_filter(user)))
+        )
+    )
+
+
+def invited_rounds_filter(user):
+    """SQL condition on ReviewRound: rounds (opened, not drafts) the user is invited to."""
+    if not _authenticated(user):
+        return false()
+    return and_(
+        ReviewRound.status != RoundStatus.DRAFT.value,
+        ReviewRound.id.in_(select(ReviewInvitation.round_id).where(invited_filter(user))),
+    )
+
+
+def visible_documents_filter(user):
+    """SQL condition on DraftDocument."""
+    if is_staff(user):
+        return true()
+    if not _authenticated(user):
+        return false()
+    round_ids = select(ReviewInvitation.round_id).where(invited_filter(user))
+    version_ids = select(ReviewRound.version_id).where(
+        ReviewRound.id.in_(round_ids), ReviewRound.status != RoundStatus.DRAFT.value
+    )
+    doc_ids = select(DocumentVersion.document_id).where(DocumentVersion.id.in_(version_ids))
+    return DraftDocument.id.in_(doc_ids)
+
+
+def can_view_document(user, document: DraftDocument) -> bool:
+    if is_staff(user):
+        return True
+    return bool(
+        db.session.scalar(
+            select(exists().where(DraftDocument.id == document.id, visible_documents_filter(user)))
+        )
+    )
+
+
+def can_view_version(user, version: DocumentVersion) -> bool:
+    if is_staff(user):
+        return True
+    if version.status != VersionStatus.PUBLISHED.value:
+        return False
+    return can_view_document(user, version.document)
+
+
+def can_view_round(user, round_: ReviewRound) -> bool:
+    if is_staff(user):
+        return True
+    return round_.status != RoundStatus.DRAFT.value and is_invited(user, round_)
+
+
+class RoundState(Enum):
+    DRAFT = "draft"
+    NOT_YET_OPEN = "not-yet-open"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def round_state(round_: ReviewRound, now: datetime | None = None) -> RoundState:
+    now = now or utcnow()
+    if round_.status == RoundStatus.DRAFT.value:
+        return RoundState.DRAFT
+    if round_.status == RoundStatus.CLOSED.value or now >= as_utc(round_.closes_at):
+        return RoundState.CLOSED
+    if now < as_utc(round_.opens_at):
+        return RoundState.NOT_YET_OPEN
+    return RoundState.OPEN
+
+
+def can_comment(user, round_: ReviewRound, now: datetime | None = None) -> bool:
+    if not (is_staff(user) or is_invited(user, round_)):
+        return False
+    return round_state(round_, now) is RoundState.OPEN
+
+
+def can_change_comment(user, comment: Comment, now: datetime | None = None) -> bool:
+    """Authors edit or withdraw their own active comments until the deadline."""
+    if not _authenticated(user) or comment.author_id != user.id:
+        return False
+    if comment.status != CommentStatus.ACTIVE.value:
+        return False
+    return round_state(comment.round, now) is RoundState.OPEN
+
+
+def sees_others_comments(user, round_: ReviewRound) -> bool:
+    return is_staff(user) or bool(round_.reviewers_see_each_other)
+
+
+def sees_author(user, comment: Comment) -> bool:
+    """Anonymous comments hide their author from other reviewers, never from staff."""
+    if is_staff(user):
+        return True
+    if _authenticated(user) and comment.author_id == user.id:
+        return True
+    return not comment.anonymous
+
+
+def visible_comments_filter(user, round_: ReviewRound):
+    """SQL condition on Comment for one round: staff see all (hidden ones too, marked);
+    reviewers see active comments of others only if the round allows it, and their own."""
+    if is_staff(user):
+        return Comment.round_id == round_.id
+    if not _authenticated(user):
+        return false()
+    own = Comment.author_id == user.id
+    if round_.reviewers_see_each_other:
+        return and_(
+            Comment.round_id == round_.id, or_(own, Comment.status == CommentStatus.ACTIVE.value)
+        )
+    return and_(Comment.round_id == round_.id, own)
