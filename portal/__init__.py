@@ -54,10 +54,9 @@ def register_extensions(app: Flask) -> None:
     _import_models()
     from portal.consultations.search_docs import register_consultation_search
     from portal.core.sqlite import enable_sqlite_pragmas
+    from portal.notifications.services import init_mail
     from portal.reviews.search_docs import init_review_search
     from portal.search.outbox import init_search
-
-    from portal.notifications.services import init_mail
 
     enable_sqlite_pragmas(app)
     init_search(app)
@@ -122,6 +121,7 @@ def register_blueprints(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from portal.accounts.cli import users_cli
     from portal.consultations.cli import consultations_cli
+    from portal.core.worker import worker_command
     from portal.demo.cli import seed_demo_command
     from portal.imports.cli import import_cli
     from portal.notifications.cli import mail_cli
@@ -138,6 +138,7 @@ def register_cli(app: Flask) -> None:
         search_cli,
         reviews_cli,
         consultations_cli,
+        worker_command,
     ):
         app.cli.add_command(command)
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import time
-
 import click
 from flask.cli import AppGroup
 
 from portal.consultations.reminders import send_due_reminders
 from portal.extensions import db
-from portal.notifications.mailer import deliver_due
 
 consultations_cli = AppGroup("consultations", help="Stakeholder consultations: reminders.")
 
@@ -40,33 +36,16 @@ def send_reminders_command():
 @click.option("--once", is_flag=True, help="Run one round and exit.")
 def worker_command(interval, once):
     """Queue due reminders, then deliver the outbox, every INTERVAL seconds (Ctrl-C stops)."""
+    from portal.core.worker import run_loop
+    from portal.notifications.cli import send_due_report
 
-    def _stop(_signum, _frame):
-        raise KeyboardInterrupt
+    def reminders() -> str | None:
+        queued = reminders_round()
+        return f"queued {queued} reminder(s)" if queued else None
 
-    try:
-        previous = signal.signal(signal.SIGTERM, _stop)
-    except ValueError:  # not the main thread
-        previous = None
-    try:
-        while True:
-            try:
-                queued = reminders_round()
-                report = deliver_due(limit=200)
-                if queued or report.sent or report.failed:
-                    click.echo(
-                        f"Reminders queued {queued}; "
-                        f"mail sent {report.sent}, failed {report.failed}."
-                    )
-            except Exception as exc:  # the database or SMTP may be briefly away: keep going
-                db.session.rollback()
-                click.echo(f"Round failed: {exc}", err=True)
-            db.session.remove()
-            if once:
-                break
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        click.echo("Consultations worker stopped.")
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    run_loop(
+        "Consultations worker",
+        [("reminders", reminders), ("mail", send_due_report)],
+        interval=interval,
+        once=once,
+    )

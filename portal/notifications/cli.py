@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import time
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -42,42 +39,22 @@ def send_command(batch):
         raise SystemExit(1)
 
 
+def send_due_report(batch: int = 100) -> str | None:
+    sent, failed = _send_all_due(batch)
+    return f"Sent {sent}, failed {failed}." if sent or failed else None
+
+
 @mail_cli.command("worker")
 @click.option("--interval", default=10.0, show_default=True, help="Seconds between rounds.")
 @click.option("--batch", default=100, show_default=True)
 @click.option("--once", is_flag=True, help="Run one round and exit.")
 def worker_command(interval, batch, once):
     """Keep sending due messages until interrupted (Ctrl-C stops cleanly)."""
+    from portal.core.worker import run_loop
+
     click.echo(f"Mail worker: SMTP {current_app.config['SMTP_URL']}, every {interval:g}s.")
-
-    def _stop(_signum, _frame):
-        raise KeyboardInterrupt
-
-    # A service manager stops workers with SIGTERM: treat it like Ctrl-C. A message being sent
-    # is then either recorded as sent or, at worst, retried after its claim expires.
-    try:
-        previous_handler = signal.signal(signal.SIGTERM, _stop)
-    except ValueError:  # not the main thread (embedded use): leave signals alone
-        previous_handler = None
-    try:
-        while True:
-            try:
-                sent, failed = _send_all_due(batch)
-            except Exception as exc:  # the database may be briefly away; keep the worker alive
-                db.session.rollback()
-                click.echo(f"Round failed: {exc}", err=True)
-                sent = failed = 0
-            if sent or failed:
-                click.echo(f"Sent {sent}, failed {failed}.")
-            db.session.remove()  # a fresh session per round: no stale identity map
-            if once:
-                break
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        click.echo("Mail worker stopped.")
-    finally:
-        if previous_handler is not None:
-            signal.signal(signal.SIGTERM, previous_handler)
+    steps = [("mail", lambda: send_due_report(batch))]
+    run_loop("Mail worker", steps, interval=interval, once=once)
 
 
 def _count_waiting() -> int:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import signal
-import time
-
 import click
 from flask.cli import AppGroup
 
-from portal.extensions import db
 from portal.reviews.jobs import BATCH_SIZE, run_pending_jobs, send_reminders
 
 reviews_cli = AppGroup("reviews", help="Review rounds: invitation jobs and reminders.")
@@ -20,6 +16,11 @@ def _one_round(batch: int) -> tuple[int, int]:
     return ran, reminded
 
 
+def jobs_round_report(batch: int = BATCH_SIZE) -> str | None:
+    ran, reminded = _one_round(batch)
+    return f"jobs run {ran}; reminders queued {reminded}" if ran or reminded else None
+
+
 @reviews_cli.command("run-jobs")
 @click.option("--batch", default=BATCH_SIZE, show_default=True, help="Invitations per transaction.")
 @click.option("--loop", is_flag=True, help="Keep running (a worker); Ctrl-C or SIGTERM stops it.")
@@ -28,32 +29,10 @@ def _one_round(batch: int) -> tuple[int, int]:
 )
 def run_jobs_command(batch, loop, interval):
     """Send queued round invitations and due reminders (mail goes out through the mail worker)."""
+    from portal.core.worker import run_loop
 
-    def _stop(_signum, _frame):
-        raise KeyboardInterrupt
+    def step() -> str:
+        ran, reminded = _one_round(batch)
+        return f"Jobs run: {ran}; reminders queued: {reminded}."
 
-    try:
-        previous = signal.signal(signal.SIGTERM, _stop)
-    except ValueError:  # not the main thread
-        previous = None
-    try:
-        while True:
-            try:
-                ran, reminded = _one_round(batch)
-            except Exception as exc:  # the database may be briefly away; keep a worker alive
-                db.session.rollback()
-                if not loop:
-                    raise
-                click.echo(f"Round failed: {exc}", err=True)
-                ran = reminded = 0
-            if ran or reminded or not loop:
-                click.echo(f"Jobs run: {ran}; reminders queued: {reminded}.")
-            db.session.remove()
-            if not loop:
-                break
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        click.echo("Reviews worker stopped.")
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    run_loop("Reviews worker", [("reviews", step)], interval=interval, once=not loop)

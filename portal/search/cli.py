@@ -47,21 +47,24 @@ def sync_command(retries: int, due_only: bool) -> None:
         sys.exit(1)
 
 
+def sync_round_report() -> str | None:
+    """One pass over due outbox rows (each row's backoff respected)."""
+    from portal.search.outbox import apply_pending
+
+    report = apply_pending(current_app, due_only=True, limit=1000)
+    if report.applied or report.failed:
+        return f"applied {report.applied}, failed {report.failed}"
+    return None
+
+
 @search_cli.command("worker")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
 @click.option("--once", is_flag=True, help="Run one pass and stop.")
 def worker_command(interval: float, once: bool) -> None:
     """Keep applying due outbox rows (respecting each row's backoff)."""
-    from portal.search.outbox import apply_pending
+    from portal.core.worker import run_loop
 
-    console = _console()
-    while True:
-        report = apply_pending(current_app, due_only=True, limit=1000)
-        if report.applied or report.failed:
-            console.print(f"applied {report.applied}, failed {report.failed}")
-        if once:
-            return
-        time.sleep(interval)
+    run_loop("Search worker", [("search", sync_round_report)], interval=interval, once=once)
 
 
 def _targets():
