@@ -15,9 +15,10 @@ import secrets
 import unicodedata
 import zipfile
 from codecs import getincrementaldecoder
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -235,3 +236,39 @@ def remove_stored(stored_name: str) -> None:
         current_app.logger.warning(
             "Could not remove stored document %s", stored_name, exc_info=True
         )
+
+
+def store_upload(
+    stream: BinaryIO,
+    filename: str | None,
+    *,
+    errors: dict[str, str],
+    build_row: Callable[[CheckedUpload, str], Any],
+):
+    """Check an upload, write it, add the row that points at it — or change nothing.
+
+    ``errors`` holds the caller's own field errors (e.g. the title); a rejected file adds a
+    ``file`` error and all of them are raised together as one ValidationError. The file is
+    written only when everything is valid, and removed again if the row cannot be flushed.
+    Used by every domain that stores files (agreement documents, agenda attachments).
+    """
+    from portal.core.services import ValidationError
+    from portal.extensions import db
+
+    checked = None
+    try:
+        checked = check_upload(stream, filename)
+    except UploadRejected as rejected:
+        errors["file"] = rejected.message
+    if errors or checked is None:
+        raise ValidationError(errors)
+    stored_name = new_stored_name(checked.extension)
+    write_upload(stream, stored_name)
+    try:
+        row = build_row(checked, stored_name)
+        db.session.add(row)
+        db.session.flush()
+    except BaseException:
+        remove_stored(stored_name)
+        raise
+    return row

@@ -26,7 +26,8 @@ def can_view_agreement(user, agreement: Agreement) -> bool:
     if agreement.visibility == Visibility.PUBLIC:
         return True
     if agreement.visibility == Visibility.PARTNERS and user is not None and user.is_authenticated:
-        return bool(user.organization_id) and user.organization_id in agreement.party_organization_ids
+        own = user.organization_id
+        return bool(own) and own in agreement.party_organization_ids
     return False
 
 

@@ -604,18 +604,11 @@ def attach_agenda_document(
     errors: dict[str, str] = {}
     if len(title) > 300:
         errors["title"] = _("At most %(n)d characters.", n=300)
-    checked = None
-    try:
-        checked = documents.check_upload(stream, filename)
-    except documents.UploadRejected as rejected:
-        errors["file"] = rejected.message
-    if errors:
-        raise ValidationError(errors)
-    assert checked is not None  # noqa: S101 - narrowed for the type checker
-    stored_name = documents.new_stored_name(checked.extension)
-    documents.write_upload(stream, stored_name)
-    try:
-        doc = AgendaDocument(
+    doc = documents.store_upload(
+        stream,
+        filename,
+        errors=errors,
+        build_row=lambda checked, stored_name: AgendaDocument(
             agenda_item=item,
             title=title,
             filename=checked.display_name,
@@ -624,12 +617,8 @@ def attach_agenda_document(
             size=checked.size,
             sha256=checked.sha256,
             uploaded_by_id=actor_id(actor),
-        )
-        db.session.add(doc)
-        db.session.flush()
-    except BaseException:
-        documents.remove_stored(stored_name)
-        raise
+        ),
+    )
     record_audit(
         "upload", doc, actor_id=actor_id(actor), summary=f"Attached {doc.filename} to {item.title}"
     )
