@@ -20,6 +20,9 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
         template_folder="../templates",
         static_folder="../static",
     )
+    from portal.core.requests import PortalRequest
+
+    app.request_class = PortalRequest
     configure(app, config)
     register_extensions(app)
     register_blueprints(app)

@@ -571,14 +571,36 @@ def main() -> None:
             "/account/login",
             {"csrf_token": token, "email": "staff@bench.example", "password": PASSWORD},
         )
-        t0 = time.perf_counter()
-        status, _ = staff.request("GET", f"/reviews/rounds/{seeded['round_id']}/matrix.xlsx")
-        export_seconds = time.perf_counter() - t0
-        print(f"Staff XLSX export of {rows} comments: HTTP {status} in {export_seconds:.1f}s")
-        report.update(matrix_xlsx_status=status, matrix_xlsx_seconds=round(export_seconds, 2))
+        staff_pages = {}
+        rid = seeded["round_id"]
+        for label, path in (
+            ("matrix.xlsx", f"/reviews/rounds/{rid}/matrix.xlsx"),
+            ("matrix.csv", f"/reviews/rounds/{rid}/matrix.csv"),
+            ("matrix.docx", f"/reviews/rounds/{rid}/matrix.docx"),
+            ("comments page", f"/reviews/rounds/{rid}/comments"),
+            (
+                "comments page, filtered",
+                f"/reviews/rounds/{rid}/comments?region=002&status=unanswered",
+            ),
+            ("round dashboard", f"/reviews/rounds/{rid}/dashboard"),
+            ("what we heard, page 1", f"/reviews/rounds/{rid}/heard"),
+        ):
+            t0 = time.perf_counter()
+            status, _ = staff.request("GET", path)
+            seconds = time.perf_counter() - t0
+            staff_pages[label] = {"status": status, "seconds": round(seconds, 2)}
+            print(f"Staff {label} with {rows} comments: HTTP {status} in {seconds:.2f}s")
+        report["staff_pages"] = staff_pages
+        export_failed = any(v["status"] != 200 for v in staff_pages.values())
 
         lost = results.ok - rows
-        ok = lost == 0 and results.server_errors == 0 and not results.other and delivered == queued
+        ok = (
+            lost == 0
+            and results.server_errors == 0
+            and not results.other
+            and delivered == queued
+            and not export_failed
+        )
         report["verdict"] = "ok" if ok else "FAILED"
         print(f"Verdict: {report['verdict']} (lost {lost}, 5xx {results.server_errors})")
         if args.json:

@@ -368,6 +368,7 @@ def _validate_meeting(data: MeetingData) -> tuple[dict[str, str], dict]:
         errors["online_url"] = _("At most %(n)d characters.", n=500)
     if location and len(location) > 300:
         errors["location"] = _("At most %(n)d characters.", n=300)
+    clean["mode"] = data.mode
     clean["location"] = location if data.mode != MeetingMode.ONLINE.value else None
     clean["online_url"] = online_url if data.mode != MeetingMode.IN_PERSON.value else None
 

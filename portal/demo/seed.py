@@ -66,10 +66,12 @@ class SeedReport:
     organizations: int = 0
     agreements: int = 0
     users: int = 0
+    # Consultations and reviews records added by portal/demo/engagement.py (the CLI fills it).
+    engagement: int = 0
 
     @property
     def total(self) -> int:
-        return self.organizations + self.agreements + self.users
+        return self.organizations + self.agreements + self.users + self.engagement
 
 
 # --- generation (no database) -----------------------------------------------------------------

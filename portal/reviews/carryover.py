@@ -492,15 +492,14 @@ def _landed(comment: Comment, version_url) -> tuple[str, str | None]:
     )
 
 
-def heard(review_round: ReviewRound, viewer, version_url) -> list[HeardParagraph]:
-    """Per paragraph of the round's version (whole document first): each live comment, its
-    answer and where it landed. ``version_url(version, paragraph)`` links to a version."""
+def heard_query(review_round: ReviewRound):
+    """The round's live top-level comments in document order, with what the page shows."""
     stmt = select(Comment).where(
         Comment.round_id == review_round.id,
         Comment.parent_id.is_(None),
         Comment.status == CommentStatus.ACTIVE.value,
     )
-    stmt = document_order(stmt).options(
+    return document_order(stmt).options(
         selectinload(Comment.author),
         selectinload(Comment.organization),
         selectinload(Comment.paragraph),
@@ -508,8 +507,18 @@ def heard(review_round: ReviewRound, viewer, version_url) -> list[HeardParagraph
         selectinload(Comment.current_paragraph),
         selectinload(Comment.carried_to_version),
     )
+
+
+def heard(
+    review_round: ReviewRound, viewer, version_url, comments: Sequence[Comment] | None = None
+) -> list[HeardParagraph]:
+    """Per paragraph of the round's version (whole document first): each live comment, its
+    answer and where it landed. ``version_url(version, paragraph)`` links to a version;
+    ``comments`` (one page of ``heard_query``) defaults to all of them."""
+    if comments is None:
+        comments = db.session.scalars(heard_query(review_round)).all()
     groups: list[HeardParagraph] = []
-    for comment in db.session.scalars(stmt):
+    for comment in comments:
         if not groups or groups[-1].paragraph is not comment.paragraph:
             groups.append(HeardParagraph(paragraph=comment.paragraph, comments=[]))
         landed, url = _landed(comment, version_url)

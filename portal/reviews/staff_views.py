@@ -23,6 +23,7 @@ from portal.reviews.carryover import (
     can_view_heard,
     carry_from_previous,
     heard,
+    heard_query,
     needs_placing,
     normalise,
     place_comment,
@@ -423,9 +424,12 @@ def heard_page(round_id: int):
         return login_manager.unauthorized()
     if not can_view_heard(current_user, review_round):
         abort(403)
-    groups = heard(review_round, current_user, version_url)
+    # Thousands of comments: a page at a time (a paragraph may continue on the next page).
+    page = paginate(heard_query(review_round))
+    groups = heard(review_round, current_user, version_url, page.items)
     return render_template(
         "reviews/heard.html",
+        page=page,
         round=review_round,
         version=review_round.version,
         document=review_round.version.document,

@@ -147,6 +147,19 @@ def test_staff_schedule_meeting_stores_utc_and_shows_both_zones(client):
     assert as_utc(meeting.agenda_cutoff_at) == datetime(2031, 3, 8, 9, 0, tzinfo=UTC)
     assert meeting.area_list == ["knowledge-products", "advocacy"]
     assert meeting.created_by_id == staff.id
+    assert meeting.mode == "online"
+
+
+def test_hybrid_meeting_keeps_its_mode_place_and_seats(client):
+    _staff(client)
+    group = make_group()
+    db.session.commit()
+    form = _meeting_form(group.id, mode="hybrid", location="UN Gigiri, Nairobi", capacity="12")
+    assert client.post("/consultations/meetings/new", data=form).status_code == 303
+    meeting = db.session.scalar(select(Meeting))
+    assert (meeting.mode, meeting.location, meeting.capacity) == ("hybrid", "UN Gigiri, Nairobi", 12)
+    page = client.get(f"/consultations/meetings/{meeting.id}").get_data(as_text=True)
+    assert "UN Gigiri, Nairobi" in page
 
     page = client.get(f"/consultations/meetings/{meeting.id}").get_data(as_text=True)
     assert "14:00 EAT" in page  # meeting's own zone

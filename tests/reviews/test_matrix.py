@@ -147,3 +147,31 @@ def test_unknown_format_is_404(client, matrix_round):
     review_round, _ = matrix_round
     login(client, "staff@example.org")
     assert client.get(f"/reviews/rounds/{review_round.id}/matrix.pdf").status_code == 404
+
+
+def test_control_characters_pasted_into_a_comment_do_not_break_the_exports(client, factories):
+    factories.make_user(Role.STAFF, email="staff@example.org")
+    author = factories.make_user(Role.PARTNER, name="Paste\x0bUser")
+    version = factories.make_review_version(["Only paragraph."])
+    review_round = factories.make_review_round(version, invited=[author])
+    factories.make_review_comment(
+        review_round, author, version.paragraphs[0], body="Bad\x01\x1fchars"
+    )
+    db.session.commit()
+    sheet = load_workbook(io.BytesIO(_download(client, review_round, "xlsx").data)).active
+    assert sheet["G2"].value == "Badchars" and sheet["B2"].value == "PasteUser"
+    table = Document(io.BytesIO(_download(client, review_round, "docx").data)).tables[0]
+    assert table.rows[1].cells[6].text == "Badchars"
+
+
+def test_docx_marks_arabic_cells_right_to_left(client, matrix_round):
+    review_round, _ = matrix_round
+    document = Document(io.BytesIO(_download(client, review_round, "docx").data))
+    cell = document.tables[0].rows[2].cells[6]  # the Arabic comment
+    assert cell.text == AR_COMMENT
+    assert (
+        cell.paragraphs[0]._p.pPr.find(
+            "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}bidi"
+        )
+        is not None
+    )
