@@ -370,12 +370,11 @@ def test_sample_files_import_together(runner):
     assert db.session.scalar(select(func.count(Agreement.id))) == 3
 
 
-def test_five_thousand_rows_validate_quickly(tmp_path):
+def test_five_thousand_rows_validate(tmp_path):
+    # Speed is measured by scripts, not asserted here; this checks a large file plans fully.
     path = write_csv(tmp_path / "orgs.csv", ORG_COLUMNS, org_rows(5000))
-    started = time.perf_counter()
     run = plan_import({"organizations": (path.name, read_sheet(path.read_bytes(), path.name))})
     assert run.is_valid and run.plans[0].counts["create"] == 5000
-    assert time.perf_counter() - started < 10
 
 
 # --- staff upload page --------------------------------------------------------------------

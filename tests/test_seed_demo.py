@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 from sqlalchemy import func, select
 
@@ -47,11 +46,8 @@ def counts() -> tuple[int, int, int, int]:
 
 
 def test_seed_demo_builds_a_realistic_data_set_once(runner, client):
-    started = time.perf_counter()
     result = runner.invoke(args=["seed-demo"])
-    elapsed = time.perf_counter() - started
     assert result.exit_code == 0, result.output
-    assert elapsed < 20
     for email in (
         "admin@demo.local",
         "staff@demo.local",

@@ -42,7 +42,7 @@ DEMO_USERS = [
     ("staff@demo.local", "Demo Staff", Role.STAFF, None),
     (
         "partner@demo.local",
-        "Demo Partner (Catalytic Action)",
+        "Demo Partner",
         Role.PARTNER,
         ("Catalytic Action", "LB"),
     ),

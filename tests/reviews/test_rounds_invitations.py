@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -270,10 +269,7 @@ def test_job_invites_1200_partners_in_batches_with_one_mail_each(
         actor=staff,
     )
     db.session.commit()
-    started = time.monotonic()
     assert run_pending_jobs(batch_size=500) == 1
-    elapsed = time.monotonic() - started
-    assert elapsed < 30, elapsed
     job = db.session.scalar(select(BackgroundJob))
     assert (job.status, job.done, job.total) == ("done", 1200, 1200)
     assert db.session.scalar(select(func.count(ReviewInvitation.id))) == 1200
