@@ -49,7 +49,19 @@ class Config:
     MAX_CONTENT_LENGTH = int(_env("MAX_UPLOAD_MB", "20")) * 1024 * 1024
     # One agreement document; below the request limit so the form can say so beside the field.
     MAX_DOCUMENT_BYTES = int(_env("MAX_DOCUMENT_MB", "15")) * 1024 * 1024
-    ALLOWED_DOCUMENT_EXTENSIONS = {"pdf", "docx", "xlsx", "odt", "ods", "txt", "csv", "md", "png", "jpg", "jpeg"}
+    ALLOWED_DOCUMENT_EXTENSIONS = {
+        "pdf",
+        "docx",
+        "xlsx",
+        "odt",
+        "ods",
+        "txt",
+        "csv",
+        "md",
+        "png",
+        "jpg",
+        "jpeg",
+    }
     SEARCH_URL = _env("SEARCH_URL", "database")
     SMTP_URL = _env("SMTP_URL", "smtp://127.0.0.1:8025")
     MAIL_FROM = _env("MAIL_FROM", "Partnership Portal <no-reply@portal.localhost>")
@@ -95,7 +107,7 @@ class ProductionConfig(Config):
 
 class TestingConfig(Config):
     TESTING = True
-    SECRET_KEY = "test-secret-key"
+    SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
     SQLALCHEMY_DATABASE_URI = os.environ.get("PORTAL_TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = True

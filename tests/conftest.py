@@ -22,7 +22,7 @@ from portal.partners.reference import load_reference_data
 account_models._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 KEEP_TABLES = {"regions", "countries", "alembic_version"}
-TEST_PASSWORD = "correct horse battery staple"
+TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 - test accounts only
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -74,7 +74,10 @@ def _drop_leftovers() -> None:
     """Search backends may create extra tables (FTS); start every run clean."""
     if db.engine.dialect.name == "sqlite":
         with db.engine.begin() as conn:
-            names = [r[0] for r in conn.execute(text("select name from sqlite_master where type='table'"))]
+            names = [
+                r[0]
+                for r in conn.execute(text("select name from sqlite_master where type='table'"))
+            ]
             for name in names:
                 if not name.startswith("sqlite_") and re.fullmatch(r"[A-Za-z0-9_]+", name):
                     conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))

@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.partners.models import Country, Organization, Region
 
 _seq = itertools.count(1)
-TEST_PASSWORD = "correct horse battery staple"
+TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 - test accounts only
 
 
 def make_user(
@@ -32,7 +32,9 @@ def make_user(
     return user
 
 
-def make_org(name=None, *, country="KE", regions=("014",), is_public=True, org_type="22", **kw) -> Organization:
+def make_org(
+    name=None, *, country="KE", regions=("014",), is_public=True, org_type="22", **kw
+) -> Organization:
     n = next(_seq)
     org = Organization(
         name=name or f"Organisation {n}",

@@ -48,8 +48,8 @@ def test_upgrade_matches_models_and_downgrade_to_base(empty_database_url):
                 opts={
                     "compare_type": True,
                     "render_as_batch": True,
-                    "include_name": lambda name, type_, _parents: not (
-                        type_ == "table" and is_search_index_table(name or "")
+                    "include_name": lambda name, type_, _parents: (
+                        not (type_ == "table" and is_search_index_table(name or ""))
                     ),
                 },
             )

@@ -13,7 +13,9 @@ from portal.search.registry import get_backend
 pytest_plugins = ["tests.smtp"]
 
 
-def test_one_round_applies_search_updates_and_sends_mail(app, runner, factories, smtp_server, monkeypatch):
+def test_one_round_applies_search_updates_and_sends_mail(
+    app, runner, factories, smtp_server, monkeypatch
+):
     backend = get_backend(app)
     backend.ensure_ready()
     backend.clear()

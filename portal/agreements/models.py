@@ -160,7 +160,9 @@ class AgreementParty(db.Model):
         ForeignKey("agreements.id", ondelete="CASCADE"), index=True
     )
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))  # IATI role: funding/accountable/extending/implementing
+    role: Mapped[str] = mapped_column(
+        String(20)
+    )  # IATI role: funding/accountable/extending/implementing
 
     agreement = relationship("Agreement", back_populates="parties")
     organization = relationship("Organization", back_populates="parties")

@@ -99,7 +99,10 @@ class AdvisoryGroup(TimestampMixin, db.Model):
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     members = relationship(
-        "GroupMember", back_populates="group", cascade="all, delete-orphan", order_by="GroupMember.id"
+        "GroupMember",
+        back_populates="group",
+        cascade="all, delete-orphan",
+        order_by="GroupMember.id",
     )
     meetings = relationship("Meeting", back_populates="group", order_by="Meeting.starts_at")
 
@@ -112,11 +115,15 @@ class GroupMember(db.Model):
     __table_args__ = (UniqueConstraint("group_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("advisory_groups.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("advisory_groups.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20), default=MemberRole.MEMBER.value)
     # The organisation and GAP constituency the member speaks for (may differ from the user's own).
-    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
     constituency: Mapped[str | None] = mapped_column(String(40))  # a STAKEHOLDER_GROUPS key
     joined_on: Mapped[date | None] = mapped_column(Date)
     left_on: Mapped[date | None] = mapped_column(Date)  # former members keep their history
@@ -159,15 +166,23 @@ class Meeting(TimestampMixin, db.Model):
 
     group = relationship("AdvisoryGroup", back_populates="meetings")
     agenda_items = relationship(
-        "AgendaItem", back_populates="meeting", cascade="all, delete-orphan", order_by="AgendaItem.position"
+        "AgendaItem",
+        back_populates="meeting",
+        cascade="all, delete-orphan",
+        order_by="AgendaItem.position",
     )
     invitations = relationship(
-        "Invitation", back_populates="meeting", cascade="all, delete-orphan", order_by="Invitation.id"
+        "Invitation",
+        back_populates="meeting",
+        cascade="all, delete-orphan",
+        order_by="Invitation.id",
     )
     attendance = relationship(
         "AttendanceRecord", back_populates="meeting", cascade="all, delete-orphan"
     )
-    minutes = relationship("Minutes", back_populates="meeting", uselist=False, cascade="all, delete-orphan")
+    minutes = relationship(
+        "Minutes", back_populates="meeting", uselist=False, cascade="all, delete-orphan"
+    )
     outcomes = relationship(
         "Outcome", back_populates="meeting", cascade="all, delete-orphan", order_by="Outcome.id"
     )
@@ -184,7 +199,9 @@ class AgendaItem(db.Model):
     __tablename__ = "agenda_items"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer, default=0)
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -211,7 +228,9 @@ class AgendaDocument(db.Model):
     __tablename__ = "agenda_documents"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    agenda_item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id", ondelete="CASCADE"), index=True)
+    agenda_item_id: Mapped[int] = mapped_column(
+        ForeignKey("agenda_items.id", ondelete="CASCADE"), index=True
+    )
     title: Mapped[str] = mapped_column(String(300))
     filename: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -232,11 +251,15 @@ class Invitation(db.Model):
     __table_args__ = (UniqueConstraint("meeting_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     invited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    response: Mapped[str] = mapped_column(String(20), default=RsvpResponse.PENDING.value, index=True)
+    response: Mapped[str] = mapped_column(
+        String(20), default=RsvpResponse.PENDING.value, index=True
+    )
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     comment: Mapped[str | None] = mapped_column(Text)
     # Accepted in person but beyond capacity: waiting for a seat (promoted in order of response).
@@ -256,7 +279,9 @@ class AttendanceRecord(db.Model):
     __table_args__ = (UniqueConstraint("meeting_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20))  # AttendanceStatus
     # True when the attendee confirmed their own presence; the secretariat may still correct it.
@@ -275,20 +300,27 @@ class Minutes(db.Model):
     __tablename__ = "minutes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), unique=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), unique=True
+    )
     body: Mapped[str] = mapped_column(Text, default="")  # Markdown; rendered sanitised
     status: Mapped[str] = mapped_column(String(20), default=MinutesStatus.DRAFT.value, index=True)
     # Optimistic lock: a save must name the version it started from, or it is refused.
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     meeting = relationship("Meeting", back_populates="minutes")
     revisions = relationship(
-        "MinutesRevision", back_populates="minutes", cascade="all, delete-orphan", order_by="MinutesRevision.version"
+        "MinutesRevision",
+        back_populates="minutes",
+        cascade="all, delete-orphan",
+        order_by="MinutesRevision.version",
     )
 
     __mapper_args__ = {"version_id_col": version}
@@ -302,7 +334,9 @@ class MinutesRevision(db.Model):
     __table_args__ = (UniqueConstraint("minutes_id", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    minutes_id: Mapped[int] = mapped_column(ForeignKey("minutes.id", ondelete="CASCADE"), index=True)
+    minutes_id: Mapped[int] = mapped_column(
+        ForeignKey("minutes.id", ondelete="CASCADE"), index=True
+    )
     version: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20))
@@ -322,13 +356,19 @@ class Outcome(TimestampMixin, db.Model):
     __tablename__ = "outcomes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(20), default=OutcomeKind.ACTION.value)
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
     engagement_area: Mapped[str | None] = mapped_column(String(40))
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    owner_organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    owner_organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
     due_on: Mapped[date | None] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), default=OutcomeStatus.OPEN.value, index=True)
 
@@ -336,7 +376,10 @@ class Outcome(TimestampMixin, db.Model):
     owner = relationship("User")
     owner_organization = relationship("Organization")
     notes = relationship(
-        "OutcomeNote", back_populates="outcome", cascade="all, delete-orphan", order_by="OutcomeNote.created_at"
+        "OutcomeNote",
+        back_populates="outcome",
+        cascade="all, delete-orphan",
+        order_by="OutcomeNote.created_at",
     )
 
     def __repr__(self) -> str:
@@ -349,7 +392,9 @@ class OutcomeNote(db.Model):
     __tablename__ = "outcome_notes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    outcome_id: Mapped[int] = mapped_column(ForeignKey("outcomes.id", ondelete="CASCADE"), index=True)
+    outcome_id: Mapped[int] = mapped_column(
+        ForeignKey("outcomes.id", ondelete="CASCADE"), index=True
+    )
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
     status_from: Mapped[str | None] = mapped_column(String(20))
@@ -369,7 +414,9 @@ class ConsultationPreference(db.Model):
 
     __tablename__ = "consultation_preferences"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name; None = show UTC
     feed_key: Mapped[str] = mapped_column(String(64))
     feed_key_rotated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

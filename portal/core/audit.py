@@ -23,9 +23,13 @@ class AuditLog(db.Model):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     # Null for changes made by CLI commands (imports, seeding) with no logged-in user.
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     action: Mapped[str] = mapped_column(String(40))  # create, update, archive, approve, import …
     object_type: Mapped[str] = mapped_column(String(40), index=True)
     object_id: Mapped[int | None] = mapped_column(Integer, index=True)

@@ -11,9 +11,7 @@ from portal.extensions import db
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json"
-    )
+    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
 def _messages() -> dict[int, str]:
@@ -38,7 +36,9 @@ def render_error(code: int, message: str | None = None):
 def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(err):
-        return render_error(400, _("Your form expired or was sent from elsewhere. Please try again."))
+        return render_error(
+            400, _("Your form expired or was sent from elsewhere. Please try again.")
+        )
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
@@ -46,7 +46,9 @@ def init_error_handlers(app: Flask) -> None:
             return err
         if err.code == 413:
             limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-            return render_error(413, _("The file is too large (the limit is %(mb)s MB).", mb=limit_mb))
+            return render_error(
+                413, _("The file is too large (the limit is %(mb)s MB).", mb=limit_mb)
+            )
         description = err.description if err.code in (400, 409, 422) and err.description else None
         # Werkzeug's default descriptions are English boilerplate; ours are translatable.
         if description and description == type(err).description:

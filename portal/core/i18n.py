@@ -15,4 +15,6 @@ def select_locale() -> str:
         return chosen
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
-    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return (
+        request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    )

@@ -38,7 +38,12 @@ def nice_date(value: date | datetime | None) -> str:
 
 
 def init_templating(app: Flask) -> None:
-    from portal.agreements.models import AGREEMENT_STATUSES, AGREEMENT_TYPES, DOMAINS_OF_CHANGE, PARTY_ROLES
+    from portal.agreements.models import (
+        AGREEMENT_STATUSES,
+        AGREEMENT_TYPES,
+        DOMAINS_OF_CHANGE,
+        PARTY_ROLES,
+    )
     from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS
 
     app.jinja_env.globals.update(

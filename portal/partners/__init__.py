@@ -1,1 +1,2 @@
-"""Partners: organisations, contacts, and the reference data they hang on (countries, UN M49 regions)."""
+"""Partners: organisations, contacts, and the reference data they hang on
+(countries, UN M49 regions)."""

@@ -143,7 +143,10 @@ class Organization(TimestampMixin, db.Model):
     regions = relationship("Region", secondary=organization_regions, order_by="Region.code")
     members = relationship("User", back_populates="organization")
     contacts = relationship(
-        "Contact", back_populates="organization", cascade="all, delete-orphan", order_by="Contact.name"
+        "Contact",
+        back_populates="organization",
+        cascade="all, delete-orphan",
+        order_by="Contact.name",
     )
     parties = relationship("AgreementParty", back_populates="organization")
 
@@ -191,7 +194,9 @@ class OrganizationEditProposal(db.Model):
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # {field: new value} for the profile fields partners may edit.
     changes: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(20), default=ProposalStatus.PENDING.value, index=True)
+    status: Mapped[str] = mapped_column(
+        String(20), default=ProposalStatus.PENDING.value, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -93,7 +93,11 @@ def load_reference_data(session) -> tuple[int, int]:
             session.add(Region(**row))
             added_regions += 1
         else:
-            region.name, region.parent_code, region.level = row["name"], row["parent_code"], row["level"]
+            region.name, region.parent_code, region.level = (
+                row["name"],
+                row["parent_code"],
+                row["level"],
+            )
         session.flush()
     existing_countries = {c.code: c for c in session.query(Country)}
     for row in country_rows():

@@ -33,7 +33,9 @@ class BlockKind(enum.StrEnum):
 class AudienceKind(enum.StrEnum):
     ALL_PARTNERS = "all-partners"  # every active partner user
     GROUPS = "groups"  # members of chosen advisory groups
-    ORGANIZATIONS = "organizations"  # users of organisations matching a filter (region, type, group)
+    ORGANIZATIONS = (
+        "organizations"  # users of organisations matching a filter (region, type, group)
+    )
     EMAILS = "emails"  # an uploaded list of addresses
 
 
@@ -77,7 +79,10 @@ class DraftDocument(TimestampMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     versions = relationship(
-        "DocumentVersion", back_populates="document", cascade="all, delete-orphan", order_by="DocumentVersion.number"
+        "DocumentVersion",
+        back_populates="document",
+        cascade="all, delete-orphan",
+        order_by="DocumentVersion.number",
     )
 
     def __repr__(self) -> str:
@@ -89,7 +94,9 @@ class DocumentVersion(db.Model):
     __table_args__ = (UniqueConstraint("document_id", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("draft_documents.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("draft_documents.id", ondelete="CASCADE"), index=True
+    )
     number: Mapped[int] = mapped_column(Integer)  # 1, 2, 3 …
     status: Mapped[str] = mapped_column(String(20), default=VersionStatus.DRAFT.value)
     source_format: Mapped[str] = mapped_column(String(10))  # docx | md
@@ -101,10 +108,16 @@ class DocumentVersion(db.Model):
 
     document = relationship("DraftDocument", back_populates="versions")
     sections = relationship(
-        "Section", back_populates="version", cascade="all, delete-orphan", order_by="Section.position"
+        "Section",
+        back_populates="version",
+        cascade="all, delete-orphan",
+        order_by="Section.position",
     )
     paragraphs = relationship(
-        "Paragraph", back_populates="version", cascade="all, delete-orphan", order_by="Paragraph.position"
+        "Paragraph",
+        back_populates="version",
+        cascade="all, delete-orphan",
+        order_by="Paragraph.position",
     )
     rounds = relationship("ReviewRound", back_populates="version", order_by="ReviewRound.id")
 
@@ -116,7 +129,9 @@ class Section(db.Model):
     __tablename__ = "document_sections"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("document_versions.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer)
     number: Mapped[str | None] = mapped_column(String(20))  # "一", "II", "3" — as written
     heading: Mapped[str] = mapped_column(Text)
@@ -134,8 +149,12 @@ class Paragraph(db.Model):
     __table_args__ = (UniqueConstraint("version_id", "anchor"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id", ondelete="CASCADE"), index=True)
-    section_id: Mapped[int | None] = mapped_column(ForeignKey("document_sections.id", ondelete="SET NULL"), index=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("document_versions.id", ondelete="CASCADE"), index=True
+    )
+    section_id: Mapped[int | None] = mapped_column(
+        ForeignKey("document_sections.id", ondelete="SET NULL"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer)  # order within the version
     number: Mapped[int | None] = mapped_column(Integer)  # the paragraph number readers cite
     # Stable across versions when a paragraph is carried over, so links and comments survive.
@@ -145,7 +164,9 @@ class Paragraph(db.Model):
     # Tables: {"rows": [[cell, …], …]}; lists: {"ordered": bool, "level": n}.
     extra: Mapped[dict | None] = mapped_column(JSON)
     # The paragraph of the previous version this one continues (None for inserted text).
-    previous_id: Mapped[int | None] = mapped_column(ForeignKey("document_paragraphs.id", ondelete="SET NULL"))
+    previous_id: Mapped[int | None] = mapped_column(
+        ForeignKey("document_paragraphs.id", ondelete="SET NULL")
+    )
 
     version = relationship("DocumentVersion", back_populates="paragraphs")
     section = relationship("Section", back_populates="paragraphs")
@@ -175,7 +196,9 @@ class ReviewRound(TimestampMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     version = relationship("DocumentVersion", back_populates="rounds")
-    invitations = relationship("ReviewInvitation", back_populates="round", cascade="all, delete-orphan")
+    invitations = relationship(
+        "ReviewInvitation", back_populates="round", cascade="all, delete-orphan"
+    )
     comments = relationship("Comment", back_populates="round", cascade="all, delete-orphan")
 
     def __repr__(self) -> str:
@@ -187,9 +210,13 @@ class ReviewInvitation(db.Model):
     __table_args__ = (UniqueConstraint("round_id", "email"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("review_rounds.id", ondelete="CASCADE"), index=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("review_rounds.id", ondelete="CASCADE"), index=True
+    )
     # Invited addresses without an account get one created when they follow their link.
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     email: Mapped[str] = mapped_column(String(254))
     # SHA-256 of the personal link token (the raw token only ever travels in the e-mail).
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -209,7 +236,9 @@ class Comment(db.Model):
     __tablename__ = "review_comments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("review_rounds.id", ondelete="CASCADE"), index=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("review_rounds.id", ondelete="CASCADE"), index=True
+    )
     # None = a comment on the whole document.
     paragraph_id: Mapped[int | None] = mapped_column(
         ForeignKey("document_paragraphs.id", ondelete="SET NULL"), index=True
@@ -231,16 +260,28 @@ class Comment(db.Model):
     comment_type: Mapped[str] = mapped_column(String(20), default=CommentType.GENERAL.value)
     body: Mapped[str] = mapped_column(Text)
     proposed_change: Mapped[str | None] = mapped_column(Text)
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("review_comments.id", ondelete="CASCADE"), index=True)
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("review_comments.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     # The author's organisation when they commented (users may change organisation later).
-    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"), index=True)
-    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)  # hidden from other reviewers, never from staff
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    anonymous: Mapped[bool] = mapped_column(
+        Boolean, default=False
+    )  # hidden from other reviewers, never from staff
     status: Mapped[str] = mapped_column(String(20), default=CommentStatus.ACTIVE.value, index=True)
     hidden_reason: Mapped[str | None] = mapped_column(Text)
     hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
 
     round = relationship("ReviewRound", back_populates="comments")
     paragraph = relationship("Paragraph", foreign_keys=[paragraph_id])
@@ -250,7 +291,9 @@ class Comment(db.Model):
     organization = relationship("Organization")
     parent = relationship("Comment", remote_side=[id], back_populates="replies")
     replies = relationship("Comment", back_populates="parent", order_by="Comment.created_at")
-    disposition = relationship("Disposition", back_populates="comment", uselist=False, cascade="all, delete-orphan")
+    disposition = relationship(
+        "Disposition", back_populates="comment", uselist=False, cascade="all, delete-orphan"
+    )
 
     def __repr__(self) -> str:
         return f"<Comment {self.id} round={self.round_id} {self.comment_type} {self.status}>"
@@ -262,11 +305,15 @@ class Disposition(db.Model):
     __tablename__ = "comment_dispositions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    comment_id: Mapped[int] = mapped_column(ForeignKey("review_comments.id", ondelete="CASCADE"), unique=True)
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("review_comments.id", ondelete="CASCADE"), unique=True
+    )
     decision: Mapped[str] = mapped_column(String(20))
     response: Mapped[str] = mapped_column(Text, default="")
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    decided_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
 
     comment = relationship("Comment", back_populates="disposition")
     decided_by = relationship("User")
@@ -283,7 +330,9 @@ class BackgroundJob(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(50), index=True)  # e.g. "review-invitations"
     params: Mapped[dict] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)  # queued/running/done/failed
+    status: Mapped[str] = mapped_column(
+        String(20), default="queued", index=True
+    )  # queued/running/done/failed
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)

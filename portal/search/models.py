@@ -22,7 +22,9 @@ class SearchOutbox(db.Model):
     doc_id: Mapped[str] = mapped_column(String(100), index=True)  # e.g. "agreement:42"
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     last_error: Mapped[str | None] = mapped_column(Text)
 
     def __repr__(self) -> str:

@@ -157,7 +157,11 @@ def test_hybrid_meeting_keeps_its_mode_place_and_seats(client):
     form = _meeting_form(group.id, mode="hybrid", location="UN Gigiri, Nairobi", capacity="12")
     assert client.post("/consultations/meetings/new", data=form).status_code == 303
     meeting = db.session.scalar(select(Meeting))
-    assert (meeting.mode, meeting.location, meeting.capacity) == ("hybrid", "UN Gigiri, Nairobi", 12)
+    assert (meeting.mode, meeting.location, meeting.capacity) == (
+        "hybrid",
+        "UN Gigiri, Nairobi",
+        12,
+    )
     page = client.get(f"/consultations/meetings/{meeting.id}").get_data(as_text=True)
     assert "UN Gigiri, Nairobi" in page
 

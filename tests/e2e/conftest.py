@@ -58,5 +58,7 @@ def page(browser, live_server, tmp_path):
     artifacts = os.environ.get("PORTAL_TEST_ARTIFACTS")
     if artifacts:
         os.makedirs(artifacts, exist_ok=True)
-        page.screenshot(path=os.path.join(artifacts, f"{os.getpid()}-{id(page)}.png"), full_page=True)
+        page.screenshot(
+            path=os.path.join(artifacts, f"{os.getpid()}-{id(page)}.png"), full_page=True
+        )
     context.close()

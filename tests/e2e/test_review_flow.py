@@ -54,9 +54,7 @@ def _no_errors(page) -> None:
 
 
 def test_review_from_upload_to_comment_matrix(page, browser, live_server, runner, factories):
-    factories.make_user(
-        Role.STAFF, email="secretariat@example.org", name="Sara Secretariat"
-    )
+    factories.make_user(Role.STAFF, email="secretariat@example.org", name="Sara Secretariat")
     org = factories.make_org("Slum Dwellers International", country="ZA", regions=("018",))
     reviewer = factories.make_user(
         Role.PARTNER, organization=org, email="reviewer@example.org", name="Thandi Reviewer"

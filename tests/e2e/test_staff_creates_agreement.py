@@ -11,10 +11,14 @@ from tests.conftest import TEST_PASSWORD
 pytestmark = pytest.mark.e2e
 
 
-def test_staff_creates_agreement_with_two_parties_public_finds_it(page, browser, live_server, factories):
+def test_staff_creates_agreement_with_two_parties_public_finds_it(
+    page, browser, live_server, factories
+):
     staff = factories.make_user("staff", email="staff@example.org", name="Amina Staff")
     factories.make_org("Catalytic Action", country="LB", regions=("145",))
-    factories.make_org("Université Cheikh Anta Diop de Dakar", country="SN", regions=("011",), org_type="80")
+    factories.make_org(
+        "Université Cheikh Anta Diop de Dakar", country="SN", regions=("011",), org_type="80"
+    )
     db.session.commit()
 
     page.goto("/account/login")
@@ -26,7 +30,9 @@ def test_staff_creates_agreement_with_two_parties_public_finds_it(page, browser,
     page.goto("/agreements/new")
     page.get_by_label("Reference").fill("UNH/2026/LB/777")
     page.get_by_label("Title").fill("Espaces publics inclusifs à Beyrouth")
-    page.get_by_label("Summary").fill("Community-led public space upgrading with refugee and host communities.")
+    page.get_by_label("Summary").fill(
+        "Community-led public space upgrading with refugee and host communities."
+    )
     page.get_by_label("Type").select_option("cooperation-agreement")
     page.get_by_label("Status").select_option("active")
     page.get_by_label("Visibility").select_option("public")
@@ -39,7 +45,9 @@ def test_staff_creates_agreement_with_two_parties_public_finds_it(page, browser,
     page.get_by_label("Countries").select_option("LB")
     page.get_by_label("Organisation, row 1").select_option(label="Catalytic Action — LB")
     page.get_by_label("Role, row 1").select_option("implementing")
-    page.get_by_label("Organisation, row 2").select_option(label="Université Cheikh Anta Diop de Dakar — SN")
+    page.get_by_label("Organisation, row 2").select_option(
+        label="Université Cheikh Anta Diop de Dakar — SN"
+    )
     page.get_by_label("Role, row 2").select_option("extending")
     page.get_by_role("button", name="Create agreement").click()
     page.wait_for_load_state()
