@@ -32,8 +32,13 @@ from portal.agreements.models import (
 )
 from portal.agreements.permissions import can_edit_agreement
 from portal.core.audit import record_audit, snapshot
-from portal.core.models import utcnow
-from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError, actor_id, is_trusted
+from portal.core.services import (
+    PermissionDenied,
+    ValidationError,
+    actor_id,
+    is_trusted,
+    set_archived,
+)
 from portal.extensions import db
 from portal.partners.models import Country, Organization, Region
 
@@ -324,38 +329,26 @@ def update_agreement(actor, agreement: Agreement, data: AgreementData) -> Agreem
 
 def archive_agreement(actor, agreement: Agreement) -> Agreement:
     _require(is_trusted(actor) or can_edit_agreement(actor, agreement))
-    if agreement.archived_at is not None:
-        raise ValidationError({FORM_ERROR: _("This agreement is already archived.")})
-    before = agreement_snapshot(agreement)
-    agreement.archived_at = utcnow()
-    db.session.flush()
-    record_audit(
-        "archive",
+    return set_archived(
+        actor,
         agreement,
+        archived=True,
+        snapshot=agreement_snapshot,
         summary=_("Archived agreement %(ref)s", ref=agreement.reference),
-        before=before,
-        after=agreement_snapshot(agreement),
-        actor_id=actor_id(actor),
+        refusal=_("This agreement is already archived."),
     )
-    return agreement
 
 
 def restore_agreement(actor, agreement: Agreement) -> Agreement:
     _require(is_trusted(actor) or can_edit_agreement(actor, agreement))
-    if agreement.archived_at is None:
-        raise ValidationError({FORM_ERROR: _("This agreement is not archived.")})
-    before = agreement_snapshot(agreement)
-    agreement.archived_at = None
-    db.session.flush()
-    record_audit(
-        "restore",
+    return set_archived(
+        actor,
         agreement,
+        archived=False,
+        snapshot=agreement_snapshot,
         summary=_("Restored agreement %(ref)s", ref=agreement.reference),
-        before=before,
-        after=agreement_snapshot(agreement),
-        actor_id=actor_id(actor),
+        refusal=_("This agreement is not archived."),
     )
-    return agreement
 
 
 # --- Documents ------------------------------------------------------------------------------

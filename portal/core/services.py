@@ -36,3 +36,29 @@ def actor_id(actor) -> int | None:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return None
     return actor.id
+
+
+def set_archived(actor, obj, *, archived: bool, snapshot, summary: str, refusal: str):
+    """Archive (or restore) anything with an ``archived_at`` column, with its audit entry.
+
+    Archiving instead of deleting keeps references and the audit trail intact. ``refusal`` is
+    the message when the object is already in the requested state.
+    """
+    from portal.core.audit import record_audit
+    from portal.core.models import utcnow
+    from portal.extensions import db
+
+    if (obj.archived_at is not None) == archived:
+        raise ValidationError({FORM_ERROR: refusal})
+    before = snapshot(obj)
+    obj.archived_at = utcnow() if archived else None
+    db.session.flush()
+    record_audit(
+        "archive" if archived else "restore",
+        obj,
+        summary=summary,
+        before=before,
+        after=snapshot(obj),
+        actor_id=actor_id(actor),
+    )
+    return obj

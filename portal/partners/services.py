@@ -18,7 +18,14 @@ from sqlalchemy import func, select
 
 from portal.core.audit import record_audit, snapshot
 from portal.core.models import utcnow
-from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError, actor_id, is_trusted
+from portal.core.services import (
+    FORM_ERROR,
+    PermissionDenied,
+    ValidationError,
+    actor_id,
+    is_trusted,
+    set_archived,
+)
 from portal.extensions import db
 from portal.partners.models import (
     ORG_TYPES,
@@ -214,38 +221,26 @@ def update_organization(actor, org: Organization, data: OrganizationData) -> Org
 def archive_organization(actor, org: Organization) -> Organization:
     """Archive rather than delete: agreements and the audit log keep pointing at it."""
     _require(is_trusted(actor) or can_edit_organization(actor, org))
-    if org.archived_at is not None:
-        raise ValidationError({FORM_ERROR: _("This organisation is already archived.")})
-    before = organization_snapshot(org)
-    org.archived_at = utcnow()
-    db.session.flush()
-    record_audit(
-        "archive",
+    return set_archived(
+        actor,
         org,
+        archived=True,
+        snapshot=organization_snapshot,
         summary=_("Archived organisation “%(name)s”", name=org.name),
-        before=before,
-        after=organization_snapshot(org),
-        actor_id=actor_id(actor),
+        refusal=_("This organisation is already archived."),
     )
-    return org
 
 
 def restore_organization(actor, org: Organization) -> Organization:
     _require(is_trusted(actor) or can_edit_organization(actor, org))
-    if org.archived_at is None:
-        raise ValidationError({FORM_ERROR: _("This organisation is not archived.")})
-    before = organization_snapshot(org)
-    org.archived_at = None
-    db.session.flush()
-    record_audit(
-        "restore",
+    return set_archived(
+        actor,
         org,
+        archived=False,
+        snapshot=organization_snapshot,
         summary=_("Restored organisation “%(name)s”", name=org.name),
-        before=before,
-        after=organization_snapshot(org),
-        actor_id=actor_id(actor),
+        refusal=_("This organisation is not archived."),
     )
-    return org
 
 
 # --- Partner edit proposals -----------------------------------------------------------------
