@@ -288,6 +288,11 @@ class PostgresBackend(SearchBackend):
         count = 0
         batch: list[SearchDoc] = []
         with self.engine.begin() as conn:
+            # The new tables are invisible until the swap and rebuilt from the database on any
+            # failure, so this transaction need not wait for its WAL flush; a larger
+            # maintenance_work_mem lets the GIN indexes be built in memory after the load.
+            conn.execute(text("SET LOCAL synchronous_commit = off"))
+            conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
             for doc in docs:
                 batch.append(doc)
                 if len(batch) >= BATCH:
