@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
@@ -28,6 +28,7 @@ from portal.accounts.permissions import (
 from portal.core.audit import record_audit, snapshot
 from portal.core.models import utcnow
 from portal.extensions import db
+from portal.notifications.links import absolute_url
 from portal.notifications.models import OutgoingMail
 from portal.notifications.services import queue_mail
 
@@ -161,11 +162,6 @@ def invitation_max_age() -> int:
     return int(current_app.config.get("INVITATION_MAX_AGE", 7 * 24 * 60 * 60))
 
 
-def _absolute(endpoint: str, **values) -> str:
-    """Links in e-mails use BASE_URL: the request's host may be an internal name."""
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
-
-
 def _queue_templated_mail(
     user: User, template: str, subject: str, category: str, **context
 ) -> None:
@@ -208,7 +204,7 @@ def request_password_reset(email: str) -> None:
         "password_reset",
         subject,
         "password-reset",
-        link=_absolute("accounts.reset_password", token=token),
+        link=absolute_url("accounts.reset_password", token=token),
         minutes=minutes,
     )
 
@@ -350,7 +346,7 @@ def send_invitation(user: User) -> None:
         "invitation",
         subject,
         "invitation:user",
-        link=_absolute("accounts.accept_invitation", token=token),
+        link=absolute_url("accounts.accept_invitation", token=token),
         days=max(1, invitation_max_age() // 86400),
     )
 

@@ -25,8 +25,9 @@ from portal.consultations.models import (
     RsvpResponse,
 )
 from portal.consultations.permissions import can_view_invitations
-from portal.consultations.services import absolute_url, zone
+from portal.consultations.services import zone
 from portal.core.models import as_utc
+from portal.notifications.links import absolute_url
 
 PARTSTAT = {
     RsvpResponse.PENDING.value: "NEEDS-ACTION",

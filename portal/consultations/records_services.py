@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -45,6 +45,7 @@ from portal.core.services import (
     actor_id,
 )
 from portal.extensions import db
+from portal.notifications.links import absolute_url
 from portal.notifications.services import queue_mail
 from portal.partners.models import Organization
 
@@ -383,11 +384,6 @@ def change_minutes_status(actor, meeting: Meeting, action: str, base_version: in
     if action == "circulate":
         _mail_circulated(meeting, actor)
     return minutes
-
-
-def absolute_url(endpoint: str, **values) -> str:
-    """Links in e-mails use BASE_URL: the request's host may be an internal name."""
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
 def _mail_circulated(meeting: Meeting, actor) -> int:

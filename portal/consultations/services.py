@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flask import current_app, has_request_context, render_template, url_for
+from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -49,6 +49,7 @@ from portal.core.audit import record_audit, snapshot
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ValidationError, actor_id
 from portal.extensions import db
+from portal.notifications.links import absolute_url
 from portal.notifications.services import queue_mail
 from portal.partners.models import STAKEHOLDER_GROUPS, Organization
 
@@ -85,11 +86,6 @@ def link_context() -> Iterator[None]:
         return
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
         yield
-
-
-def absolute_url(endpoint: str, **values) -> str:
-    """Links in e-mails use BASE_URL: the request's host may be an internal name."""
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
 def queue_meeting_mail(user: User, template: str, subject: str, category: str, **context) -> None:

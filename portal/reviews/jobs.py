@@ -27,6 +27,7 @@ from sqlalchemy import exists, insert, select, update
 from portal.accounts.models import User
 from portal.core.models import as_utc, utcnow
 from portal.extensions import db
+from portal.notifications.links import absolute_url
 from portal.notifications.models import OutgoingMail
 from portal.reviews.audience import resolve_audience
 from portal.reviews.models import (
@@ -36,7 +37,7 @@ from portal.reviews.models import (
     ReviewRound,
     RoundStatus,
 )
-from portal.reviews.services import INVITATION_JOB, absolute_url, format_round_time
+from portal.reviews.services import INVITATION_JOB, format_round_time
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500

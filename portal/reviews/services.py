@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, has_request_context, render_template, url_for
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from portal.core.audit import record_audit
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ServiceError, ValidationError, actor_id
 from portal.extensions import db
+from portal.notifications.links import absolute_url
 from portal.notifications.services import queue_mail
 from portal.reviews import permissions
 from portal.reviews.audience import validate_audience
@@ -544,16 +545,6 @@ def hide_comment(comment: Comment, reason: str, actor) -> Comment:
 
 
 # --- Mail ------------------------------------------------------------------------------------
-
-
-def absolute_url(endpoint: str, **values) -> str:
-    """Links in e-mails use BASE_URL: the request's host may be an internal name."""
-    base = current_app.config["BASE_URL"].rstrip("/")
-    if has_request_context():
-        return base + url_for(endpoint, **values)
-    # Workers and CLI commands have no request: build the path from the URL map directly.
-    adapter = current_app.url_map.bind("localhost", script_name="/")
-    return base + adapter.build(endpoint, values)
 
 
 def _queue_review_mail(
