@@ -70,7 +70,7 @@ def upload(
 
 def documents() -> list[AgreementDocument]:
     db.session.expire_all()
-    return list(db.session.scalars(select(AgreementDocument)))
+    return list(db.session.scalars(select(AgreementDocument).order_by(AgreementDocument.id)))
 
 
 def test_good_pdf_is_stored_and_downloadable(staff_client, agreement, upload_dir):

@@ -182,7 +182,9 @@ def test_valid_file_imports_and_reimport_changes_nothing(fmt, tmp_path, runner):
     assert (
         dict(db.session.execute(select(Organization.id, Organization.updated_at)).all()) == stamps
     )
-    audits = db.session.scalars(select(AuditLog).where(AuditLog.action == "import")).all()
+    audits = db.session.scalars(
+        select(AuditLog).where(AuditLog.action == "import").order_by(AuditLog.id)
+    ).all()
     assert len(audits) == 2  # one entry per run, not per row
     assert audits[0].after["counts"]["organizations"] == {
         "create": 500,

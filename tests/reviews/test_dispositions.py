@@ -90,7 +90,9 @@ def test_response_is_required_for_rejected_and_accepted_in_part(review):
     db.session.commit()
     assert comment.disposition.decision == "rejected"
     assert comment.disposition.decided_by_id == review["staff"].id
-    audit = db.session.scalars(select(AuditLog).where(AuditLog.action == "dispose")).all()
+    audit = db.session.scalars(
+        select(AuditLog).where(AuditLog.action == "dispose").order_by(AuditLog.id)
+    ).all()
     assert [a.after["decision"] for a in audit] == ["noted", "rejected"]
 
 
