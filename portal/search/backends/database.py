@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from markupsafe import escape
@@ -73,8 +74,10 @@ def _norm_char(ch: str) -> str:
     return normalize_text(ch)
 
 
-def _normalise_with_map(text: str) -> tuple[str, list[int]]:
+def _normalise_with_map(text: str) -> tuple[str, Sequence[int]]:
     """Normalised text plus, for each of its characters, the index of the original one."""
+    if text.isascii():  # folding ASCII is lower-casing, one character for one: no map to build
+        return text.lower(), range(len(text))
     chars: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
