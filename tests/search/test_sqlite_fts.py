@@ -90,8 +90,21 @@ def test_an_index_from_the_previous_layout_is_upgraded_in_place(engine, backend)
             make_doc("agreement:3", "Housing policy", "public", status="closed"),
         ]
     )
-    # The layout before: one CJK column and no facts table.
+    # The layouts before: a trigram table instead of words, one CJK column, no facts table.
     with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE VIRTUAL TABLE search_index_fts USING fts5(title_norm, body_norm,"
+                " tokenize='trigram')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO search_index_fts (rowid, title_norm, body_norm)"
+                " SELECT rowid, title_norm, body_norm FROM search_index_words"
+            )
+        )
+        conn.execute(text("DROP TABLE search_index_words"))
         conn.execute(text("DROP TABLE search_index_facts"))
         conn.execute(text("DROP TABLE search_index_cjk"))
         conn.execute(
@@ -103,7 +116,25 @@ def test_an_index_from_the_previous_layout_is_upgraded_in_place(engine, backend)
     housing = search(upgraded, "housing")
     assert ids(housing) == ["agreement:3"]
     assert housing.facets["status"] == {"closed": 1}
-    assert search(upgraded, "housing", principals={"staff"}).total == 2
+    assert search(upgraded, "housing", principals={"public", "staff"}).total == 2
+    assert ids(search(upgraded, "hous")) == ["agreement:3"]
+    with engine.connect() as conn:
+        names = set(conn.execute(text("SELECT name FROM sqlite_master")).scalars())
+    assert "search_index_fts" not in names and "search_index_words" in names
+
+
+def test_chinese_words_of_any_length_and_mixed_terms(backend):
+    backend.upsert(
+        [
+            make_doc("agreement:1", "城市伙伴关系协议", "与地方政府合作"),
+            make_doc("agreement:2", "A股 market", "城市"),
+            make_doc("agreement:3", "Housing", "no chinese here"),
+        ]
+    )
+    assert ids(search(backend, "伙伴关系")) == ["agreement:1"]
+    assert ids(search(backend, "城")) == ["agreement:1", "agreement:2"]  # title first
+    assert ids(search(backend, "a股")) == ["agreement:2"]
+    assert ids(search(backend, "城市 market")) == ["agreement:2"]
 
 
 def test_facet_codes_are_storable_characters():

@@ -1,20 +1,20 @@
-"""Search on SQLite: an FTS5 table with the ``trigram`` tokenizer, plus side tables.
+"""Search on SQLite: FTS5 word and CJK-character indexes, plus narrow side tables.
 
 Why these tables, and why ``ensure_ready`` creates them (not a migration): they are an index,
 rebuilt from the catalogue at will (``search rebuild``), swapped by renaming, and dropped
 without losing data — the same life cycle as an Elasticsearch index, not a schema.
 
 - ``<t>_docs``        one row per document: id, display title/body, url, sort date.
-- ``<t>_fts``         FTS5 (trigram) over the *normalised* title and body, rowid = docs.rid.
-                      Trigrams match substrings, so "partn" finds "partnership" and 伙伴关系
-                      is found by any 3+ character part of it.
+- ``<t>_words``       FTS5 (``unicode61``, prefix indexes for 2 and 3 characters) over the
+                      *normalised* title and body, rowid = docs.rid. Every query word is a
+                      prefix ("partn" finds "partnership"; as-you-type), like the prefix
+                      search of Elasticsearch and Meilisearch.
 - ``<t>_cjk``         FTS5 (trigram), rowid = docs.rid, only for documents with CJK text:
                       their CJK characters once more, space-separated (" 伙 伴 关 系 "), title
-                      and body in two columns, so a 1–2 character Chinese word becomes a
-                      3-character phrase ("伙 伴", " 城 ") the trigram index can look up
-                      instead of scanning every row. A table of its own, because bm25
-                      normalises by a row's total length over all columns: a column in
-                      ``<t>_fts`` would change the ranking.
+                      and body in two columns. Chinese has no spaces between words, so a
+                      Chinese query of any length becomes a phrase of characters ("伙 伴",
+                      " 城 ") found inside longer words (伙伴关系). A table of its own, because
+                      bm25 normalises by a row's total length over all columns.
 - ``<t>_facts``       one narrow row per document: rid, a public flag, the sort date and the
                       document's facet values as a string of one character each
                       (``facet_code``). Everything a search needs for its whole match set
@@ -26,19 +26,20 @@ without losing data — the same life cycle as an Elasticsearch index, not a sch
 
 Permission filtering and facet counts happen inside SQL, over the visible match set; Python
 only counts the characters of the facet string SQLite concatenated for it.
-Short non-CJK queries (1–2 letters, "de") cannot use trigrams; they scan the normalised text
-with ``instr`` instead, bounded to ``SHORT_SCAN_LIMIT`` matches.
 
 Ranking (sort by relevance): documents whose *title* contains a query word come first, then
 the ones that match in the body only; bm25 (title weighted 10×) orders each tier, then the
-sort date, newest first. The tiers are what makes a common word fast at 100k documents:
-``bm25`` costs a few microseconds per match, and the first page of "water" is found among
-the ~1,000 title matches instead of ranking all ~27,000 matches. The body-only tier is ranked
-only when the title tier cannot fill the requested page. Totals and facet counts stay exact.
+sort date, newest first. For one word the tiers are two statements, and the second runs only
+when the title tier cannot fill the requested page: the first page of "water" is ranked among
+its ~1,000 title matches instead of all ~27,000. Several words are one statement: their
+intersection is small, and evaluating the expression is what costs. Totals and facet counts
+are always exact.
 
-Where the time goes at 100k documents (a common word matches ~20,000 visible documents):
-the full-text match itself and one ``<t>_facts`` lookup per match (count + facet string),
-then bm25 over the title tier. See docs/benchmarks.md.
+Why words and not trigrams (the layout before): a trigram phrase for "infrastructure" is 12
+posting lists to intersect, with positions, per statement and again for bm25's statistics —
+two long words took ~70 ms at 100k documents; as words they take ~25 ms. Substrings inside a
+word ("ship" in "partnership") are no longer found, as on the other engines. See
+docs/benchmarks.md.
 """
 
 # SQL is assembled from identifiers chosen in code (the table name is checked in __init__)
@@ -55,7 +56,7 @@ from collections.abc import Iterable, Iterator
 
 from sqlalchemy import text
 
-from portal.search.backends.database import is_short_cjk, make_snippet, query_terms
+from portal.search.backends.database import make_snippet, query_terms
 from portal.search.base import (
     FACET_FIELDS,
     SearchBackend,
@@ -66,11 +67,10 @@ from portal.search.base import (
     normalize_text,
 )
 
-SHORT_SCAN_LIMIT = 5_000
 BATCH = 500
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _TABLES = (
-    "fts",
+    "words",
     "cjk",
     "facts",
     "principals",
@@ -95,9 +95,25 @@ def cjk_column(*texts: str) -> str:
     )
 
 
-def cjk_phrase(term: str) -> str:
-    """The 3-character ``cjk`` column phrase for a 1–2 character CJK term."""
-    return f" {term} " if len(term) == 1 else " ".join(term)
+def cjk_phrase(run: str) -> str:
+    """The ``cjk`` column phrase for a run of CJK characters: at least 3 characters, so the
+    trigram index can look it up (" 城 " for one character)."""
+    return f" {run} " if len(run) == 1 else " ".join(run)
+
+
+def split_terms(terms: list[str]) -> tuple[list[str], list[str]]:
+    """(words, CJK runs) of the query terms: CJK is looked up by characters, the rest by
+    words. A term mixing both ("a股") is split into its parts."""
+    words: list[str] = []
+    runs: list[str] = []
+    for term in terms:
+        for run in _CJK_RUN.findall(term):
+            if run not in runs:
+                runs.append(run)
+        for word in _CJK_RUN.split(term):
+            if word and word not in words:
+                words.append(word)
+    return words, runs
 
 
 def facet_code(v: int) -> str:
@@ -162,6 +178,15 @@ class SqliteFtsBackend(SearchBackend):
         ]
 
     @staticmethod
+    def _words_ddl(t: str) -> str:
+        # remove_diacritics 0: the text is already folded by normalize_text, the same
+        # function the query goes through; the tokenizer must not fold differently.
+        return (
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {t}_words USING fts5(title_norm, body_norm,"
+            f" tokenize='unicode61 remove_diacritics 0', prefix='2 3')"
+        )
+
+    @staticmethod
     def _cjk_ddl(t: str) -> str:
         return (
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {t}_cjk USING fts5(cjk_title, cjk_body,"
@@ -181,8 +206,7 @@ class SqliteFtsBackend(SearchBackend):
             f"CREATE TABLE IF NOT EXISTS {t}_docs (rid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL"
             f" UNIQUE, kind TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,"
             f" url TEXT NOT NULL, sort_date TEXT)",
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {t}_fts USING fts5(title_norm, body_norm,"
-            f" tokenize='trigram')",
+            self._words_ddl(t),
             self._cjk_ddl(t),
             self._facts_ddl(t),
             f"CREATE TABLE IF NOT EXISTS {t}_principals (principal TEXT NOT NULL,"
@@ -210,8 +234,9 @@ class SqliteFtsBackend(SearchBackend):
     def _upgrade(self, conn) -> None:
         """Bring an index built by an earlier version up to date from its own tables.
 
-        Earlier indexes kept facets as (facet, value, rid) text rows and had no ``<t>_cjk``;
-        everything needed is in the index itself, so no ``search rebuild`` is needed.
+        Earlier indexes kept facets as (facet, value, rid) text rows, had a trigram
+        ``<t>_fts`` instead of ``<t>_words``, a one-column ``<t>_cjk`` (or none) and no
+        ``<t>_facts``; everything needed is in the index itself, so no ``search rebuild``.
         """
         t = self.table
         if not self._exists(conn, f"{t}_fv"):
@@ -231,12 +256,21 @@ class SqliteFtsBackend(SearchBackend):
                     )
                 )
                 conn.execute(text(f"DROP TABLE {t}_facets"))
+        if not self._exists(conn, f"{t}_words"):
+            conn.execute(text(self._words_ddl(t)))
+            conn.execute(
+                text(
+                    f"INSERT INTO {t}_words (rowid, title_norm, body_norm)"
+                    f" SELECT rowid, title_norm, body_norm FROM {t}_fts"
+                )
+            )
+            conn.execute(text(f"DROP TABLE {t}_fts"))
         if not self._exists(conn, f"{t}_cjk") or "cjk_title" not in self._sql_of(conn, f"{t}_cjk"):
             # Missing, or the one-column layout before the title/body tiers.
             conn.execute(text(f"DROP TABLE IF EXISTS {t}_cjk"))
             conn.execute(text(self._cjk_ddl(t)))
             raw = conn.connection.driver_connection
-            rows = raw.execute(f"SELECT rowid, title_norm, body_norm FROM {t}_fts")
+            rows = raw.execute(f"SELECT rowid, title_norm, body_norm FROM {t}_words")
             while chunk := rows.fetchmany(BATCH):
                 pairs = [
                     (rowid, cjk_column(title_norm), cjk_column(body_norm))
@@ -284,7 +318,7 @@ class SqliteFtsBackend(SearchBackend):
                 continue
             rid_list = ", ".join(str(int(r)) for r in rids)
             for table, col in (
-                ("fts", "rowid"),
+                ("words", "rowid"),
                 ("cjk", "rowid"),
                 ("facts", "rid"),
                 ("principals", "rid"),
@@ -316,7 +350,7 @@ class SqliteFtsBackend(SearchBackend):
             rid = cur.lastrowid
             title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.body)
             cur.execute(
-                f"INSERT INTO {t}_fts (rowid, title_norm, body_norm) VALUES (?, ?, ?)",
+                f"INSERT INTO {t}_words (rowid, title_norm, body_norm) VALUES (?, ?, ?)",
                 (rid, title_norm, body_norm),
             )
             cjk_title, cjk_body = cjk_column(title_norm), cjk_column(body_norm)
@@ -405,7 +439,7 @@ class SqliteFtsBackend(SearchBackend):
         return count
 
     def _drop(self, conn, t: str) -> None:
-        for suffix in (*_TABLES, "facets"):  # facets: the layout before fv/fvals
+        for suffix in (*_TABLES, "fts", "facets"):  # and the tables of earlier layouts
             conn.execute(text(f"DROP TABLE IF EXISTS {t}_{suffix}"))
 
     def ids(self) -> Iterator[str]:
@@ -420,32 +454,26 @@ class SqliteFtsBackend(SearchBackend):
         self.ensure_ready()
         t = self.table
         terms = query_terms(q.text)
-        long_terms = [term for term in terms if len(term) >= 3]
-        short_terms = [term for term in terms if len(term) < 3]
-        short_cjk = [term for term in short_terms if is_short_cjk(term)]
-        scan_terms = [term for term in short_terms if not is_short_cjk(term)]
+        words, runs = split_terms(terms)
+        word_phrases = [fts_string(word) + "*" for word in words]
+        cjk_phrases = [fts_string(cjk_phrase(run)) for run in runs]
         params: dict[str, object] = {}
         where: list[str] = []
         # Each match expression in three versions: everything, title tier, body-only tier.
         tiers: tuple[str, str, str] | None = None
-        cjk_phrases = [fts_string(cjk_phrase(term)) for term in short_cjk]
         facts = f"{t}_facts x"
-        if long_terms:
+        if word_phrases:
             # Driven by the full-text match; everything else is checked per match.
-            from_clause = f"{t}_fts CROSS JOIN {facts} ON x.rid = {t}_fts.rowid"
-            tiers = tier_expressions([fts_string(term) for term in long_terms], "title_norm")
-            where.append(f"{t}_fts MATCH :match")
-            if short_cjk:
+            from_clause = f"{t}_words CROSS JOIN {facts} ON x.rid = {t}_words.rowid"
+            tiers = tier_expressions(word_phrases, "title_norm")
+            where.append(f"{t}_words MATCH :match")
+            if cjk_phrases:
                 params["cjk"] = " AND ".join(cjk_phrases)
                 where.append(f"x.rid IN (SELECT rowid FROM {t}_cjk WHERE {t}_cjk MATCH :cjk)")
-        elif short_cjk:
+        elif cjk_phrases:
             from_clause = f"{t}_cjk CROSS JOIN {facts} ON x.rid = {t}_cjk.rowid"
-            if scan_terms:
-                from_clause += f" CROSS JOIN {t}_fts ON {t}_fts.rowid = x.rid"
             tiers = tier_expressions(cjk_phrases, "cjk_title")
             where.append(f"{t}_cjk MATCH :match")
-        elif scan_terms:
-            from_clause = f"{facts} CROSS JOIN {t}_fts ON {t}_fts.rowid = x.rid"
         else:
             from_clause = facts
         if tiers:
@@ -481,30 +509,19 @@ class SqliteFtsBackend(SearchBackend):
                 f" WHERE v.facet = :f{f_index} AND v.value IN ({vmarks}))"
             )
 
-        for n, term in enumerate(scan_terms):
-            params[f"s{n}"] = term
-            where.append(
-                f"(instr({t}_fts.title_norm, :s{n}) > 0 OR instr({t}_fts.body_norm, :s{n}) > 0)"
-            )
-
         if q.sort == "date":
             rank = "NULL"  # newest first; no score to compute for every match
-        elif long_terms:
-            rank = f"bm25({t}_fts, 10.0, 1.0)"
-        elif scan_terms and not short_cjk:
-            rank = f"(CASE WHEN instr({t}_fts.title_norm, :s0) > 0 THEN 0 ELSE 1 END)"
+        elif word_phrases:
+            rank = f"bm25({t}_words, 10.0, 1.0)"
         else:
-            rank = "0"  # no terms, or the CJK tiers already put title matches first
-        where_sql = " AND ".join(where)
-        # The visible matches, as one SELECT; the scan of short Latin terms is bounded.
-        scan_limit = f" LIMIT {SHORT_SCAN_LIMIT}" if scan_terms and not tiers else ""
-        matches = f"FROM {from_clause} WHERE {where_sql}{scan_limit}"
+            rank = "0"  # no terms, or CJK only: the tiers put title matches first
+        matches = f"FROM {from_clause} WHERE {' AND '.join(where)}"
 
         per_page = max(1, int(q.per_page))
         page = max(1, int(q.page))
         wanted = page * per_page  # rows up to the end of the requested page
         with self.engine.connect() as conn:
-            if len(long_terms) > 1 and q.sort != "date":
+            if len(word_phrases) > 1 and q.sort != "date":
                 # Several words: their intersection is a fraction of one common word's matches,
                 # and evaluating the expression is the expensive part — so once, not per tier.
                 total, facets, ranked = self._one_pass(conn, matches, params, q.facets, wanted)
@@ -525,22 +542,20 @@ class SqliteFtsBackend(SearchBackend):
             for step in steps:
                 if len(ranked) >= wanted or len(ranked) >= total:
                     break
-                select = (
-                    f"SELECT x.rid, {rank} AS r, x.sort_date {matches}"
-                    if not scan_limit
-                    else f"SELECT * FROM (SELECT x.rid, {rank} AS r, x.sort_date {matches}) x"
-                )
                 ranked.extend(
                     (rid, r)
                     for rid, r, _date in conn.execute(
-                        text(f"{select} ORDER BY {order} LIMIT :wanted"),
+                        text(
+                            f"SELECT x.rid, {rank} AS r, x.sort_date {matches}"
+                            f" ORDER BY {order} LIMIT :wanted"
+                        ),
                         {**step, "wanted": wanted - len(ranked)},
                     )
                 )
             page_rows = ranked[(page - 1) * per_page : wanted]
             docs = self._docs(conn, [rid for rid, _r in page_rows])
 
-        return self._results(total, facets, page_rows, docs, terms, scored=bool(long_terms))
+        return self._results(total, facets, page_rows, docs, terms, scored=bool(word_phrases))
 
     def _results(self, total, facets, page_rows, docs, terms, scored: bool) -> SearchResults:
         hits = []
@@ -569,7 +584,7 @@ class SqliteFtsBackend(SearchBackend):
         t = self.table
         # Thousands of rows: plain DB-API tuples (SQLAlchemy Row objects cost twice the query).
         rows = conn.connection.driver_connection.execute(
-            f"SELECT x.rid, bm25({t}_fts, 1.0, 0.0) < 0, bm25({t}_fts, 10.0, 1.0),"
+            f"SELECT x.rid, bm25({t}_words, 1.0, 0.0) < 0, bm25({t}_words, 10.0, 1.0),"
             f" x.sort_date, x.codes {matches}",
             params,
         ).fetchall()
