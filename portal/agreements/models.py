@@ -127,7 +127,7 @@ class Agreement(TimestampMixin, db.Model):
         "AgreementDocument",
         back_populates="agreement",
         cascade="all, delete-orphan",
-        order_by="AgreementDocument.uploaded_at",
+        order_by="(AgreementDocument.uploaded_at, AgreementDocument.id)",
     )
 
     def __repr__(self) -> str:

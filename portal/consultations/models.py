@@ -215,7 +215,10 @@ class AgendaItem(db.Model):
     meeting = relationship("Meeting", back_populates="agenda_items")
     proposed_by = relationship("User")
     documents = relationship(
-        "AgendaDocument", back_populates="agenda_item", cascade="all, delete-orphan"
+        "AgendaDocument",
+        back_populates="agenda_item",
+        cascade="all, delete-orphan",
+        order_by="AgendaDocument.id",
     )
 
     def __repr__(self) -> str:
@@ -379,7 +382,7 @@ class Outcome(TimestampMixin, db.Model):
         "OutcomeNote",
         back_populates="outcome",
         cascade="all, delete-orphan",
-        order_by="OutcomeNote.created_at",
+        order_by="(OutcomeNote.created_at, OutcomeNote.id)",
     )
 
     def __repr__(self) -> str:
