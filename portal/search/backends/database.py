@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from markupsafe import escape
 
-from portal.search.base import SearchBackend, clean_query, is_cjk, normalize_text
+from portal.search.base import SearchBackend, SearchHit, clean_query, is_cjk, normalize_text
 
 MAX_TERMS = 10  # a 1,000-character query must not become a 200-clause SQL statement
 SNIPPET_CHARS = 220
@@ -148,6 +148,20 @@ def make_snippet(body: str, terms: list[str], title: str = "") -> str:
         ("…" if start > 0 else "")
         + highlight(body, terms, start, end)
         + ("…" if end < len(body) else "")
+    )
+
+
+def hit_with_snippet(
+    doc_id: str, kind: str, title: str, body: str, url: str, terms: list[str], score
+) -> SearchHit:
+    """A hit of a database backend: the snippet is cut from the stored body in Python."""
+    return SearchHit(
+        id=doc_id,
+        kind=kind,
+        title=title,
+        url=url,
+        snippet=make_snippet(body, terms, title),
+        score=None if score is None else float(score),
     )
 
 

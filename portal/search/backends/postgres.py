@@ -43,16 +43,15 @@ from sqlalchemy import text
 
 from portal.search.backends.database import (
     cjk_grams,
+    hit_with_snippet,
     is_short_cjk,
     like_pattern,
-    make_snippet,
     query_terms,
 )
 from portal.search.base import (
     FACET_FIELDS,
     SearchBackend,
     SearchDoc,
-    SearchHit,
     SearchQuery,
     SearchResults,
     normalize_text,
@@ -443,15 +442,5 @@ class PostgresBackend(SearchBackend):
             name, _, val = value.partition(":")
             if name in facets:
                 facets[name][val] = count
-        hits = [
-            SearchHit(
-                id=doc_id,
-                kind=kind,
-                title=title,
-                url=url,
-                snippet=make_snippet(body, terms, title),
-                score=float(rank_value) if rank_value is not None else None,
-            )
-            for doc_id, kind, title, body, url, rank_value in page_rows or []
-        ]
+        hits = [hit_with_snippet(*row[:5], terms, row[5]) for row in page_rows or []]
         return SearchResults(total=total, hits=hits, facets=facets, backend=self.name)

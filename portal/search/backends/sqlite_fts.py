@@ -56,12 +56,11 @@ from collections.abc import Iterable, Iterator
 
 from sqlalchemy import text
 
-from portal.search.backends.database import make_snippet, query_terms
+from portal.search.backends.database import hit_with_snippet, query_terms
 from portal.search.base import (
     FACET_FIELDS,
     SearchBackend,
     SearchDoc,
-    SearchHit,
     SearchQuery,
     SearchResults,
     normalize_text,
@@ -562,17 +561,8 @@ class SqliteFtsBackend(SearchBackend):
         for rid, rank_value in page_rows:
             if rid not in docs:  # deleted between the statements (each reads the latest commit)
                 continue
-            doc_id, kind, title, body, url = docs[rid]
-            hits.append(
-                SearchHit(
-                    id=doc_id,
-                    kind=kind,
-                    title=title,
-                    url=url,
-                    snippet=make_snippet(body, terms, title),
-                    score=None if rank_value is None or not scored else -float(rank_value),
-                )
-            )
+            score = None if rank_value is None or not scored else -rank_value  # bm25 < 0
+            hits.append(hit_with_snippet(*docs[rid], terms, score))
         return SearchResults(total=total, hits=hits, facets=facets, backend=self.name)
 
     def _one_pass(self, conn, matches: str, params: dict, wanted_facets, wanted: int):
