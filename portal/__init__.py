@@ -52,6 +52,11 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(_project_root() / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    # Flask-Babel caches the locale on the app context; a request that shares one (a test
+    # client inside an app context, a sub-request) must choose its own language again.
+    from flask_babel import refresh
+
+    app.before_request(refresh)
     limiter.init_app(app)
     init_login(app)
     _import_models()

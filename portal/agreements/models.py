@@ -4,6 +4,9 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -22,23 +25,24 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.core.models import TimestampMixin, utcnow
 from portal.extensions import db
 
-AGREEMENT_TYPES: dict[str, str] = {
-    "mou": "Memorandum of understanding",
-    "cooperation-agreement": "Cooperation agreement",
-    "contribution-agreement": "Contribution agreement",
-    "project-cooperation-agreement": "Project cooperation agreement",
-    "grant": "Grant",
-    "letter-of-intent": "Letter of intent",
-    "other": "Other",
+AGREEMENT_TYPES: dict[str, LazyString] = {
+    "mou": _l("Memorandum of understanding"),
+    "cooperation-agreement": _l("Cooperation agreement"),
+    "contribution-agreement": _l("Contribution agreement"),
+    "project-cooperation-agreement": _l("Project cooperation agreement"),
+    "grant": _l("Grant"),
+    "letter-of-intent": _l("Letter of intent"),
+    "other": _l("Other"),
 }
 
-AGREEMENT_STATUSES: dict[str, str] = {
-    "draft": "Draft",
-    "negotiation": "In negotiation",
-    "signed": "Signed",
-    "active": "Active",
-    "closed": "Closed",
-    "terminated": "Terminated",
+AGREEMENT_STATUSES: dict[str, LazyString] = {
+    # A context of their own: "Signed" is also the signing-date column, "Active" a user state.
+    "draft": _lp("agreement status", "Draft"),
+    "negotiation": _lp("agreement status", "In negotiation"),
+    "signed": _lp("agreement status", "Signed"),
+    "active": _lp("agreement status", "Active"),
+    "closed": _lp("agreement status", "Closed"),
+    "terminated": _lp("agreement status", "Terminated"),
 }
 
 # Our status → IATI ActivityStatus code (1 pipeline, 2 implementation, 3 finalisation,
@@ -53,19 +57,19 @@ IATI_ACTIVITY_STATUS = {
 }
 
 # IATI OrganisationRole codes: 1 funding, 2 accountable, 3 extending, 4 implementing.
-PARTY_ROLES: dict[str, str] = {
-    "funding": "Funding",
-    "accountable": "Accountable",
-    "extending": "Extending",
-    "implementing": "Implementing",
+PARTY_ROLES: dict[str, LazyString] = {
+    "funding": _l("Funding"),
+    "accountable": _l("Accountable"),
+    "extending": _l("Extending"),
+    "implementing": _l("Implementing"),
 }
 
 # UN-Habitat Strategic Plan 2020–2025/2026–2029 domains of change.
-DOMAINS_OF_CHANGE: dict[int, str] = {
-    1: "Reduced spatial inequality and poverty in communities across the urban-rural continuum",
-    2: "Enhanced shared prosperity of cities and regions",
-    3: "Strengthened climate action and improved urban environment",
-    4: "Effective urban crisis prevention and response",
+DOMAINS_OF_CHANGE: dict[int, LazyString] = {
+    1: _l("Reduced spatial inequality and poverty in communities across the urban-rural continuum"),
+    2: _l("Enhanced shared prosperity of cities and regions"),
+    3: _l("Strengthened climate action and improved urban environment"),
+    4: _l("Effective urban crisis prevention and response"),
 }
 
 

@@ -168,7 +168,7 @@ def _constituency(member: GroupMember | None, org: Organization | None) -> str:
     key = (member.constituency if member is not None else None) or (
         org.stakeholder_group if org is not None else None
     )
-    return _(STAKEHOLDER_GROUPS[key]) if key in STAKEHOLDER_GROUPS else NOT_STATED
+    return str(STAKEHOLDER_GROUPS[key]) if key in STAKEHOLDER_GROUPS else NOT_STATED
 
 
 def _region(org: Organization | None, continents: dict[str, str]) -> str:

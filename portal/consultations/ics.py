@@ -55,7 +55,8 @@ def _description(meeting: Meeting) -> str:
         lines += [meeting.description, ""]
     if meeting.area_list:
         lines.append(
-            "Engagement areas: " + "; ".join(ENGAGEMENT_AREAS.get(a, a) for a in meeting.area_list)
+            "Engagement areas: "
+            + "; ".join(str(ENGAGEMENT_AREAS.get(a, a)) for a in meeting.area_list)
         )
         lines.append("")
     accepted = [i for i in meeting.agenda_items if i.status == "accepted"]

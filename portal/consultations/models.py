@@ -3,6 +3,8 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -20,12 +22,12 @@ from portal.core.models import TimestampMixin, utcnow
 from portal.extensions import db
 
 # The five engagement areas of the seed report, paragraph 37.
-ENGAGEMENT_AREAS: dict[str, str] = {
-    "resource-mobilisation": "Resource mobilisation",
-    "monitoring-reporting": "Monitoring and reporting of global commitments",
-    "knowledge-products": "Knowledge products (e.g. World Cities Report)",
-    "programme-design": "Programme design and implementation",
-    "advocacy": "Advocacy and events (e.g. World Urban Forum)",
+ENGAGEMENT_AREAS: dict[str, LazyString] = {
+    "resource-mobilisation": _l("Resource mobilisation"),
+    "monitoring-reporting": _l("Monitoring and reporting of global commitments"),
+    "knowledge-products": _l("Knowledge products (e.g. World Cities Report)"),
+    "programme-design": _l("Programme design and implementation"),
+    "advocacy": _l("Advocacy and events (e.g. World Urban Forum)"),
 }
 
 

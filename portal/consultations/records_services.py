@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -48,6 +49,19 @@ from portal.extensions import db
 from portal.notifications.links import absolute_url
 from portal.notifications.services import queue_mail
 from portal.partners.models import Organization
+
+MINUTES_STATUS_LABELS = {
+    MinutesStatus.DRAFT.value: _l("Draft"),
+    MinutesStatus.CIRCULATED.value: _l("Circulated for approval"),
+    MinutesStatus.APPROVED.value: _l("Approved"),
+    MinutesStatus.PUBLISHED.value: _l("Published"),
+}
+TRANSITION_LABELS = {
+    "circulate": _l("Circulate for approval"),
+    "approve": _l("Record approval"),
+    "publish": _l("Publish minutes"),
+    "withdraw": _l("Return to draft"),
+}
 
 MAX_MINUTES_CHARS = 200_000
 MAX_NOTE_CHARS = 10_000
@@ -350,9 +364,9 @@ def change_minutes_status(actor, meeting: Meeting, action: str, base_version: in
         raise ValidationError(
             {
                 FORM_ERROR: _(
-                    "Minutes that are %(status)s cannot be %(action)s.",
-                    status=_(minutes.status),
-                    action=action,
+                    "“%(action)s” is not possible: the minutes are “%(status)s”.",
+                    status=MINUTES_STATUS_LABELS.get(minutes.status, minutes.status),
+                    action=TRANSITION_LABELS[action],
                 )
             }
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -17,6 +18,7 @@ from portal.accounts.models import User
 from portal.consultations import dashboard as figures
 from portal.consultations import records_permissions as rules
 from portal.consultations import records_services as services
+from portal.consultations.forms import ROLE_LABELS, RSVP_LABELS
 from portal.consultations.minutes_render import render_markdown, side_by_side, unified
 from portal.consultations.models import (
     ENGAGEMENT_AREAS,
@@ -48,21 +50,11 @@ from portal.staff.views import staff_required
 
 
 def _minutes_status_label(status: str) -> str:
-    return {
-        MinutesStatus.DRAFT.value: _("Draft"),
-        MinutesStatus.CIRCULATED.value: _("Circulated for approval"),
-        MinutesStatus.APPROVED.value: _("Approved"),
-        MinutesStatus.PUBLISHED.value: _("Published"),
-    }.get(status, status)
+    return str(services.MINUTES_STATUS_LABELS.get(status, status))
 
 
 def _transition_label(action: str) -> str:
-    return {
-        "circulate": _("Circulate for approval"),
-        "approve": _("Record approval"),
-        "publish": _("Publish minutes"),
-        "withdraw": _("Return to draft"),
-    }[action]
+    return str(services.TRANSITION_LABELS[action])
 
 
 def _transition_done(action: str) -> str:
@@ -95,6 +87,8 @@ def _records_helpers():
         "OUTCOME_KIND_LABELS": OUTCOME_KIND_LABELS,
         "OUTCOME_STATUS_LABELS": OUTCOME_STATUS_LABELS,
         "ENGAGEMENT_AREAS": ENGAGEMENT_AREAS,
+        "MEMBER_ROLE_LABELS": ROLE_LABELS,
+        "RSVP_LABELS": RSVP_LABELS,
         "is_overdue": services.is_overdue,
     }
 
@@ -151,7 +145,14 @@ def attendance_register(meeting_id: int):
             errors, status = err.errors, 400
         else:
             db.session.commit()
-            flash(_("Attendance register saved (%(n)d change(s)).", n=changed), "success")
+            flash(
+                ngettext(
+                    "Attendance register saved (%(num)d change).",
+                    "Attendance register saved (%(num)d changes).",
+                    changed,
+                ),
+                "success",
+            )
             return redirect(url_for("consultations.meeting", meeting_id=meeting.id))
     elif request.method == "POST":
         errors, status = {FORM_ERROR: _("The form expired; please try again.")}, 400

@@ -171,7 +171,7 @@ def _heading(doc, text: str, level: int):
 
 
 def _label(value: str | None, labels: dict[str, str]) -> str:
-    return _(labels[value]) if value in labels else (value or "—")
+    return str(labels[value]) if value in labels else (value or "—")
 
 
 def _meeting_when(meeting: Meeting) -> str:

@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -703,10 +704,14 @@ def invite(meeting_id: int):
             meeting = db.session.get(Meeting, meeting_id)
         else:
             db.session.commit()
-            message = _("%(n)d invitation(s) sent.", n=len(result.invited))
+            message = ngettext(
+                "%(num)d invitation sent.", "%(num)d invitations sent.", len(result.invited)
+            )
             if result.skipped:
-                message += " " + _(
-                    "%(n)d member(s) already invited were skipped.", n=result.skipped
+                message += " " + ngettext(
+                    "%(num)d member already invited was skipped.",
+                    "%(num)d members already invited were skipped.",
+                    result.skipped,
                 )
             flash(message, "success")
             return redirect(

@@ -7,7 +7,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from flask import Flask, request
-from flask_babel import format_date, format_decimal
+from flask_babel import format_date, format_decimal, get_locale
 from markupsafe import Markup
 
 
@@ -48,6 +48,7 @@ def init_templating(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         url_with=url_with,
+        get_locale=get_locale,  # <html lang> and dir="rtl" for Arabic
         ORG_TYPES=ORG_TYPES,
         STAKEHOLDER_GROUPS=STAKEHOLDER_GROUPS,
         AGREEMENT_TYPES=AGREEMENT_TYPES,

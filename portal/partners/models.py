@@ -3,6 +3,8 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -22,43 +24,43 @@ from portal.core.models import TimestampMixin, utcnow
 from portal.extensions import db
 
 # IATI OrganisationType codelist (https://iatistandard.org/en/iati-standard/203/codelists/organisationtype/).
-ORG_TYPES: dict[str, str] = {
-    "10": "Government",
-    "11": "Local Government",
-    "15": "Other Public Sector",
-    "21": "International NGO",
-    "22": "National NGO",
-    "23": "Regional NGO",
-    "24": "Partner Country based NGO",
-    "30": "Public Private Partnership",
-    "40": "Multilateral",
-    "60": "Foundation",
-    "70": "Private Sector",
-    "71": "Private Sector in Provider Country",
-    "72": "Private Sector in Aid Recipient Country",
-    "73": "Private Sector in Third Country",
-    "80": "Academic, Training and Research",
-    "90": "Other",
+ORG_TYPES: dict[str, LazyString] = {
+    "10": _l("Government"),
+    "11": _l("Local Government"),
+    "15": _l("Other Public Sector"),
+    "21": _l("International NGO"),
+    "22": _l("National NGO"),
+    "23": _l("Regional NGO"),
+    "24": _l("Partner Country based NGO"),
+    "30": _l("Public Private Partnership"),
+    "40": _l("Multilateral"),
+    "60": _l("Foundation"),
+    "70": _l("Private Sector"),
+    "71": _l("Private Sector in Provider Country"),
+    "72": _l("Private Sector in Aid Recipient Country"),
+    "73": _l("Private Sector in Third Country"),
+    "80": _l("Academic, Training and Research"),
+    "90": _l("Other"),
 }
 
 # The 16 partner constituent groups of UN-Habitat's General Assembly of Partners.
-STAKEHOLDER_GROUPS: dict[str, str] = {
-    "local-authorities": "Local and subnational authorities",
-    "research-academia": "Research and academia",
-    "civil-society": "Civil society organisations",
-    "grassroots": "Grassroots organisations",
-    "women": "Women",
-    "parliamentarians": "Parliamentarians",
-    "children-youth": "Children and youth",
-    "business-industries": "Business and industries",
-    "foundations-philanthropies": "Foundations and philanthropies",
-    "professionals": "Professionals",
-    "trade-unions-workers": "Trade unions and workers",
-    "farmers": "Farmers",
-    "indigenous-peoples": "Indigenous peoples",
-    "media": "Media",
-    "persons-with-disabilities": "Persons with disabilities",
-    "older-persons": "Older persons",
+STAKEHOLDER_GROUPS: dict[str, LazyString] = {
+    "local-authorities": _l("Local and subnational authorities"),
+    "research-academia": _l("Research and academia"),
+    "civil-society": _l("Civil society organisations"),
+    "grassroots": _l("Grassroots organisations"),
+    "women": _l("Women"),
+    "parliamentarians": _l("Parliamentarians"),
+    "children-youth": _l("Children and youth"),
+    "business-industries": _l("Business and industries"),
+    "foundations-philanthropies": _l("Foundations and philanthropies"),
+    "professionals": _l("Professionals"),
+    "trade-unions-workers": _l("Trade unions and workers"),
+    "farmers": _l("Farmers"),
+    "indigenous-peoples": _l("Indigenous peoples"),
+    "media": _l("Media"),
+    "persons-with-disabilities": _l("Persons with disabilities"),
+    "older-persons": _l("Older persons"),
 }
 
 

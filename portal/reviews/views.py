@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
@@ -67,7 +68,22 @@ def _review_helpers():
         "review_table_rows": table_rows,
         "review_highlight": highlight,
         "review_author": author_label,
+        "ROUND_STATE_LABELS": ROUND_STATE_LABELS,
+        "COMMENT_STATUS_LABELS": COMMENT_STATUS_LABELS,
     }
+
+
+ROUND_STATE_LABELS = {
+    permissions.RoundState.DRAFT.value: _l("draft"),
+    permissions.RoundState.NOT_YET_OPEN.value: _l("not yet open"),
+    permissions.RoundState.OPEN.value: _l("open"),
+    permissions.RoundState.CLOSED.value: _l("closed"),
+}
+COMMENT_STATUS_LABELS = {
+    "active": _l("active"),
+    "withdrawn": _l("withdrawn"),
+    "hidden": _l("hidden"),
+}
 
 
 def author_label(comment: Comment, viewer) -> str:

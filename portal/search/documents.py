@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.routing import BuildError
@@ -25,6 +26,13 @@ from portal.agreements.permissions import agreement_principals
 from portal.partners.models import STAKEHOLDER_GROUPS, Organization, Region
 from portal.partners.permissions import organization_principals
 from portal.search.base import SearchDoc
+
+
+def english(label) -> str:
+    """A vocabulary label in English, whoever's request indexes the document: the index is
+    shared by readers of every language (their queries are folded, not translated)."""
+    with force_locale("en"):
+        return str(label)
 
 BATCH_SIZE = 500
 
@@ -156,7 +164,7 @@ def _load_organizations(session: Session, pks: list[int]) -> dict[int, SearchDoc
             org.acronym or "",
             org.description or "",
             country.name if country else "",
-            STAKEHOLDER_GROUPS.get(org.stakeholder_group or "", ""),
+            english(STAKEHOLDER_GROUPS.get(org.stakeholder_group or "", "")),
         ]
         docs[org.id] = SearchDoc(
             id=f"organization:{org.id}",
@@ -206,7 +214,7 @@ def _load_agreements(session: Session, pks: list[int]) -> dict[int, SearchDoc]:
         body = [
             agreement.reference,
             agreement.summary or "",
-            AGREEMENT_TYPES.get(agreement.agreement_type, ""),
+            english(AGREEMENT_TYPES.get(agreement.agreement_type, "")),
             " · ".join(party_names),
             ", ".join(c.name for c in agreement.countries),
         ]

@@ -83,7 +83,7 @@ def test_smtp_down_mail_waits_in_outbox_then_mail_send_delivers(
         )
         # The staff action succeeded even though no mail could leave.
         assert resp.status_code == 200
-        assert "3 invitation(s) sent." in resp.get_data(as_text=True)
+        assert "3 invitations sent." in resp.get_data(as_text=True)
         assert db.session.scalar(select(func.count(Invitation.id))) == 3
         db.session.expire_all()
         assert _unsent() == 3

@@ -427,7 +427,7 @@ def test_invite_whole_group_skips_already_invited_and_counts_them(client):
         follow_redirects=True,
     )
     page = resp.get_data(as_text=True)
-    assert "2 invitation(s) sent." in page and "1 member(s) already invited were skipped." in page
+    assert "2 invitations sent." in page and "1 member already invited was skipped." in page
     assert _count(Invitation) == 3
 
 

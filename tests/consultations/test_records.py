@@ -248,7 +248,7 @@ def test_editing_approved_minutes_withdraws_the_approval(client, people):
     assert minutes.status == "draft" and minutes.approved_at is None
     # Publishing needs approval of the current text first.
     resp = _transition(client, meeting.id, "publish")
-    assert "cannot be" in _text(resp)
+    assert "“Publish minutes” is not possible: the minutes are “Draft”." in _text(resp)
 
 
 def test_markdown_is_sanitised_no_script_no_event_handlers(client, people):
