@@ -197,3 +197,38 @@ def test_mail_is_written_in_the_recipients_language(app, factories, lang):
             expected = gettext("Reset your Partnership Portal password")
     mail = db.session.scalar(select(OutgoingMail).where(OutgoingMail.to_address == user.email))
     assert mail.subject == expected != "Reset your Partnership Portal password"
+
+
+def test_region_names_are_the_m49_names_of_the_data_file():
+    from portal.partners.place_names import REGION_NAMES
+    from portal.partners.reference import region_rows
+
+    assert [str(name) for name in REGION_NAMES] == [row["name"] for row in region_rows()]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_country_and_region_has_a_name_in_every_language(app, lang):
+    from portal.partners.place_names import place_name
+    from portal.partners.reference import country_rows, region_rows
+
+    names = [row["name"] for row in country_rows()] + [row["name"] for row in region_rows()]
+    with app.test_request_context(f"/?lang={lang}"):
+        translated = {name: place_name(name) for name in names}
+    untranslated = [name for name, local in translated.items() if local == name]
+    if lang in ("zh", "ar", "ru"):  # other scripts: every name must differ from the English
+        assert not untranslated, untranslated[:10]
+    else:  # Latin script: many names are spelt alike ("Kenya" in French)
+        assert len(untranslated) < len(names) / 4, untranslated[:10]
+
+
+def test_pages_show_places_in_the_readers_language(client, factories):
+    from portal.extensions import db
+
+    org = factories.make_org("Nairobi Urban Forum")
+    org.country_code = "KE"
+    db.session.commit()
+    assert "肯尼亚" in client.get("/regions/country/KE?lang=zh").get_data(as_text=True)
+    africa = client.get("/regions/002?lang=fr").get_data(as_text=True)
+    assert "<h1>Afrique" in africa and "Afrique subsaharienne" in africa
+    directory = client.get("/partners/?lang=es").get_data(as_text=True)
+    assert "Kenia" in directory

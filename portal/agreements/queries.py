@@ -32,6 +32,7 @@ from portal.agreements.permissions import visible_agreements_filter
 from portal.extensions import db
 from portal.partners.models import Country, Organization
 from portal.partners.permissions import can_view_organization, visible_organizations_filter
+from portal.partners.place_names import place_name
 from portal.partners.queries import (
     FacetOption,
     RegionTree,
@@ -303,11 +304,17 @@ def agreement_facets(
         .group_by(Country.code, Country.name)
     ).all()
     countries = [
-        FacetOption(code, name, n, code == filters.country) for code, name, n in country_rows
+        FacetOption(code, place_name(name), n, code == filters.country)
+        for code, name, n in country_rows
     ]
     if filters.country and not any(o.selected for o in countries):
         countries.append(
-            FacetOption(filters.country, db.session.get(Country, filters.country).name, 0, True)
+            FacetOption(
+                filters.country,
+                place_name(db.session.get(Country, filters.country).name),
+                0,
+                True,
+            )
         )
 
     # One row of 17 conditional counts: an agreement with 11.1 and 11.3 counts once for goal 11.

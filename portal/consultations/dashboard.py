@@ -34,6 +34,7 @@ from portal.consultations.models import (
 from portal.core.models import utcnow
 from portal.extensions import db
 from portal.partners.models import STAKEHOLDER_GROUPS, Country, Organization, Region
+from portal.partners.place_names import place_name
 
 NOT_STATED = "—"
 LIVE_MEETING = (MeetingStatus.SCHEDULED.value, MeetingStatus.HELD.value)
@@ -119,7 +120,7 @@ class MemberRate:
 def continent_names() -> dict[str, str]:
     """Country code → its M49 continent (level-2 region) name."""
     regions = {
-        code: (parent, level, name)
+        code: (parent, level, place_name(name))
         for code, parent, level, name in db.session.execute(
             select(Region.code, Region.parent_code, Region.level, Region.name)
         )

@@ -56,6 +56,9 @@ def init_templating(app: Flask) -> None:
         DOMAINS_OF_CHANGE=DOMAINS_OF_CHANGE,
         PARTY_ROLES=PARTY_ROLES,
     )
+    from portal.partners.place_names import place_name
+
+    app.jinja_env.filters["place"] = place_name  # country and region names, translated
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["nice_date"] = nice_date
     app.jinja_env.filters["nl2br"] = lambda s: Markup("<br>").join((s or "").splitlines())

@@ -24,11 +24,13 @@ from wtforms.validators import DataRequired, Length, Optional
 from portal.core.services import FORM_ERROR
 from portal.extensions import db
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Country, Organization, Region
+from portal.partners.place_names import place_name
 from portal.partners.services import OrganizationData
 
 
 def country_choices() -> list[tuple[str, str]]:
-    return [(c.code, c.name) for c in db.session.scalars(select(Country).order_by(Country.name))]
+    choices = [(c.code, place_name(c.name)) for c in db.session.scalars(select(Country))]
+    return sorted(choices, key=lambda choice: choice[1].casefold())
 
 
 def region_choices() -> list[tuple[str, str]]:
@@ -41,8 +43,8 @@ def region_choices() -> list[tuple[str, str]]:
     indent = "\u2003"  # em space: visible nesting without JavaScript
 
     def walk(parent: str | None, depth: int) -> None:
-        for r in sorted(children.get(parent, []), key=lambda x: x.name):
-            ordered.append((r.code, f"{indent * depth}{r.name} ({r.code})"))
+        for r in sorted(children.get(parent, []), key=lambda x: place_name(x.name).casefold()):
+            ordered.append((r.code, f"{indent * depth}{place_name(r.name)} ({r.code})"))
             walk(r.code, depth + 1)
 
     walk(None, 0)

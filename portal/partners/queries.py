@@ -27,6 +27,7 @@ from portal.partners.models import (
     organization_regions,
 )
 from portal.partners.permissions import visible_organizations_filter
+from portal.partners.place_names import place_name
 
 WORLD = "001"
 MAX_TEXT_FILTER = 200
@@ -159,7 +160,11 @@ def region_facet(
     """Regions in tree order; only those with something in them (or the selected one)."""
     return [
         FacetOption(
-            region.code, region.name, counts.get(region.code, 0), region.code == selected, depth
+            region.code,
+            place_name(region.name),
+            counts.get(region.code, 0),
+            region.code == selected,
+            depth,
         )
         for region, depth in tree.walk()
         if counts.get(region.code) or region.code == selected
@@ -324,13 +329,14 @@ def partner_facets(
     org_types = grouped(Organization.org_type, "org_type")
     groups = grouped(Organization.stakeholder_group, "stakeholder_group")
     countries = grouped(Organization.country_code, "country")
-    country_names = dict(
-        db.session.execute(
+    country_names = {
+        code: place_name(name)
+        for code, name in db.session.execute(
             select(Country.code, Country.name).where(Country.code.in_(list(countries)))
-        ).all()
-    )
+        )
+    }
     if filters.country and filters.country not in country_names:
-        country_names[filters.country] = db.session.get(Country, filters.country).name
+        country_names[filters.country] = place_name(db.session.get(Country, filters.country).name)
     region_counts = counts_per_region(
         organization_region_links(),
         select(Organization.id).where(*partner_conditions(filters, user, skip="region", tree=tree)),

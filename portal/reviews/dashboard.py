@@ -20,6 +20,7 @@ from sqlalchemy import case, func, select
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.partners.models import STAKEHOLDER_GROUPS, Country, Organization, Region
+from portal.partners.place_names import place_name
 from portal.reviews.dispositions import region_parents
 from portal.reviews.models import (
     Comment,
@@ -80,7 +81,8 @@ def response_rates(review_round: ReviewRound) -> tuple[list[RateRow], list[RateR
     ).all()
     parents = region_parents()
     levels = dict(db.session.execute(select(Region.code, Region.level)).all())
-    names = dict(db.session.execute(select(Region.code, Region.name)).all())
+    region_rows = db.session.execute(select(Region.code, Region.name))
+    names = {code: place_name(name) for code, name in region_rows}
     by_region: dict[str, list[int]] = {}
     by_group: dict[str, list[int]] = {}
     total = [0, 0]
@@ -97,7 +99,7 @@ def response_rates(review_round: ReviewRound) -> tuple[list[RateRow], list[RateR
         return names.get(key, key) if key != UNKNOWN else _("Not known")
 
     def label_group(key: str) -> str:
-        return _(STAKEHOLDER_GROUPS[key]) if key in STAKEHOLDER_GROUPS else _("Not known")
+        return str(STAKEHOLDER_GROUPS[key]) if key in STAKEHOLDER_GROUPS else _("Not known")
 
     def rows_of(bucket, labeller) -> list[RateRow]:
         out = [RateRow(k, labeller(k), v[0], v[1]) for k, v in bucket.items()]

@@ -22,6 +22,7 @@ from portal.core.audit import record_audit
 from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError, actor_id
 from portal.extensions import db
 from portal.partners.models import Country, Organization, Region
+from portal.partners.place_names import place_name
 from portal.reviews.models import (
     Comment,
     CommentStatus,
@@ -410,4 +411,5 @@ def organization_region_name(org: Organization | None, names: dict[str, str]) ->
 
 
 def region_names() -> dict[str, str]:
-    return dict(db.session.execute(select(Region.code, Region.name)).all())
+    region_rows = db.session.execute(select(Region.code, Region.name))
+    return {code: place_name(name) for code, name in region_rows}

@@ -34,6 +34,7 @@ def english(label) -> str:
     with force_locale("en"):
         return str(label)
 
+
 BATCH_SIZE = 500
 
 

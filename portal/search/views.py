@@ -14,6 +14,7 @@ from portal.agreements.models import AGREEMENT_STATUSES, AGREEMENT_TYPES, DOMAIN
 from portal.core.pagination import Page
 from portal.extensions import db
 from portal.partners.models import ORG_TYPES, Country, Region
+from portal.partners.place_names import place_name
 from portal.search.service import FACET_PARAMS, parse_search_args, run_search, suggest_titles
 
 bp = Blueprint("search", __name__, url_prefix="/search")
@@ -55,20 +56,22 @@ def _labels(facets: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
     region_codes = list(facets.get("regions", {}))
     country_codes = list(facets.get("countries", {}))
     regions = (
-        dict(
-            db.session.execute(
+        {
+            code: place_name(name)
+            for code, name in db.session.execute(
                 select(Region.code, Region.name).where(Region.code.in_(region_codes))
-            ).all()
-        )
+            )
+        }
         if region_codes
         else {}
     )
     countries = (
-        dict(
-            db.session.execute(
+        {
+            code: place_name(name)
+            for code, name in db.session.execute(
                 select(Country.code, Country.name).where(Country.code.in_(country_codes))
-            ).all()
-        )
+            )
+        }
         if country_codes
         else {}
     )
