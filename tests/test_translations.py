@@ -232,3 +232,12 @@ def test_pages_show_places_in_the_readers_language(client, factories):
     assert "<h1>Afrique" in africa and "Afrique subsaharienne" in africa
     directory = client.get("/partners/?lang=es").get_data(as_text=True)
     assert "Kenia" in directory
+
+
+def test_the_language_chosen_in_the_footer_stays_chosen(client):
+    home = client.get("/partners/?sort=name").get_data(as_text=True)
+    link = re.search(r'href="(/lang/fr\?[^"]+)"', home).group(1).replace("&amp;", "&")
+    resp = client.get(link)
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/partners/")
+    assert '<html lang="fr"' in client.get("/agreements/").get_data(as_text=True)
+    assert client.get("/lang/fr?next=/\\evil.example").headers["Location"] == "/"

@@ -81,6 +81,6 @@ def set_language(code: str):
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
     target = request.args.get("next") or url_for("core.home")
-    if not target.startswith("/") or target.startswith("//"):
+    if not target.startswith("/") or target.startswith(("//", "/\\")):  # no open redirect
         target = url_for("core.home")
     return redirect(target)

@@ -22,6 +22,7 @@ from portal.core.pagination import paginate
 from portal.extensions import db
 from portal.partners.models import Country, Organization
 from portal.partners.permissions import visible_organizations_filter
+from portal.partners.place_names import place_name
 from portal.partners.queries import (
     WORLD,
     RegionTree,
@@ -81,10 +82,9 @@ def show(code: str):
     codes = tree.subtree_codes(region.code)
     partners = _partners_preview(organization_in_region(codes))
     agreements = _agreements_preview(agreement_in_region(codes))
-    countries = list(
-        db.session.scalars(
-            select(Country).where(Country.region_code.in_(codes)).order_by(Country.name)
-        )
+    countries = sorted(  # alphabetical in the reader's language
+        db.session.scalars(select(Country).where(Country.region_code.in_(codes))),
+        key=lambda country: place_name(country.name).casefold(),
     )
     country_codes = [c.code for c in countries]
     partners_by_country = partner_counts_by_country(current_user, country_codes)
