@@ -98,7 +98,21 @@ def queue_meeting_mail(user: User, template: str, subject: str, category: str, *
             render_template(f"mail/{template}.txt", **context),
             html=render_template(f"mail/{template}.html", **context),
             category=category,
+            attachments=[meeting_ics_attachment(context["meeting"])],
         )
+
+
+def meeting_ics_attachment(meeting: Meeting) -> tuple[str, str, bytes]:
+    """The meeting as an .ics file for the mail: one click adds it to any calendar.
+
+    Exported as the public sees it — no ATTENDEE lines — because a mail can be forwarded.
+    """
+    from flask_login import AnonymousUserMixin
+
+    from portal.consultations.ics import calendar_for
+
+    content = calendar_for([meeting], AnonymousUserMixin())
+    return (f"meeting-{meeting.id}.ics", "text/calendar; method=PUBLISH", content)
 
 
 def _subject(kind: str, context: dict) -> str:

@@ -94,7 +94,24 @@ def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
     msg.set_content(mail.body_text)
     if mail.body_html:
         msg.add_alternative(mail.body_html, subtype="html")
+    for attachment in mail.attachments:
+        ctype, params = _split_content_type(attachment.content_type)
+        maintype, _, subtype = ctype.partition("/")
+        msg.add_attachment(
+            attachment.content,
+            maintype=maintype,
+            subtype=subtype,
+            filename=attachment.filename,
+            params=params,
+        )
     return msg
+
+
+def _split_content_type(value: str) -> tuple[str, dict[str, str]]:
+    """"text/calendar; method=PUBLISH" → ("text/calendar", {"method": "PUBLISH"})."""
+    ctype, *rest = (part.strip() for part in value.split(";"))
+    params = dict(part.split("=", 1) for part in rest if "=" in part)
+    return ctype or "application/octet-stream", params
 
 
 def backoff(attempts: int) -> timedelta:

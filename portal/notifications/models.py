@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import utcnow
 from portal.extensions import db
@@ -27,6 +27,27 @@ class OutgoingMail(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
+    attachments = relationship(
+        "OutgoingMailAttachment",
+        cascade="all, delete-orphan",
+        order_by="OutgoingMailAttachment.id",
+        lazy="selectin",
+    )
 
     def __repr__(self) -> str:
         return f"<OutgoingMail {self.id} to={self.to_address} sent={bool(self.sent_at)}>"
+
+
+class OutgoingMailAttachment(db.Model):
+    """A file sent with a queued e-mail (a meeting's .ics): stored with the mail, so a retry
+    days later sends exactly what was queued."""
+
+    __tablename__ = "outgoing_mail_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mail_id: Mapped[int] = mapped_column(
+        ForeignKey("outgoing_mail.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))  # e.g. text/calendar; method=PUBLISH
+    content: Mapped[bytes] = mapped_column(LargeBinary)

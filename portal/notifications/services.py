@@ -20,28 +20,42 @@ mail sent before commit could describe a change that is then rolled back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from flask import Flask, current_app, g, has_request_context
 from flask_sqlalchemy.session import Session as FlaskSqlaSession
 from sqlalchemy import event
 
 from portal.extensions import db
-from portal.notifications.models import OutgoingMail
+from portal.notifications.models import OutgoingMail, OutgoingMailAttachment
 
 log = logging.getLogger(__name__)
 _PENDING = "portal.new_outgoing_mail_ids"
 
 
 def queue_mail(
-    to: str, subject: str, text: str, html: str | None = None, category: str = ""
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    category: str = "",
+    attachments: Iterable[tuple[str, str, bytes]] = (),
 ) -> OutgoingMail:
-    """Add an e-mail to the outbox in the current transaction (never commits)."""
+    """Add an e-mail to the outbox in the current transaction (never commits).
+
+    ``attachments``: (filename, content type, bytes) — small files only (an .ics), kept with
+    the mail until it is sent.
+    """
     mail = OutgoingMail(
         to_address=to.strip(),
         subject=" ".join(str(subject).split())[:300],  # no newlines: header injection
         body_text=text,
         body_html=html,
         category=category[:100],
+        attachments=[
+            OutgoingMailAttachment(filename=name, content_type=ctype, content=content)
+            for name, ctype, content in attachments
+        ],
     )
     db.session.add(mail)
     return mail
