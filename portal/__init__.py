@@ -23,6 +23,9 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     from portal.core.requests import PortalRequest
 
     app.request_class = PortalRequest
+    from portal.core.routing import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any route is registered
     configure(app, config)
     register_extensions(app)
     register_blueprints(app)

@@ -49,3 +49,39 @@ def test_nul_characters_in_forms_are_dropped_not_stored(client, factories):
     assert resp.status_code < 500
     db.session.refresh(org)
     assert "\x00" not in org.name and "\x00" not in (org.description or "")
+
+
+HUGE = "9" * 12  # past PostgreSQL's INTEGER
+HUGER = "9" * 30  # past BIGINT too
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/agreements/{HUGE}",
+        f"/partners/{HUGE}",
+        f"/consultations/meetings/{HUGE}",
+        f"/api/v1/reviews/rounds/{HUGE}",
+        f"/api/v1/reviews/rounds/{HUGE}/comments",
+    ],
+)
+def test_ids_past_the_database_range_are_not_found(client, path):
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/partners/?page={HUGER}",
+        f"/agreements/?page={HUGER}&per_page={HUGER}",
+        f"/search/?q=water&page={HUGER}",
+        f"/api/v1/search?q=water&page={HUGER}",
+        f"/staff/audit?object_id={HUGE}",
+        f"/staff/audit?object_id={HUGER}",
+    ],
+)
+def test_huge_numbers_in_query_arguments_are_never_a_500(client, factories, path):
+    factories.make_user("staff", email="staff@example.org")
+    db.session.commit()
+    login(client, "staff@example.org")
+    assert client.get(path).status_code < 500

@@ -2,8 +2,8 @@
 
 Authentication is the session cookie or ``Authorization: Bearer <token>`` (see
 ``portal.accounts.auth``); every endpoint applies the same permission rules as the pages.
-Errors are JSON (``portal.core.errors``). Only GET endpoints exist, so CSRF never applies; a
-future POST endpoint authenticated by token must be exempted explicitly.
+Errors are JSON (``portal.core.errors``). The one POST endpoint (a review comment) accepts a
+bearer token only, never the cookie, and is exempt from CSRF for that reason.
 """
 
 from __future__ import annotations
@@ -12,4 +12,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from portal.api import search  # noqa: E402,F401  (registers its routes on bp)
+from portal.api import reviews, search  # noqa: E402,F401  (register their routes on bp)

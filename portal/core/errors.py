@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.extensions import db
@@ -54,6 +55,15 @@ def init_error_handlers(app: Flask) -> None:
         if description and description == type(err).description:
             description = None
         return render_error(err.code, description)
+
+    @app.errorhandler(DataError)
+    def _bad_value(err: DataError):
+        # A value the database cannot hold (a 12-digit id, a page number past bigint) got as
+        # far as a query: that is bad input, not a server fault. Routes and forms should stop
+        # such values earlier; this is the net under them.
+        db.session.rollback()
+        app.logger.warning("Value out of range on %s %s: %s", request.method, request.path, err)
+        return render_error(400, _("A value in the request is out of range."))
 
     @app.errorhandler(Exception)
     def _unhandled(err: Exception):

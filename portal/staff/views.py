@@ -29,6 +29,7 @@ from portal.accounts.models import User
 from portal.agreements.models import AGREEMENT_STATUSES, Agreement, Visibility
 from portal.core.audit import AuditLog
 from portal.core.pagination import paginate
+from portal.core.routing import MAX_ID
 from portal.core.services import PermissionDenied, ValidationError
 from portal.extensions import db, login_manager
 from portal.partners.forms import ReviewProposalForm
@@ -180,6 +181,9 @@ def audit():
     action = args.get("action") or None
     actor = args.get("actor") or None
     object_id = args.get("object_id", type=int)
+    if object_id is not None and not 0 < object_id <= MAX_ID:
+        errors["object_id"] = _("No record has that id.")
+        object_id = -1  # matches nothing, and the database can hold it
     if object_type:
         stmt = stmt.where(AuditLog.object_type == object_type)
     if object_id is not None:

@@ -1,0 +1,179 @@
+"""Review rounds as JSON: read a round's text and the comments one may see; post a comment.
+
+    GET  /api/v1/reviews/rounds/<id>            the round, its state and its paragraphs
+    GET  /api/v1/reviews/rounds/<id>/comments   the comments the caller may see
+    POST /api/v1/reviews/rounds/<id>/comments   a comment, as the token's owner
+
+For partners who collect comments in their own tools (a ministry gathering its agencies'
+remarks, say) and submit them in one go. The rules are the pages' rules, through the same
+use case (``portal.reviews.services.post_comment``): invited reviewers and staff only,
+only while the round is open, anonymity and "reviewers see each other" respected.
+
+POST accepts only ``Authorization: Bearer <token>`` — never the session cookie — so a
+cross-site page cannot post in a reviewer's name, and CSRF tokens are not needed.
+Errors: 400 ``{"error": …, "errors": {field: message}}`` for bad input, 401 without a token,
+403 when not invited, 404 for an unknown round or paragraph, 409 when commenting is closed.
+"""
+
+from __future__ import annotations
+
+from flask import abort, jsonify, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.accounts.models import ApiToken
+from portal.api.views import bp
+from portal.core.models import as_utc
+from portal.core.services import PermissionDenied, ValidationError
+from portal.extensions import csrf, db
+from portal.reviews import permissions
+from portal.reviews.models import Comment, Paragraph, ReviewRound
+from portal.reviews.services import CommentingClosed, post_comment
+
+
+def _visible_round(round_id: int, user) -> ReviewRound:
+    round_ = db.session.get(ReviewRound, round_id)
+    if round_ is None:
+        abort(404)
+    if not permissions.can_view_round(user, round_):
+        abort(403 if getattr(user, "is_authenticated", False) else 401)
+    return round_
+
+
+def _iso(value) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+@bp.get("/reviews/rounds/<int:round_id>")
+def review_round(round_id: int):
+    round_ = _visible_round(round_id, current_user)
+    version = round_.version
+    return jsonify(
+        {
+            "id": round_.id,
+            "title": round_.title,
+            "document": version.document.title,
+            "version": version.number,
+            "state": permissions.round_state(round_).value,
+            "opens_at": _iso(round_.opens_at),
+            "closes_at": _iso(round_.closes_at),
+            "you_may_comment": permissions.can_comment(current_user, round_),
+            "paragraphs": [
+                {"anchor": p.anchor, "number": p.number, "kind": p.kind, "text": p.text}
+                for p in version.paragraphs
+            ],
+        }
+    )
+
+
+def _comment_json(comment: Comment, viewer) -> dict:
+    from portal.reviews.views import author_label
+
+    paragraph = comment.paragraph
+    return {
+        "id": comment.id,
+        "paragraph": (
+            {"anchor": paragraph.anchor, "number": paragraph.number} if paragraph else None
+        ),
+        "parent_id": comment.parent_id,
+        "author": author_label(comment, viewer),
+        "comment_type": comment.comment_type,
+        "body": comment.body,
+        "proposed_change": comment.proposed_change,
+        "quote": comment.quoted_text,
+        "status": comment.status,
+        "created_at": _iso(comment.created_at),
+    }
+
+
+@bp.get("/reviews/rounds/<int:round_id>/comments")
+def review_comments(round_id: int):
+    round_ = _visible_round(round_id, current_user)
+    comments = db.session.scalars(
+        select(Comment)
+        .where(permissions.visible_comments_filter(current_user, round_))
+        .order_by(Comment.id)
+    ).all()
+    return jsonify(
+        {
+            "total": len(comments),
+            "comments": [_comment_json(c, current_user) for c in comments],
+        }
+    )
+
+
+def _token_user():
+    """The active owner of a valid bearer token, or None. Cookies do not count here."""
+    header = request.headers.get("Authorization", "")
+    raw = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    if not raw:
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(raw)))
+    if token is None or token.revoked_at is not None or not token.user.is_active:
+        return None
+    return token.user
+
+
+def _bad_request(errors: dict[str, str]):
+    message = "; ".join(errors.values())
+    return jsonify({"error": {"code": 400, "message": message}, "errors": errors}), 400
+
+
+@bp.post("/reviews/rounds/<int:round_id>/comments")
+@csrf.exempt  # bearer tokens only (see the module docstring)
+def post_review_comment(round_id: int):
+    user = _token_user()
+    if user is None:
+        abort(401, description="Send an API token: Authorization: Bearer <token>.")
+    round_ = _visible_round(round_id, user)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _bad_request({"_form": "Send a JSON object (Content-Type: application/json)."})
+    text_fields = ("body", "comment_type", "proposed_change", "quote", "paragraph")
+    wrong = [name for name in text_fields if name in data and not isinstance(data[name], str)]
+    errors = {name: "Must be a string." for name in wrong}
+    if not isinstance(data.get("anonymous", False), bool):
+        errors["anonymous"] = "Must be true or false."
+    if errors:
+        return _bad_request(errors)
+    paragraph = None
+    if data.get("paragraph"):  # a paragraph's anchor, or its number as printed
+        ref = data["paragraph"].strip()
+        numeric = ref.isascii() and ref.isdigit() and len(ref) <= 9  # a 32-bit column
+        condition = Paragraph.number == int(ref) if numeric else Paragraph.anchor == ref
+        paragraph = db.session.scalar(
+            select(Paragraph).where(Paragraph.version_id == round_.version_id, condition)
+        )
+        if paragraph is None:
+            return _bad_request({"paragraph": f"No paragraph {ref} in the version under review."})
+    parent = None
+    if data.get("parent_id") is not None:
+        parent_id = data["parent_id"]
+        # bool is an int in Python, an id is not; ids are 32-bit (PostgreSQL errs beyond).
+        valid = type(parent_id) is int and 0 < parent_id < 2**31
+        parent = db.session.get(Comment, parent_id) if valid else None
+        if parent is None:
+            return _bad_request({"parent_id": "No such comment."})
+    try:
+        comment = post_comment(
+            round_,
+            user,
+            paragraph=paragraph,
+            body=data.get("body", ""),
+            comment_type=data.get("comment_type", "general"),
+            proposed_change=data.get("proposed_change"),
+            quote=data.get("quote"),
+            parent=parent,
+            anonymous=data.get("anonymous", False),
+        )
+    except ValidationError as err:
+        db.session.rollback()
+        return _bad_request({k: str(v) for k, v in err.errors.items()})
+    except PermissionDenied as err:
+        db.session.rollback()
+        abort(403, description=str(err))
+    except CommentingClosed as err:
+        db.session.rollback()
+        abort(409, description=err.message)
+    db.session.commit()
+    return jsonify(_comment_json(comment, user)), 201
