@@ -108,7 +108,7 @@ def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
 
 
 def _split_content_type(value: str) -> tuple[str, dict[str, str]]:
-    """"text/calendar; method=PUBLISH" → ("text/calendar", {"method": "PUBLISH"})."""
+    """ "text/calendar; method=PUBLISH" → ("text/calendar", {"method": "PUBLISH"})."""
     ctype, *rest = (part.strip() for part in value.split(";"))
     params = dict(part.split("=", 1) for part in rest if "=" in part)
     return ctype or "application/octet-stream", params
