@@ -24,7 +24,7 @@ class TestDatabaseBackend(SearchContract):
         expected = {"sqlite": "sqlite-fts5", "postgresql": "postgresql"}[db.engine.dialect.name]
         assert backend.name == expected
 
-    def test_short_queries_are_bounded_scans_that_still_respect_permissions(self, backend):
+    def test_short_chinese_queries_still_respect_permissions(self, backend):
         from tests.search.contract import make_doc
 
         backend.upsert(
