@@ -241,3 +241,23 @@ def test_the_language_chosen_in_the_footer_stays_chosen(client):
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/partners/")
     assert '<html lang="fr"' in client.get("/agreements/").get_data(as_text=True)
     assert client.get("/lang/fr?next=/\\evil.example").headers["Location"] == "/"
+
+
+def test_the_audit_log_is_written_in_one_language_whoever_makes_the_change(client, factories):
+    from sqlalchemy import select
+
+    from portal.core.audit import AuditLog
+    from portal.extensions import db
+
+    factories.make_user("staff", email="staff-fr@example.org")
+    db.session.commit()
+    login(client, "staff-fr@example.org")
+    client.get("/lang/fr")
+    page = client.get("/partners/new").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    from tests.test_staff_management import org_form
+
+    resp = client.post("/partners/new", data=org_form(csrf_token=token))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "create")).one()
+    assert entry.summary.startswith("Created")  # English, though the page spoke French

@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 import pycountry
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.agreements import documents
@@ -300,7 +301,7 @@ def create_agreement(actor, data: AgreementData) -> Agreement:
     record_audit(
         "create",
         agreement,
-        summary=_("Created agreement %(ref)s", ref=agreement.reference),
+        summary=_l("Created agreement %(ref)s", ref=agreement.reference),
         before={},
         after=agreement_snapshot(agreement),
         actor_id=actor_id(actor),
@@ -319,7 +320,7 @@ def update_agreement(actor, agreement: Agreement, data: AgreementData) -> Agreem
         record_audit(
             "update",
             agreement,
-            summary=_("Edited agreement %(ref)s", ref=agreement.reference),
+            summary=_l("Edited agreement %(ref)s", ref=agreement.reference),
             before=before,
             after=after,
             actor_id=actor_id(actor),
@@ -334,7 +335,7 @@ def archive_agreement(actor, agreement: Agreement) -> Agreement:
         agreement,
         archived=True,
         snapshot=agreement_snapshot,
-        summary=_("Archived agreement %(ref)s", ref=agreement.reference),
+        summary=_l("Archived agreement %(ref)s", ref=agreement.reference),
         refusal=_("This agreement is already archived."),
     )
 
@@ -346,7 +347,7 @@ def restore_agreement(actor, agreement: Agreement) -> Agreement:
         agreement,
         archived=False,
         snapshot=agreement_snapshot,
-        summary=_("Restored agreement %(ref)s", ref=agreement.reference),
+        summary=_l("Restored agreement %(ref)s", ref=agreement.reference),
         refusal=_("This agreement is not archived."),
     )
 
@@ -392,7 +393,7 @@ def attach_document(
     record_audit(
         "add_document",
         agreement,
-        summary=_("Attached “%(title)s” to %(ref)s", title=title, ref=agreement.reference),
+        summary=_l("Attached “%(title)s” to %(ref)s", title=title, ref=agreement.reference),
         before={},
         after={"document": _document_snapshot(doc)},
         actor_id=actor_id(actor),
@@ -413,7 +414,7 @@ def remove_document(actor, doc: AgreementDocument) -> str:
     record_audit(
         "remove_document",
         agreement,
-        summary=_(
+        summary=_l(
             "Removed “%(title)s” from %(ref)s",
             title=before["document"]["title"],
             ref=agreement.reference,

@@ -10,7 +10,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
+from flask_babel import LazyString, force_locale
 from flask_login import current_user
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -72,6 +73,11 @@ def record_audit(
 ) -> AuditLog:
     if actor_id is None and has_request_context() and current_user.is_authenticated:
         actor_id = current_user.id
+    if isinstance(summary, LazyString):
+        # The log is one record for every reader: written in the portal's default language,
+        # not in the language of whoever happened to make the change.
+        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+            summary = str(summary)
     ip = request.remote_addr if has_request_context() else None
     if before is not None and after is not None:
         # Keep only what changed, so the log reads as a diff.

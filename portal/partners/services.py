@@ -14,6 +14,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.core.audit import record_audit, snapshot
@@ -191,7 +192,7 @@ def create_organization(actor, data: OrganizationData) -> Organization:
     record_audit(
         "create",
         org,
-        summary=_("Created organisation “%(name)s”", name=org.name),
+        summary=_l("Created organisation “%(name)s”", name=org.name),
         before={},
         after=organization_snapshot(org),
         actor_id=actor_id(actor),
@@ -210,7 +211,7 @@ def update_organization(actor, org: Organization, data: OrganizationData) -> Org
         record_audit(
             "update",
             org,
-            summary=_("Edited organisation “%(name)s”", name=org.name),
+            summary=_l("Edited organisation “%(name)s”", name=org.name),
             before=before,
             after=after,
             actor_id=actor_id(actor),
@@ -226,7 +227,7 @@ def archive_organization(actor, org: Organization) -> Organization:
         org,
         archived=True,
         snapshot=organization_snapshot,
-        summary=_("Archived organisation “%(name)s”", name=org.name),
+        summary=_l("Archived organisation “%(name)s”", name=org.name),
         refusal=_("This organisation is already archived."),
     )
 
@@ -238,7 +239,7 @@ def restore_organization(actor, org: Organization) -> Organization:
         org,
         archived=False,
         snapshot=organization_snapshot,
-        summary=_("Restored organisation “%(name)s”", name=org.name),
+        summary=_l("Restored organisation “%(name)s”", name=org.name),
         refusal=_("This organisation is not archived."),
     )
 
@@ -298,7 +299,7 @@ def propose_organization_edit(
     record_audit(
         "propose_edit",
         org,
-        summary=_(
+        summary=_l(
             "Proposed an edit to “%(name)s” (proposal #%(id)d)", name=org.name, id=proposal.id
         ),
         before={k: getattr(org, k) for k in effective},
@@ -334,7 +335,7 @@ def approve_proposal(
     record_audit(
         "approve_edit",
         org,
-        summary=_("Approved edit proposal #%(id)d for “%(name)s”", id=proposal.id, name=org.name),
+        summary=_l("Approved edit proposal #%(id)d for “%(name)s”", id=proposal.id, name=org.name),
         before=before,
         after=organization_snapshot(org),
         actor_id=actor_id(actor),
@@ -359,7 +360,7 @@ def reject_proposal(
     record_audit(
         "reject_edit",
         org,
-        summary=_(
+        summary=_l(
             "Rejected edit proposal #%(id)d for “%(name)s”: %(note)s",
             id=proposal.id,
             name=org.name,
