@@ -28,19 +28,28 @@ def init_login(app: Flask) -> None:
 
     @login_manager.request_loader
     def load_user_from_token(request: Request):
-        from portal.accounts.models import ApiToken
-
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer ") or not request.path.startswith("/api/"):
+        if not request.path.startswith("/api/"):
             return None
-        raw = header.removeprefix("Bearer ").strip()
-        if not raw:
-            return None
-        token = db.session.execute(
-            db.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(raw))
-        ).scalar_one_or_none()
-        if token is None or token.revoked_at is not None or not token.user.is_active:
+        token = bearer_token(request)
+        if token is None:
             return None
         token.last_used_at = utcnow()
         db.session.commit()
         return token.user
+
+
+def bearer_token(request: Request):
+    """The valid, unrevoked API token of an active user sent as ``Authorization: Bearer``,
+    or None. Used by the API's login loader and by endpoints that accept nothing else."""
+    from portal.accounts.models import ApiToken
+
+    header = request.headers.get("Authorization", "")
+    raw = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    if not raw:
+        return None
+    token = db.session.execute(
+        db.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(raw))
+    ).scalar_one_or_none()
+    if token is None or token.revoked_at is not None or not token.user.is_active:
+        return None
+    return token

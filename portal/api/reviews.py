@@ -21,7 +21,7 @@ from flask import abort, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.accounts.models import ApiToken
+from portal.accounts.auth import bearer_token
 from portal.api.views import bp
 from portal.core.models import as_utc
 from portal.core.services import PermissionDenied, ValidationError
@@ -103,15 +103,9 @@ def review_comments(round_id: int):
 
 
 def _token_user():
-    """The active owner of a valid bearer token, or None. Cookies do not count here."""
-    header = request.headers.get("Authorization", "")
-    raw = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    if not raw:
-        return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(raw)))
-    if token is None or token.revoked_at is not None or not token.user.is_active:
-        return None
-    return token.user
+    """The owner of the bearer token; the session cookie does not count here."""
+    token = bearer_token(request)
+    return token.user if token is not None else None
 
 
 def _bad_request(errors: dict[str, str]):

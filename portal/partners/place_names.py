@@ -54,7 +54,6 @@ REGION_NAMES = (
     _l("Micronesia"),
     _l("Polynesia"),
 )
-_REGION_MSGIDS = frozenset(name._args[0] for name in REGION_NAMES)  # the English texts
 
 # Names a country had in ISO 3166 before, which older translations still use.
 _FORMER_ISO_NAMES = {"TR": ("Turkey", "Republic of Turkey")}
@@ -69,6 +68,14 @@ def _iso_catalogue(lang: str) -> stdlib_gettext.NullTranslations:
     return stdlib_gettext.translation(
         "iso3166-1", pycountry.LOCALES_DIR, languages=[_ISO_LOCALES.get(lang, lang)], fallback=True
     )
+
+
+@lru_cache(maxsize=1)
+def _region_names() -> frozenset[str]:
+    """The M49 names as stored (the data file), i.e. the msgids of ``REGION_NAMES``."""
+    from portal.partners.reference import region_rows
+
+    return frozenset(row["name"] for row in region_rows())
 
 
 @lru_cache(maxsize=1)
@@ -105,7 +112,7 @@ def place_name(name: str | None) -> str:
     lang = _language()
     if lang == "en":
         return name
-    if name in _REGION_MSGIDS:
+    if name in _region_names():
         return _(name)
     if (name, lang) in _MISSING:
         return _MISSING[(name, lang)]

@@ -20,8 +20,7 @@ from sqlalchemy import case, func, select
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.partners.models import STAKEHOLDER_GROUPS, Country, Organization, Region
-from portal.partners.place_names import place_name
-from portal.reviews.dispositions import region_parents
+from portal.reviews.dispositions import region_names, region_parents
 from portal.reviews.models import (
     Comment,
     CommentStatus,
@@ -81,8 +80,7 @@ def response_rates(review_round: ReviewRound) -> tuple[list[RateRow], list[RateR
     ).all()
     parents = region_parents()
     levels = dict(db.session.execute(select(Region.code, Region.level)).all())
-    region_rows = db.session.execute(select(Region.code, Region.name))
-    names = {code: place_name(name) for code, name in region_rows}
+    names = region_names()
     by_region: dict[str, list[int]] = {}
     by_group: dict[str, list[int]] = {}
     total = [0, 0]
