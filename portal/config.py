@@ -91,6 +91,14 @@ class Config:
     REMEMBER_COOKIE_DURATION = timedelta(days=30)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     WTF_CSRF_TIME_LIMIT = None  # tie CSRF tokens to the session, not a clock
+    # Security headers (portal/core/security.py). Report-only is for trying a stricter policy.
+    CSP_REPORT_ONLY = _env_bool("CSP_REPORT_ONLY", False)
+    HSTS_ENABLED = _env_bool("HSTS", False)
+    # Spreadsheet imports: refused before parsing when beyond these (a zip bomb is a few KB).
+    IMPORT_MAX_UNPACKED_BYTES = int(_env("IMPORT_MAX_UNPACKED_MB", "50")) * 1024 * 1024
+    IMPORT_MAX_ROWS = int(_env("IMPORT_MAX_ROWS", "20000"))
+    IMPORT_MAX_COLUMNS = int(_env("IMPORT_MAX_COLUMNS", "100"))
+    IMPORT_MAX_CELL_CHARS = int(_env("IMPORT_MAX_CELL_CHARS", "10000"))
     PER_PAGE = 25
     TESTING = False
     DEBUG = False
@@ -101,6 +109,7 @@ class DevelopmentConfig(Config):
 
 
 class ProductionConfig(Config):
+    HSTS_ENABLED = _env_bool("HSTS", True)
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)
     REMEMBER_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)
 

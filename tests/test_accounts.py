@@ -119,7 +119,8 @@ def test_login_starts_a_fresh_session(client, factories):
     with client.session_transaction() as sess:
         assert "planted" not in sess
         assert sess["lang"] == "fr"  # the language choice is kept
-        assert sess["_user_id"] == str(user.id)
+        # "<user id>:<server-side session key>" (issue 15: sessions end on logout)
+        assert sess["_user_id"].split(":")[0] == str(user.id)
 
 
 def test_ip_rate_limit_answers_429_with_the_styled_error_page(client, app, monkeypatch):
@@ -602,7 +603,8 @@ def test_deactivate_and_reactivate_but_not_yourself(client, factories):
     db.session.expire_all()
     assert db.session.get(User, staff.id).active is True
     actions = db.session.scalars(select(AuditLog.action).order_by(AuditLog.id)).all()
-    assert actions == ["deactivate", "reactivate"]
+    # Security events (issue 15) sit in the same log: the staff login, the refused login.
+    assert actions == ["login", "deactivate", "login-failed", "reactivate"]
 
 
 def test_deactivated_users_session_ends(client, factories):

@@ -77,6 +77,7 @@ from portal.consultations.permissions import (
     visible_meetings_filter,
 )
 from portal.core.models import as_utc, utcnow
+from portal.core.security import safe_next
 from portal.core.services import PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.partners.forms import apply_service_errors
@@ -216,7 +217,7 @@ def set_timezone():
     flash(
         _("Meeting times are now also shown in %(tz)s.", tz=form.timezone.data or "UTC"), "success"
     )
-    return redirect(request.form.get("next") or url_for("consultations.index"), 303)
+    return redirect(safe_next(request.form.get("next")) or url_for("consultations.index"), 303)
 
 
 @bp.route("/feed/reset", methods=["POST"])
