@@ -95,8 +95,8 @@ class Config:
     CSP_REPORT_ONLY = _env_bool("CSP_REPORT_ONLY", False)
     HSTS_ENABLED = _env_bool("HSTS", False)
     # Spreadsheet imports: refused before parsing when beyond these (a zip bomb is a few KB).
-    IMPORT_MAX_UNPACKED_BYTES = int(_env("IMPORT_MAX_UNPACKED_MB", "50")) * 1024 * 1024
-    IMPORT_MAX_ROWS = int(_env("IMPORT_MAX_ROWS", "20000"))
+    IMPORT_MAX_UNPACKED_BYTES = int(_env("IMPORT_MAX_UNPACKED_MB", "20")) * 1024 * 1024
+    IMPORT_MAX_ROWS = int(_env("IMPORT_MAX_ROWS", "10000"))
     IMPORT_MAX_COLUMNS = int(_env("IMPORT_MAX_COLUMNS", "100"))
     IMPORT_MAX_CELL_CHARS = int(_env("IMPORT_MAX_CELL_CHARS", "10000"))
     PER_PAGE = 25

@@ -39,7 +39,7 @@ from portal.accounts.permissions import (
     visible_users_filter,
 )
 from portal.core.pagination import paginate
-from portal.core.security import mark_no_referrer, safe_next
+from portal.core.security import mark_no_referrer, mark_private, safe_next
 from portal.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
@@ -175,6 +175,7 @@ def _token_problem_message(problem: services.TokenProblem) -> str:
 
 def _set_password_page(token: str, salt: str, max_age: int, *, invitation: bool):
     mark_no_referrer()  # the URL is a secret: it must not reach another site as a Referer
+    mark_private()
     user, problem = services.load_password_token(token, salt, max_age)
     if problem is not None:
         return (

@@ -77,7 +77,7 @@ from portal.consultations.permissions import (
     visible_meetings_filter,
 )
 from portal.core.models import as_utc, utcnow
-from portal.core.security import safe_next
+from portal.core.security import mark_no_referrer, mark_private, safe_next
 from portal.core.services import PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.partners.forms import apply_service_errors
@@ -794,6 +794,8 @@ def meeting_ics(meeting_id: int):
 
 @bp.route("/feed/<token>.ics")
 def feed(token: str):
+    mark_no_referrer()
+    mark_private()  # a personal calendar reached without a login: never in a shared cache
     user: User | None = services.user_from_feed_token(token)
     if user is None:
         abort(404)

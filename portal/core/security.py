@@ -113,8 +113,9 @@ def _security_headers(response: Response) -> Response:
     if _is_private():
         # Whatever the view said (``private, max-age`` on a download…), a personal response
         # is never stored: not by a proxy, not in the browser's disk cache.
-        headers["Cache-Control"] = "no-store"
-        headers.pop("Expires", None)
+        if "no-store" not in headers.get("Cache-Control", ""):
+            headers["Cache-Control"] = "no-store"
+            headers.pop("Expires", None)
         headers.setdefault("Vary", "Cookie")
         if "Cookie" not in headers["Vary"]:
             headers["Vary"] = headers["Vary"] + ", Cookie"

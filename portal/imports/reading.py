@@ -46,7 +46,7 @@ class ImportLimits:
     "zip bomb" (a few hundred KB that unpack to 100 MB of XML) is refused in milliseconds."""
 
     unpacked_bytes: int = 20 * 1024 * 1024
-    rows: int = 20_000
+    rows: int = 10_000
     columns: int = 100
     cell_chars: int = 10_000
     zip_entries: int = 1_000
