@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, request, session
+from flask import Flask, Response, current_app, request, session
 from flask_login import current_user
 
 # Sources: only this site. Scripts and styles also need the request's nonce, so even an
@@ -62,28 +62,35 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+# Kept on the request, not on ``g``: ``g`` belongs to the app context, which a test client (or
+# a sub-request) may share between requests, and a nonce must never be reused.
+_NONCE = "portal.csp_nonce"
+_NO_REFERRER = "portal.no_referrer"
+_PRIVATE = "portal.private"
+
+
 def csp_nonce() -> str:
     """This request's nonce, for ``<script nonce>`` and ``<style nonce>`` in templates."""
-    nonce = g.get("csp_nonce")
+    nonce = request.environ.get(_NONCE)
     if nonce is None:
-        nonce = g.csp_nonce = secrets.token_urlsafe(16)
+        nonce = request.environ[_NONCE] = secrets.token_urlsafe(16)
     return nonce
 
 
 def mark_no_referrer() -> None:
     """For pages whose URL holds a secret (password reset, invitation): the URL must not leak
     to another site through ``Referer``."""
-    g.no_referrer = True
+    request.environ[_NO_REFERRER] = True
 
 
 def mark_private() -> None:
     """For responses a shared cache must not keep even when nobody is logged in (a personal
     calendar feed reached by its secret link)."""
-    g.private_response = True
+    request.environ[_PRIVATE] = True
 
 
 def _is_private() -> bool:
-    if g.get("private_response"):
+    if request.environ.get(_PRIVATE):
         return True
     if current_user and current_user.is_authenticated:
         return True
@@ -102,7 +109,7 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault(
         "Referrer-Policy",
-        "no-referrer" if g.get("no_referrer") else "strict-origin-when-cross-origin",
+        "no-referrer" if request.environ.get(_NO_REFERRER) else "strict-origin-when-cross-origin",
     )
     headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
