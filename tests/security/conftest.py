@@ -1,6 +1,6 @@
-"""A small world for the security suite: one user per role, an organisation with public and
-partner-only agreements, an open review round with a paragraph, an advisory group with a
-meeting, and an API token for the partner."""
+"""A small world for the security suite and the CSP crawl (tests/e2e): one user per role,
+an organisation with public and partner-only agreements, an open review round with a
+commented paragraph, an advisory group with a meeting, and an API token for the partner."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ class World:
 
 @pytest.fixture
 def world() -> World:
+    return build_world()
+
+
+def build_world() -> World:
     org = factories.make_org("Habitat Alliance Kenya")
     admin = factories.make_user("admin", email="admin@example.org", name="Ada Admin")
     staff = factories.make_user("staff", email="staff@example.org", name="Sam Staff")
@@ -48,6 +52,7 @@ def world() -> World:
     group = make_group()
     add_member(group, partner)
     meeting = make_meeting(group)
+    factories.make_review_comment(review_round, partner, version.paragraphs[0])
     db.session.add(
         ApiToken(user_id=partner.id, name="tool", token_hash=ApiToken.hash(PARTNER_TOKEN))
     )
