@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask, Request
 from flask_babel import lazy_gettext as _l
 
-from portal.core.models import utcnow
+from portal.core.models import as_utc, utcnow
 from portal.extensions import db, login_manager
+
+TOKEN_USE_RESOLUTION = timedelta(minutes=5)
 
 
 def init_login(app: Flask) -> None:
@@ -28,8 +32,13 @@ def init_login(app: Flask) -> None:
         token = bearer_token(request)
         if token is None:
             return None
-        token.last_used_at = utcnow()
-        db.session.commit()
+        # "Last used" to the nearest few minutes: a script polling the API must not turn
+        # every read into a database write.
+        now = utcnow()
+        last = as_utc(token.last_used_at)
+        if last is None or now - last >= TOKEN_USE_RESOLUTION:
+            token.last_used_at = now
+            db.session.commit()
         return token.user
 
 

@@ -175,6 +175,20 @@ def test_s2_sessions_need_no_database_write_per_request(app, client, world):
     assert db.session.execute(select(UserSession.id, UserSession.expires_at)).all() == before
 
 
+def test_api_token_use_is_recorded_without_a_write_per_request(client, world):
+    from portal.accounts.models import ApiToken
+
+    url = f"/api/v1/reviews/rounds/{world.review_round.id}"
+    assert client.get(url, headers=world.token_headers).status_code == 200
+    db.session.expire_all()
+    first = db.session.scalar(select(ApiToken.last_used_at))
+    assert first is not None
+    for _ in range(3):
+        client.get(url, headers=world.token_headers)
+    db.session.expire_all()
+    assert db.session.scalar(select(ApiToken.last_used_at)) == first
+
+
 # --- S3: the same work for unknown and known addresses -------------------------------------
 
 
