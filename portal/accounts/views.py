@@ -173,19 +173,41 @@ def _token_problem_message(problem: services.TokenProblem) -> str:
     return _("This link is not valid. Check that you copied all of it, or ask for a new one.")
 
 
-def _set_password_page(token: str, salt: str, max_age: int, *, invitation: bool):
+# A valid link's token moves from the URL into the session at the first visit, and the browser
+# is sent on to a page whose address holds no secret: nothing is left in the address bar, the
+# history or a Referer. Posting to the link itself still works (forms opened earlier).
+_LINK_KEY = "password_link"
+
+
+def _link_salt(invitation: bool) -> tuple[str, int]:
+    if invitation:
+        return services.INVITATION_SALT, services.invitation_max_age()
+    return services.RESET_SALT, services.reset_max_age()
+
+
+def _token_problem_page(problem: services.TokenProblem, invitation: bool):
+    return (
+        render_template(
+            "accounts/token_problem.html",
+            message=_token_problem_message(problem),
+            invitation=invitation,
+        ),
+        400,
+    )
+
+
+def _set_password_page(token: str, *, invitation: bool, from_session: bool = False):
     mark_no_referrer()  # the URL is a secret: it must not reach another site as a Referer
     mark_private()
+    salt, max_age = _link_salt(invitation)
     user, problem = services.load_password_token(token, salt, max_age)
     if problem is not None:
-        return (
-            render_template(
-                "accounts/token_problem.html",
-                message=_token_problem_message(problem),
-                invitation=invitation,
-            ),
-            400,
-        )
+        if from_session:
+            session.pop(_LINK_KEY, None)
+        return _token_problem_page(problem, invitation)
+    if request.method == "GET" and not from_session:
+        session[_LINK_KEY] = {"token": token, "invitation": invitation}
+        return redirect(url_for("accounts.choose_password"), 303)
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
@@ -198,28 +220,36 @@ def _set_password_page(token: str, salt: str, max_age: int, *, invitation: bool)
             form.password.errors = [*form.password.errors, err.message]
         else:
             db.session.commit()
-            flash(_("Your password has been set. You can now log in."), "success")
             if current_user.is_authenticated:
                 session.clear()
                 logout_user()
+            session.pop(_LINK_KEY, None)
+            flash(_("Your password has been set. You can now log in."), "success")
             return redirect(url_for("accounts.login"))
     return render_template(
         "accounts/set_password.html", form=form, user=user, invitation=invitation
     ), (400 if form.errors else 200)
 
 
+@bp.route("/choose-password", methods=["GET", "POST"])
+def choose_password():
+    link = session.get(_LINK_KEY)
+    if not isinstance(link, dict) or not isinstance(link.get("token"), str):
+        mark_private()
+        return _token_problem_page(services.TokenProblem.INVALID, invitation=False)
+    return _set_password_page(
+        link["token"], invitation=bool(link.get("invitation")), from_session=True
+    )
+
+
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
-    return _set_password_page(
-        token, services.RESET_SALT, services.reset_max_age(), invitation=False
-    )
+    return _set_password_page(token, invitation=False)
 
 
 @bp.route("/welcome/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str):
-    return _set_password_page(
-        token, services.INVITATION_SALT, services.invitation_max_age(), invitation=True
-    )
+    return _set_password_page(token, invitation=True)
 
 
 # --- Profile -----------------------------------------------------------------------------------

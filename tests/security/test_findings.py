@@ -316,6 +316,33 @@ def test_s5_token_pages_send_no_referrer_and_are_not_stored(client, world):
         assert resp.headers["Cache-Control"] == "no-store", path
 
 
+def test_s5_reset_token_leaves_the_address_bar_at_the_first_visit(client, world):
+    from portal.accounts.services import INVITATION_SALT, make_password_token
+
+    token = make_password_token(world.partner, INVITATION_SALT)
+    resp = client.get(f"/account/welcome/{token}")
+    assert resp.status_code == 303
+    assert resp.headers["Location"] == "/account/choose-password"
+    page = client.get("/account/choose-password")
+    assert page.status_code == 200 and token not in page.get_data(as_text=True)
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "Welcome — choose your password" in page.get_data(as_text=True)
+    done = client.post(
+        "/account/choose-password",
+        data={"password": "violet kettle drums at noon", "confirm": "violet kettle drums at noon"},
+    )
+    assert done.status_code == 302 and done.headers["Location"] == "/account/login"
+    assert login(client, world.partner.email, "violet kettle drums at noon").status_code == 302
+    # The token was single-use and the session no longer holds it.
+    assert client.get("/account/choose-password").status_code == 400
+
+
+def test_s5_choose_password_without_a_link_is_refused(app):
+    resp = app.test_client().get("/account/choose-password")
+    assert resp.status_code == 400
+    assert "This link is not valid" in resp.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     "path",
     [
