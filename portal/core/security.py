@@ -69,6 +69,13 @@ _NO_REFERRER = "portal.no_referrer"
 _PRIVATE = "portal.private"
 
 
+def plain_query_args(*exclude: str) -> dict[str, str]:
+    """The query arguments, safe to pass on as ``url_for(endpoint, **args)``: without the
+    names ``url_for`` reads as options (``_external``, ``_scheme``, ``_anchor`` …), which
+    would otherwise let a crafted link turn a form's action into another scheme or host."""
+    return {k: v for k, v in request.args.items() if not k.startswith("_") and k not in exclude}
+
+
 def csp_nonce() -> str:
     """This request's nonce, for ``<script nonce>`` and ``<style nonce>`` in templates."""
     nonce = request.environ.get(_NONCE)
@@ -148,3 +155,4 @@ def check_secret_key(app: Flask) -> None:
 def init_security(app: Flask) -> None:
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.globals["plain_query_args"] = plain_query_args

@@ -63,6 +63,17 @@ def test_s1_login_next_is_local_only(client, world, payload):
     assert resp.status_code == 302 and _is_local(resp.headers["Location"])
 
 
+def test_query_arguments_cannot_steer_url_for_options(client, world):
+    """``url_for(..., **request.args)`` would read ``_external``/``_scheme`` as options."""
+    login(client, world.staff.email)
+    url = f"/reviews/rounds/{world.review_round.id}/comments"
+    page = client.get(url + "?_external=1&_scheme=javascript&_anchor=x&status=open")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "javascript:" not in body
+    assert f'action="/reviews/rounds/{world.review_round.id}/comments/bulk?status=open"' in body
+
+
 # --- S9: the time-zone form -----------------------------------------------------------------
 
 
