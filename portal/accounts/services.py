@@ -231,6 +231,13 @@ def end_sessions(user: User, *, keep_current: bool = False, reason: str = "") ->
     return ended
 
 
+def prune_expired_sessions() -> int:
+    """Delete every expired session row (the worker's round; logins prune their own user's)."""
+    result = db.session.execute(delete(UserSession).where(UserSession.expires_at <= utcnow()))
+    db.session.flush()
+    return result.rowcount or 0
+
+
 def other_sessions_count(user: User) -> int:
     stmt = select(func.count(UserSession.id)).where(
         UserSession.user_id == user.id, UserSession.expires_at > utcnow()

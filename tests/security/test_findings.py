@@ -186,6 +186,24 @@ def test_s2_sessions_need_no_database_write_per_request(app, client, world):
     assert db.session.execute(select(UserSession.id, UserSession.expires_at)).all() == before
 
 
+def test_expired_sessions_are_refused_and_pruned_by_the_worker(client, world, runner):
+    from datetime import timedelta
+
+    from portal.core.models import utcnow
+
+    login(client, world.partner.email)
+    assert _logged_in(client)
+    db.session.execute(
+        UserSession.__table__.update().values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    db.session.commit()
+    assert not _logged_in(client)  # the absolute lifetime is enforced by the server
+    result = runner.invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "sessions: removed 1 expired session(s)" in result.output
+    assert db.session.scalar(select(func.count(UserSession.id))) == 0
+
+
 def test_api_token_use_is_recorded_without_a_write_per_request(client, world):
     from portal.accounts.models import ApiToken
 
