@@ -21,6 +21,7 @@ from wtforms import (
 from wtforms.fields import URLField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.core.forms import choice_list
 from portal.core.services import FORM_ERROR
 from portal.extensions import db
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Country, Organization, Region
@@ -72,10 +73,12 @@ class OrganizationForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.org_type.choices = [("", "—")] + [(k, f"{k} — {v}") for k, v in ORG_TYPES.items()]
-        self.country_code.choices = [("", "—")] + country_choices()
-        self.regions.choices = region_choices()
-        self.stakeholder_group.choices = _stakeholder_choices()
+        self.org_type.choices = choice_list(
+            [("", "—")] + [(k, f"{k} — {v}") for k, v in ORG_TYPES.items()]
+        )
+        self.country_code.choices = choice_list([("", "—")] + country_choices())
+        self.regions.choices = choice_list(region_choices())
+        self.stakeholder_group.choices = choice_list(_stakeholder_choices())
 
     def to_data(self) -> OrganizationData:
         return OrganizationData(
@@ -113,7 +116,7 @@ class ProposalForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.stakeholder_group.choices = _stakeholder_choices()
+        self.stakeholder_group.choices = choice_list(_stakeholder_choices())
 
     def changes(self) -> dict[str, str | None]:
         return {

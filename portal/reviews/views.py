@@ -26,6 +26,7 @@ from wtforms.fields.choices import SelectChoice
 from portal.accounts.models import Role, User
 from portal.accounts.services import INVITATION_SALT, find_user_by_email, make_password_token
 from portal.core.audit import record_audit
+from portal.core.forms import choice_list
 from portal.core.models import utcnow
 from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError
 from portal.extensions import db
@@ -373,23 +374,31 @@ def diff(document_id: int):
 def _prepare_round_form(form: RoundForm) -> None:
     from portal.consultations.models import AdvisoryGroup
 
-    form.group_ids.choices = [
-        SelectChoice(g.id, g.name)
-        for g in db.session.scalars(
-            select(AdvisoryGroup)
-            .where(AdvisoryGroup.archived_at.is_(None))
-            .order_by(AdvisoryGroup.name)
-        )
-    ]
-    form.regions.choices = [
-        SelectChoice(r.code, f"{r.name} ({r.code})")
-        for r in db.session.scalars(
-            select(Region).where(Region.level > 1).order_by(Region.level, Region.name)
-        )
-    ]
-    form.org_types.choices = [SelectChoice(k, f"{v} ({k})") for k, v in ORG_TYPES.items()]
-    form.stakeholder_groups.choices = [SelectChoice(k, v) for k, v in STAKEHOLDER_GROUPS.items()]
-    form.timezone.choices = timezone_choices()
+    form.group_ids.choices = choice_list(
+        [
+            SelectChoice(g.id, g.name)
+            for g in db.session.scalars(
+                select(AdvisoryGroup)
+                .where(AdvisoryGroup.archived_at.is_(None))
+                .order_by(AdvisoryGroup.name)
+            )
+        ]
+    )
+    form.regions.choices = choice_list(
+        [
+            SelectChoice(r.code, f"{r.name} ({r.code})")
+            for r in db.session.scalars(
+                select(Region).where(Region.level > 1).order_by(Region.level, Region.name)
+            )
+        ]
+    )
+    form.org_types.choices = choice_list(
+        [SelectChoice(k, f"{v} ({k})") for k, v in ORG_TYPES.items()]
+    )
+    form.stakeholder_groups.choices = choice_list(
+        [SelectChoice(k, v) for k, v in STAKEHOLDER_GROUPS.items()]
+    )
+    form.timezone.choices = choice_list(timezone_choices())
 
 
 @bp.route("/documents/<int:document_id>/versions/<int:number>/rounds/new", methods=["GET", "POST"])
