@@ -49,10 +49,10 @@ def test_seed_demo_builds_a_realistic_data_set_once(runner, client):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     for email in (
-        "admin@demo.local",
-        "staff@demo.local",
-        "partner@demo.local",
-        "reviewer@demo.local",
+        "admin@example.org",
+        "staff@example.org",
+        "partner@example.org",
+        "reviewer@example.org",
     ):
         assert email in result.output
     assert "demo-password-2026" in result.output
@@ -123,9 +123,9 @@ def test_seed_demo_builds_a_realistic_data_set_once(runner, client):
     assert domains == {1, 2, 3, 4}
 
     # The partner demo user belongs to Catalytic Action; the demo users can log in.
-    partner = db.session.scalar(select(User).where(User.email == "partner@demo.local"))
+    partner = db.session.scalar(select(User).where(User.email == "partner@example.org"))
     assert partner.organization.name == "Catalytic Action"
-    assert login(client, "staff@demo.local", "demo-password-2026").status_code in (302, 303)
+    assert login(client, "staff@example.org", "demo-password-2026").status_code in (302, 303)
 
     # Running it again changes nothing, with or without --force.
     before = counts()

@@ -146,7 +146,7 @@ def crawl(client, start: list[str], limit: int) -> dict[str, int]:
 
 def test_every_page_renders_in_every_language(app, client, runner):
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
-    login(client, "admin@demo.local", "demo-password-2026")
+    login(client, "admin@example.org", "demo-password-2026")
     start = [
         "/",
         "/staff/",

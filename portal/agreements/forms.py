@@ -134,17 +134,42 @@ class AgreementForm(FlaskForm):
 
     @classmethod
     def for_agreement(cls, agreement: Agreement) -> AgreementForm:
+        """The edit form, filled from the agreement so that saving it untouched changes nothing.
+
+        Only ``data=`` (no ``obj=``): WTForms gives ``obj`` precedence over keyword data, and the
+        model's relationship attributes (countries, regions, sdg_targets) are objects, not the
+        codes the fields hold.
+        """
         data = AgreementData.from_agreement(agreement)
+        values = {
+            name: getattr(data, name)
+            for name in (
+                "reference",
+                "title",
+                "summary",
+                "agreement_type",
+                "status",
+                "visibility",
+                "signed_on",
+                "start_on",
+                "end_on",
+                "amount",
+                "currency",
+            )
+        }
         return cls(
-            obj=agreement,
+            formdata=None,
             party_org_ids=agreement.party_organization_ids,
-            domain_of_change=str(data.domain_of_change or ""),
-            sdg_targets="; ".join(data.sdg_targets),
-            countries=data.countries,
-            regions=data.regions,
-            parties=[
-                {"organization_id": str(org_id), "role": role} for org_id, role in data.parties
-            ],
+            data={
+                **values,
+                "domain_of_change": str(data.domain_of_change or ""),
+                "sdg_targets": "; ".join(data.sdg_targets),
+                "countries": data.countries,
+                "regions": data.regions,
+                "parties": [
+                    {"organization_id": str(org_id), "role": role} for org_id, role in data.parties
+                ],
+            },
         )
 
     def pad_party_rows(self) -> None:

@@ -2,8 +2,8 @@
 
 What it builds (content in engagement_data.py):
 
-- the public **Stakeholder Advisory Group** (12 member accounts ``member1@demo.local`` …
-  ``member12@demo.local``, password ``demo-password-2026``, plus the demo staff user as
+- the public **Stakeholder Advisory Group** (12 member accounts ``member1@example.org`` …
+  ``member12@example.org``, password ``demo-password-2026``, plus the demo staff user as
   secretariat and the demo partner and reviewer as members) and a private **World Urban Forum
   preparatory working group**;
 - six **held monthly meetings** with agendas, invitations and RSVPs, an attendance register,
@@ -715,7 +715,7 @@ def load_engagement(real_today: date | None = None) -> EngagementReport:
     Needs the demo partners and users of ``seed.load_demo``; without the demo staff user it
     does nothing."""
     report = EngagementReport()
-    staff = _user("staff@demo.local")
+    staff = _user("staff@example.org")
     if staff is None:
         return report
     real_today = real_today or date.today()

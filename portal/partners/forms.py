@@ -7,6 +7,8 @@ service raises are put back beside the matching field with ``apply_service_error
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -97,13 +99,15 @@ class OrganizationForm(FlaskForm):
 
     @classmethod
     def for_organization(cls, org: Organization) -> OrganizationForm:
-        data = OrganizationData.from_organization(org)
-        return cls(
-            obj=org,
-            country_code=data.country_code or "",
-            regions=data.regions,
-            stakeholder_group=data.stakeholder_group or "",
-        )
+        """The edit form filled from the organisation; saving it untouched changes nothing.
+
+        Only ``data=`` (no ``obj=``): WTForms gives ``obj`` precedence over keyword data, and
+        ``org.regions`` holds Region objects where the field holds codes.
+        """
+        data = asdict(OrganizationData.from_organization(org))
+        data["country_code"] = data["country_code"] or ""
+        data["stakeholder_group"] = data["stakeholder_group"] or ""
+        return cls(formdata=None, data=data)
 
 
 class ProposalForm(FlaskForm):
