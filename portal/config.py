@@ -63,7 +63,7 @@ class Config:
         "jpeg",
     }
     SEARCH_URL = _env("SEARCH_URL", "database")
-    SMTP_URL = _env("SMTP_URL", "smtp://127.0.0.1:8025")
+    SMTP_URL = _env("SMTP_URL", "smtp://127.0.0.1:1025")  # scripts/run: MailDev
     MAIL_FROM = _env("MAIL_FROM", "Partnership Portal <no-reply@portal.localhost>")
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
     BABEL_DEFAULT_LOCALE = "en"

@@ -62,16 +62,19 @@ from portal.reviews.rendering import comment_counts, highlight, outline, table_r
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
 
-@bp.app_context_processor
-def _review_helpers():
-    return {
-        "review_round_time": services.format_round_time,
-        "review_table_rows": table_rows,
-        "review_highlight": highlight,
-        "review_author": author_label,
-        "ROUND_STATE_LABELS": ROUND_STATE_LABELS,
-        "COMMENT_STATUS_LABELS": COMMENT_STATUS_LABELS,
-    }
+@bp.record_once
+def _review_helpers(state):
+    # Template globals, not a context processor: the document macros are imported
+    # (`{% from "reviews/_document.html" import render_document %}`), and imported macros
+    # see globals but not the request's context.
+    state.app.jinja_env.globals.update(
+        review_round_time=services.format_round_time,
+        review_table_rows=table_rows,
+        review_highlight=highlight,
+        review_author=author_label,
+        ROUND_STATE_LABELS=ROUND_STATE_LABELS,
+        COMMENT_STATUS_LABELS=COMMENT_STATUS_LABELS,
+    )
 
 
 ROUND_STATE_LABELS = {
