@@ -90,6 +90,15 @@ def test_seed_demo_shows_consultations_and_reviews(app, runner, client):
     assert len(held) == 6 and len(upcoming) == 2
     assert all(m.minutes.status == "published" and m.attendance for m in held)
     assert all(as_utc(m.starts_at) > utcnow() for m in upcoming)
+    # A monthly series: consecutive months from the first held meeting to the last upcoming
+    # one (it once had a 14-month gap between the past and the upcoming meetings).
+    sag_months = sorted(
+        as_utc(m.starts_at).year * 12 + as_utc(m.starts_at).month
+        for m in held + upcoming
+        if m.group.name == held[0].group.name
+    )
+    assert sag_months == list(range(sag_months[0], sag_months[0] + len(sag_months))), sag_months
+    assert all(as_utc(m.starts_at) < utcnow() for m in held)
     hybrid = next(m for m in upcoming if m.mode == "hybrid")
     assert hybrid.capacity == 6
     assert sum(i.waitlisted for i in hybrid.invitations) == 2

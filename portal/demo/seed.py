@@ -253,7 +253,11 @@ def _generate_agreements(
             {
                 "reference": f"UNH/{signed.year}/{country}/{n:04d}",
                 "title": rng.choice(data.TITLES[lang]).format(topic=topic, city=city)[:500],
-                "summary": data.SUMMARIES[lang].format(org=lead["name"], topic=topic, city=city),
+                "summary": data.SUMMARIES[lang].format(
+                    org=lead["name"] if lead["is_public"] else data.UNNAMED_PARTNER[lang],
+                    topic=topic,
+                    city=city,
+                ),
                 "agreement_type": agreement_type,
                 "status": status,
                 "signed_on": None if status in ("draft", "negotiation") else signed,
