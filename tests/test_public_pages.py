@@ -673,3 +673,10 @@ def test_home_region_counts_match_the_region_pages(client, factories):
     from flask_login import AnonymousUserMixin
 
     assert int(africa.group(1)) == partner_counts_by_region(AnonymousUserMixin())["002"] == 2
+
+
+def test_favicon_is_served(client):
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 200 and resp.mimetype == "image/vnd.microsoft.icon"
+    assert resp.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert 'rel="icon"' in client.get("/").get_data(as_text=True)

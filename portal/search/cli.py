@@ -77,7 +77,6 @@ def _targets():
 def rebuild_command() -> None:
     """Build fresh indexes from the database and swap them in atomically."""
     from portal.search.documents import all_docs, count_docs
-
     from portal.search.models import SearchOutbox
 
     console = _console()
