@@ -74,6 +74,27 @@ def test_query_arguments_cannot_steer_url_for_options(client, world):
     assert f'action="/reviews/rounds/{world.review_round.id}/comments/bulk?status=open"' in body
 
 
+def test_oversized_upload_returns_to_its_own_form_whatever_the_query(app, client, world):
+    """Over the request cap the browser goes back to the form (issue 8); the query string
+    must not steer that redirect nor clash with the route's own variables."""
+    login(client, world.staff.email)
+    cap = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 2000
+    try:
+        resp = client.post(
+            f"/agreements/{world.agreement.id}/documents/new"
+            f"?agreement_id=999&_external=1&_scheme=javascript&tab=files",
+            data={"file": (io.BytesIO(b"x" * 5000), "big.pdf")},
+            content_type="multipart/form-data",
+        )
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = cap
+    assert resp.status_code == 303
+    assert resp.headers["Location"] == (
+        f"/agreements/{world.agreement.id}/documents/new?tab=files&too_large=1"
+    )
+
+
 # --- S9: the time-zone form -----------------------------------------------------------------
 
 
