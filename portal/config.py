@@ -89,6 +89,13 @@ class Config:
     RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "portal")
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # Operations (docs/deployment.md): "json" logs one object per line with the request id.
+    LOG_FORMAT = _env("LOG_FORMAT", "text")
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    # /metrics answers loopback only, or anyone sending "Authorization: Bearer <token>".
+    METRICS_TOKEN = _env("METRICS_TOKEN") or None
+    # How many reverse proxies (nginx) stand in front: their X-Forwarded-For/-Proto are trusted.
+    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", False)

@@ -8,7 +8,6 @@ on its own — the control that shows the test can fail.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -16,24 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends import missing_backend
-
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6390/0")
-
-
-@pytest.fixture
-def redis_url():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as err:
-        missing_backend(f"Redis at {REDIS_URL} ({err}); start it with scripts/services/redis.sh")
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 def node(db_url: str, storage_uri: str, prefix: str, attempts: int) -> list[int]:
