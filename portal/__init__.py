@@ -27,6 +27,7 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
 
     app.url_map.converters["int"] = IdConverter  # before any route is registered
     configure(app, config)
+    register_operations(app)  # request id, logs, metrics, health: before everything else
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
@@ -49,6 +50,12 @@ def configure(app: Flask, config: str | dict[str, Any] | None) -> None:
         check_secret_key(app)  # never a generated key in production: refuse to start
     elif not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _default_secret()
+
+
+def register_operations(app: Flask) -> None:
+    from portal.ops import init_ops
+
+    init_ops(app)
 
 
 def register_extensions(app: Flask) -> None:
