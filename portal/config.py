@@ -92,6 +92,20 @@ class Config:
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     WTF_CSRF_TIME_LIMIT = None  # tie CSRF tokens to the session, not a clock
     PER_PAGE = 25
+    # Open data (/open-data/, docs/open-data.md): the licence every download carries, and the
+    # organisation that publishes the IATI files (its IATI organisation identifier and type).
+    OPEN_DATA_LICENCE = _env("OPEN_DATA_LICENCE", "CC-BY-4.0")  # an SPDX identifier
+    OPEN_DATA_LICENCE_TITLE = _env("OPEN_DATA_LICENCE_TITLE", "Creative Commons Attribution 4.0")
+    OPEN_DATA_LICENCE_URL = _env(
+        "OPEN_DATA_LICENCE_URL", "https://creativecommons.org/licenses/by/4.0/"
+    )
+    IATI_PUBLISHER_REF = _env("IATI_PUBLISHER_REF", "XM-DAC-41120")
+    IATI_PUBLISHER_NAME = _env("IATI_PUBLISHER_NAME", "UN-Habitat")
+    IATI_PUBLISHER_TYPE = _env("IATI_PUBLISHER_TYPE", "40")  # IATI OrganisationType
+    # The language of catalogue text whose script does not say otherwise (IATI xml:lang).
+    CONTENT_LANGUAGE = _env("CONTENT_LANGUAGE", "en")
+    # Rows fetched per query while streaming a file: memory stays flat whatever the catalogue size.
+    OPEN_DATA_BATCH_SIZE = int(_env("OPEN_DATA_BATCH_SIZE", "500"))
     TESTING = False
     DEBUG = False
 
