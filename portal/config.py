@@ -102,8 +102,8 @@ class Config:
     IATI_PUBLISHER_REF = _env("IATI_PUBLISHER_REF", "XM-DAC-41120")
     IATI_PUBLISHER_NAME = _env("IATI_PUBLISHER_NAME", "UN-Habitat")
     IATI_PUBLISHER_TYPE = _env("IATI_PUBLISHER_TYPE", "40")  # IATI OrganisationType
-    # The language of catalogue text whose script does not say otherwise (IATI xml:lang).
-    CONTENT_LANGUAGE = _env("CONTENT_LANGUAGE", "en")
+    # IATI xml:lang of catalogue text whose script does not say otherwise (Latin: en, fr, es).
+    IATI_DEFAULT_LANGUAGE = _env("IATI_DEFAULT_LANGUAGE", "en")
     # Rows fetched per query while streaming a file: memory stays flat whatever the catalogue size.
     OPEN_DATA_BATCH_SIZE = int(_env("OPEN_DATA_BATCH_SIZE", "500"))
     TESTING = False

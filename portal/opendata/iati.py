@@ -64,7 +64,7 @@ class Publisher:
             ref=config["IATI_PUBLISHER_REF"],
             name=config["IATI_PUBLISHER_NAME"],
             type=config["IATI_PUBLISHER_TYPE"],
-            language=config["CONTENT_LANGUAGE"],
+            language=config["IATI_DEFAULT_LANGUAGE"],
         )
 
     def is_publisher(self, org: Organization) -> bool:
