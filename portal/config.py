@@ -106,6 +106,8 @@ class Config:
     IATI_DEFAULT_LANGUAGE = _env("IATI_DEFAULT_LANGUAGE", "en")
     # Rows fetched per query while streaming a file: memory stays flat whatever the catalogue size.
     OPEN_DATA_BATCH_SIZE = int(_env("OPEN_DATA_BATCH_SIZE", "500"))
+    # Per client, across every /open-data/ file: each one is the whole catalogue.
+    OPEN_DATA_RATE_LIMIT = _env("OPEN_DATA_RATE_LIMIT", "30 per minute;300 per hour")
     TESTING = False
     DEBUG = False
 

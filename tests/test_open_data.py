@@ -357,6 +357,17 @@ def test_index_and_dictionary_pages(client, record, lang):
         assert 'dir="rtl"' in html
 
 
+def test_whole_catalogue_files_are_rate_limited(app, client):
+    app.config["OPEN_DATA_RATE_LIMIT"] = "3 per minute"
+    try:
+        paths = ["/open-data/partners.csv", "/open-data/iati/activities.xml"] * 2
+        statuses = [client.get(path).status_code for path in paths]
+        assert statuses == [200, 200, 200, 429]
+        assert client.get("/open-data/").status_code == 200  # pages are not limited
+    finally:
+        app.config["OPEN_DATA_RATE_LIMIT"] = "30 per minute;300 per hour"
+
+
 def test_footer_links_open_data(client):
     assert 'href="/open-data/"' in client.get("/").get_data(as_text=True)
 

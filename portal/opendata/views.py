@@ -28,7 +28,7 @@ from sqlalchemy import Select, func, select
 
 from portal.agreements.models import Agreement
 from portal.core.models import as_utc
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.opendata import iati
 from portal.opendata.dictionary import (
     DATASETS,
@@ -58,6 +58,14 @@ MIMETYPES = {
     "xml": "application/xml",
 }
 PUBLIC_CACHE = "public, max-age=300"
+
+
+def _files_limit() -> str:
+    return current_app.config["OPEN_DATA_RATE_LIMIT"]
+
+
+# A whole-catalogue file costs seconds of a worker: one budget per client for all of them.
+files_limit = limiter.shared_limit(_files_limit, scope="open-data-files")
 
 
 def _records(dataset: str, stmt: Select, viewer) -> Iterator[list[dict]]:
@@ -177,12 +185,14 @@ _STATEMENTS: dict[str, Callable[[], Select]] = {
 
 
 @bp.route("/<any(agreements, partners):dataset>.<any(csv, xlsx, json):fmt>")
+@files_limit
 def download(dataset: str, fmt: str):
     stmt = _STATEMENTS[dataset]()
     return _file_response(dataset, fmt, stmt, PUBLIC_VIEWER, f"{dataset}.{fmt}", public=True)
 
 
 @bp.route("/iati/activities.xml")
+@files_limit
 def iati_activities():
     publisher = iati.Publisher.from_config()
     batches = in_batches(with_agreement_details(public_agreements_statement()))
@@ -196,6 +206,7 @@ def iati_activities():
 
 
 @bp.route("/iati/organisations.xml")
+@files_limit
 def iati_organisations():
     publisher = iati.Publisher.from_config()
     stmt = public_organizations_statement()
