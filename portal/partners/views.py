@@ -22,6 +22,9 @@ from portal.partners.queries import (
     partners_query,
 )
 
+# ?format= values a list page answers with a download (portal/opendata/views.py).
+DOWNLOAD_FORMATS = ("csv", "xlsx", "json")
+
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 
 
@@ -51,7 +54,14 @@ def get_visible_organization_or_404(org_id: int) -> Organization:
 def directory():
     tree = RegionTree.load()
     filters = PartnerFilters.from_args(request.args, tree)
-    page = paginate(partners_query(filters, current_user, tree))
+    stmt = partners_query(filters, current_user, tree)
+    fmt = request.args.get("format")
+    if fmt in DOWNLOAD_FORMATS:
+        from portal.opendata.views import list_download  # opendata builds on this module
+
+        # The filtered directory as open data, with the viewer's own permissions.
+        return list_download("partners", fmt, stmt)
+    page = paginate(stmt)
     return render_template(
         "partners/directory.html",
         filters=filters,
