@@ -18,6 +18,7 @@ def wants_json() -> bool:
 def _messages() -> dict[int, str]:
     return {
         400: _("The request could not be understood."),
+        401: _("Log in, or send a valid API token (Authorization: Bearer …)."),
         403: _("You do not have permission to see this page."),
         404: _("We could not find that page."),
         405: _("That method is not allowed here."),
@@ -27,11 +28,15 @@ def _messages() -> dict[int, str]:
     }
 
 
-def render_error(code: int, message: str | None = None):
+def render_error(code: int, message: str | None = None, headers=None):
     message = message or _messages().get(code) or _("Error")
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), code
-    return render_template("errors/error.html", code=code, message=message), code
+        response = jsonify({"error": {"code": code, "message": message}})
+        if code == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    else:
+        response = render_template("errors/error.html", code=code, message=message)
+    return response, code, headers or {}
 
 
 def init_error_handlers(app: Flask) -> None:
@@ -54,7 +59,11 @@ def init_error_handlers(app: Flask) -> None:
         # Werkzeug's default descriptions are English boilerplate; ours are translatable.
         if description and description == type(err).description:
             description = None
-        return render_error(err.code, description)
+        # 405 says which methods the URL does have (RFC 9110 §15.5.6).
+        allow = {"Allow": err.valid_methods} if getattr(err, "valid_methods", None) else None
+        if allow:
+            allow["Allow"] = ", ".join(sorted(allow["Allow"]))
+        return render_error(err.code, description, allow)
 
     @app.errorhandler(DataError)
     def _bad_value(err: DataError):
