@@ -187,6 +187,8 @@ def post_review_comment(round_id: int):
     parent = None
     if data.get("parent_id") is not None:
         parent_id = data["parent_id"]
+        if isinstance(parent_id, float) and parent_id.is_integer():
+            parent_id = int(parent_id)  # 21.0 is an integer in JSON
         # bool is an int in Python, an id is not; ids are 32-bit (PostgreSQL errs beyond).
         valid = type(parent_id) is int and 0 < parent_id < 2**31
         parent = db.session.get(Comment, parent_id) if valid else None

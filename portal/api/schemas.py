@@ -77,6 +77,9 @@ class ApiErrorBody(_Out):
 class ApiError(_Out):
     """Every error: the status code and a message in the caller's language (Accept-Language)."""
 
+    # ``errors`` only where there are some.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=False)
+
     error: ApiErrorBody
     errors: dict[str, str] | None = Field(
         None, description="For 400: a message per parameter or field that was refused."

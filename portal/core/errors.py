@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from portal.extensions import db
 
@@ -39,6 +39,18 @@ def render_error(code: int, message: str | None = None, headers=None):
     return response, code, headers or {}
 
 
+def _matches_for(methods) -> bool:
+    """Whether the request's URL matches a route for one of ``methods``, converters included."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in methods:
+        try:
+            adapter.match(request.path, method=method)
+            return True
+        except HTTPException:
+            continue
+    return False
+
+
 def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(err):
@@ -59,10 +71,15 @@ def init_error_handlers(app: Flask) -> None:
         # Werkzeug's default descriptions are English boilerplate; ours are translatable.
         if description and description == type(err).description:
             description = None
-        # 405 says which methods the URL does have (RFC 9110 §15.5.6).
-        allow = {"Allow": err.valid_methods} if getattr(err, "valid_methods", None) else None
-        if allow:
-            allow["Allow"] = ", ".join(sorted(allow["Allow"]))
+        allow = None
+        if isinstance(err, MethodNotAllowed) and err.valid_methods:
+            if not _matches_for(err.valid_methods):
+                # Werkzeug answers 405 when another method's rule has the same shape even if
+                # the value is refused by its converter (an id past the INTEGER range): there
+                # is no such resource for any method.
+                return render_error(404)
+            # 405 says which methods the URL does have (RFC 9110 §15.5.6).
+            allow = {"Allow": ", ".join(sorted(err.valid_methods))}
         return render_error(err.code, description, allow)
 
     @app.errorhandler(DataError)
