@@ -10,9 +10,7 @@ from portal.api.views import bp
 def test_document_is_openapi_31_and_lists_every_api_route(client, app):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
-    documented = {
-        (path, method.upper()) for path, ops in doc["paths"].items() for method in ops
-    }
+    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
     # Every route of the blueprint, except the document and its page, is described.
     routes = set()
     for rule in app.url_map.iter_rules():
