@@ -15,12 +15,15 @@ against the document too.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import events, from_schema
 
 from portal.extensions import db
 
@@ -28,26 +31,25 @@ SEED = 20261203
 MAX_EXAMPLES = {"positive": 20, "negative": 10}  # per operation
 
 
-def _config() -> SchemathesisConfig:
-    return SchemathesisConfig.from_dict(
+def _config_operations() -> list[dict]:
+    return [
         {
-            "seed": SEED,
-            "operations": [
-                {
-                    # A well-formed comment can still name a paragraph or a parent comment
-                    # that does not exist, quote text that is not in the paragraph, or ask
-                    # for anonymity the round does not allow: the document says these are
-                    # 400 with a message per field.
-                    "include-operation-id": "postReviewComment",
-                    "checks": {
-                        "positive_data_acceptance": {
-                            "expected-statuses": ["2xx", "400", "401", "403", "404", "409"]
-                        }
-                    },
+            # A well-formed comment can still name a paragraph or a parent comment that
+            # does not exist, quote text that is not in the paragraph, or ask for anonymity
+            # the round does not allow: the document says these are 400 with a message per
+            # field.
+            "include-operation-id": "postReviewComment",
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": ["2xx", "400", "401", "403", "404", "409"]
                 }
-            ],
+            },
         }
-    )
+    ]
+
+
+def _config() -> SchemathesisConfig:
+    return SchemathesisConfig.from_dict({"seed": SEED, "operations": _config_operations()})
 
 
 @pytest.fixture
@@ -142,3 +144,35 @@ def test_posting_a_comment_matches_the_document(app, catalogue, reviewable):
     response = case.call_and_validate(headers=catalogue["headers"]["partner"])
     assert response.status_code == 201
     assert response.json()["paragraph"]["number"] == 1
+
+
+@pytest.mark.skipif(
+    os.environ.get("PORTAL_API_FUZZ") != "full",
+    reason="the complete schemathesis run takes minutes: PORTAL_API_FUZZ=full to run it",
+)
+def test_complete_schemathesis_run(app, catalogue, reviewable):
+    """What ``schemathesis run`` does, through its engine: the coverage phase (boundary
+    values, every enumeration value, wrong types, missing and duplicate parameters,
+    unsupported methods — about 1,500 requests) and the fuzzing phase, every check on."""
+    config = SchemathesisConfig.from_dict(
+        {
+            "seed": SEED,
+            "headers": catalogue["headers"]["partner"],
+            "generation": {"max-examples": 20, "deterministic": True, "database": "none"},
+            "phases": {"stateful": {"enabled": False}},
+            "operations": _config_operations(),
+        }
+    )
+    loaded = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=config)
+    finished = None
+    requests = 0
+    for event in from_schema(loaded).execute():
+        if isinstance(event, events.ScenarioFinished):
+            requests += len(event.recorder.cases)
+        if isinstance(event, events.FatalError):
+            raise event.exception
+        if isinstance(event, events.EngineFinished):
+            finished = event
+    assert finished is not None
+    assert finished.failures == []
+    assert requests > 1_000
