@@ -143,7 +143,9 @@ def list_organizations():
     tree = RegionTree.load()
     filters = PartnerFilters.from_args(_page_args(query), tree)
     _refuse(filters.problems)
-    page = paginate(partners_query(filters, current_user, tree), query.page, query.per_page)
+    page = paginate(
+        partners_query(filters, current_user, tree), query.page, query.per_page, clamp=False
+    )
     counts = agreement_counts_for(current_user, [o.id for o in page.items])
     return s.OrganizationList(
         total=page.total,
@@ -245,7 +247,7 @@ def list_agreements():
         return s.AgreementList(total=0, page=query.page, per_page=query.per_page, pages=1, items=[])
     _refuse(filters.problems)
     stmt = agreements_query(filters, current_user, tree).options(selectinload(Agreement.countries))
-    page = paginate(stmt, query.page, query.per_page)
+    page = paginate(stmt, query.page, query.per_page, clamp=False)
     return s.AgreementList(
         total=page.total,
         page=page.page,
