@@ -24,8 +24,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from babel import Locale
-from babel.numbers import format_compact_currency, format_compact_decimal, parse_pattern
-from flask_babel import format_decimal, get_locale
+from babel.numbers import (
+    format_compact_currency,
+    format_compact_decimal,
+    format_decimal,
+    parse_pattern,
+)
+from flask import has_request_context, request
+from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 MAP_FILE = Path(__file__).resolve().parent / "data" / "world-110m.json"
@@ -41,6 +47,12 @@ NICE = (1, 2, 5)
 
 
 def _locale() -> Locale:
+    """The request's locale, looked up once per request (a page formats a thousand numbers)."""
+    if has_request_context():  # on the request, not on g: g outlives a request in tests
+        cached = getattr(request, "_chart_locale", None)
+        if cached is None:
+            cached = request._chart_locale = get_locale() or Locale.parse("en")
+        return cached
     return get_locale() or Locale.parse("en")
 
 
@@ -48,16 +60,33 @@ def is_rtl() -> bool:
     return _locale().character_order == "right-to-left"
 
 
+# Formatting is cached per (locale, value): counts and totals repeat across charts and tables.
+@lru_cache(maxsize=8192)
+def _int_text(locale: str, value: int) -> str:
+    return format_decimal(value, locale=locale)
+
+
+@lru_cache(maxsize=64)
+def _whole_money_pattern(locale: str):
+    pattern = parse_pattern(Locale.parse(locale).currency_formats["standard"].pattern)
+    pattern.frac_prec = (0, 0)
+    return pattern
+
+
+@lru_cache(maxsize=8192)
+def _money_text(locale: str, value: Decimal, currency: str) -> str:
+    return _whole_money_pattern(locale).apply(
+        value, Locale.parse(locale), currency=currency, currency_digits=False
+    )
+
+
 def fmt_int(value: int) -> str:
-    return format_decimal(value)
+    return _int_text(str(_locale()), value)
 
 
 def fmt_money(value: Decimal | float, currency: str) -> str:
     """A whole amount in the reader's locale, e.g. US$1,250,000 / 1 250 000 $US."""
-    locale = _locale()
-    pattern = parse_pattern(locale.currency_formats["standard"].pattern)
-    pattern.frac_prec = (0, 0)
-    return pattern.apply(Decimal(value), locale, currency=currency, currency_digits=False)
+    return _money_text(str(_locale()), Decimal(value), currency)
 
 
 def fmt_money_short(value: Decimal | float, currency: str) -> str:

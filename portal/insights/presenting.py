@@ -25,7 +25,7 @@ from portal.insights.charts import (
     world_shapes,
 )
 from portal.insights.queries import Breakdown, Insights
-from portal.partners.queries import WORLD, RegionTree
+from portal.partners.queries import RegionTree
 
 
 @dataclass
@@ -257,14 +257,7 @@ def build_map(
         highlight=highlight,
         zoom=bool(highlight) and (focus_region or focus_country_numeric) is not None,
     )
-    parent = focus_region if focus_region and tree.children.get(focus_region) else WORLD
-    from portal.partners.place_names import place_name
-
-    regions = [
-        (r.code, place_name(r.name), insights.region_counts.get(r.code, 0))
-        for r in tree.children.get(parent, [])
-    ]
-    regions.sort(key=lambda r: (-r[2], r[1]))
+    regions = [(row.key, row.label, row.count) for row in insights.regions.rows]
     return MapView(
         svg=svg,
         summary=summary,

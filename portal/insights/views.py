@@ -14,14 +14,22 @@ from datetime import date
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from portal.agreements.queries import AgreementFilters, agreement_facets
+from portal.agreements.models import (
+    AGREEMENT_STATUSES,
+    AGREEMENT_TYPES,
+    DOMAINS_OF_CHANGE,
+    Agreement,
+)
+from portal.agreements.permissions import visible_agreements_filter
+from portal.agreements.queries import AgreementFilters
 from portal.extensions import db
 from portal.insights.charts import fmt_int, fmt_money
 from portal.insights.presenting import build_picture
-from portal.insights.queries import build_insights
+from portal.insights.queries import SDG_GOAL_NAMES, build_insights, sdg_goal_label
 from portal.partners.models import Country
+from portal.partners.place_names import place_name
 from portal.partners.queries import RegionTree
 
 bp = Blueprint("insights", __name__, url_prefix="/insights")
@@ -103,7 +111,7 @@ def index():
         "insights/index.html",
         filters=filters,
         picture=picture,
-        facets=agreement_facets(filters, current_user, tree),
+        options=form_options(filters, tree),
         args=args,
         downloads=_downloads(args),
     )
@@ -181,6 +189,50 @@ def figures_csv():
     response.headers["X-Content-Type-Options"] = "nosniff"
     _private_if_signed_in(response)
     return response
+
+
+def form_options(filters: AgreementFilters, tree: RegionTree) -> dict[str, list[tuple]]:
+    """Choices for the filter form: (value, label, depth, selected). No counts here — the page
+    itself is the count of everything, and facet counts would cost more than all the charts."""
+    first, last = db.session.execute(
+        select(func.min(Agreement.signed_on), func.max(Agreement.signed_on)).where(
+            visible_agreements_filter(current_user)
+        )
+    ).one()
+    years = list(range(last.year, first.year - 1, -1)) if first and last else []
+    if filters.year and filters.year not in years:
+        years.insert(0, filters.year)
+    countries = sorted(
+        (
+            (code, place_name(name))
+            for code, name in db.session.execute(select(Country.code, Country.name))
+        ),
+        key=lambda c: c[1].casefold(),
+    )
+    sdgs = [(str(goal), sdg_goal_label(goal), 0) for goal in SDG_GOAL_NAMES]
+    if filters.sdg and "." in filters.sdg:
+        sdgs.append((filters.sdg, filters.sdg, 1))
+    parties = []
+    if filters.party_org is not None:
+        parties.append((str(filters.party_org.id), filters.party_org.name, 0))
+
+    def mark(items, current):
+        return [(v, label, depth, v == str(current or "")) for v, label, depth in items]
+
+    return {
+        "type": mark([(k, str(v), 0) for k, v in AGREEMENT_TYPES.items()], filters.agreement_type),
+        "status": mark([(k, str(v), 0) for k, v in AGREEMENT_STATUSES.items()], filters.status),
+        "year": mark([(str(y), str(y), 0) for y in years], filters.year),
+        "region": mark(
+            [(r.code, place_name(r.name), depth) for r, depth in tree.walk()], filters.region
+        ),
+        "country": mark([(c, n, 0) for c, n in countries], filters.country),
+        "domain": mark(
+            [(str(k), f"{k}. {v}", 0) for k, v in DOMAINS_OF_CHANGE.items()], filters.domain
+        ),
+        "sdg": mark(sdgs, filters.sdg),
+        "party": mark(parties, filters.party),
+    }
 
 
 def _downloads(args: dict[str, str]) -> list[tuple[str, str]]:
