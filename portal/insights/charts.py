@@ -9,9 +9,9 @@ right to left, the value axis sits on the right) by mirroring every x coordinate
 ``direction="rtl"``, which turns each ``text-anchor`` around with it. The map is geography and is
 never mirrored.
 
-Sizes: charts draw in a 480-unit-wide view box and scale to their container; fonts are 13–14
-units, so at 320 CSS pixels they are still about 9–10 px, and labels go *above* their bars so a
-narrow screen does not squeeze them into a column.
+Sizes: charts draw in a 360-unit-wide view box and scale to their container (at most 32rem
+wide); fonts are 12–13 units, so on a 320 px phone they are still about 10 px, and labels go
+*above* their bars so a narrow screen does not squeeze them into a column.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 MAP_FILE = Path(__file__).resolve().parent / "data" / "world-110m.json"
-WIDTH = 480
+WIDTH = 360  # view-box units; with 12–13 unit fonts, readable from 320 px phones up
 # ColorBrewer "Blues" (5 classes): sequential, readable in greyscale and by colour-blind readers.
 MAP_CLASSES = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
 MAP_EMPTY = "#e9edf1"
@@ -158,7 +158,7 @@ class _Svg:
         return Markup(head + "".join(self.parts) + "</svg>")  # noqa: S704 - escaped above
 
 
-def _wrap(label: str, width: int = 58, lines: int = 2) -> list[str]:
+def _wrap(label: str, width: int = 46, lines: int = 2) -> list[str]:
     words, out, current = label.split(), [], ""
     for word in words:
         if current and len(current) + 1 + len(word) > width:
