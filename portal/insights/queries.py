@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, case, distinct, func, select
+from sqlalchemy import ColumnElement, Select, case, distinct, func, select, union
 from sqlalchemy.orm import aliased
 
 from portal.agreements.models import (
@@ -31,12 +31,12 @@ from portal.agreements.models import (
     AgreementParty,
     AgreementSdgTarget,
     agreement_countries,
+    agreement_regions,
 )
 from portal.agreements.permissions import visible_agreements_filter
 from portal.agreements.queries import (
     AgreementFilters,
     agreement_conditions,
-    agreement_region_links,
 )
 from portal.extensions import db
 from portal.partners.models import STAKEHOLDER_GROUPS, Country, Organization
@@ -228,14 +228,25 @@ def region_rollup(ids: Select, tree: RegionTree, wanted: set[str]) -> dict[str, 
                 break
     if not mapping:
         return {}
-    links = agreement_region_links()
-    key = case(mapping, value=links.c.region_code, else_=None)
-    pairs = (
-        select(links.c.entity_id.label("agreement_id"), key.label("key"))
-        .where(links.c.entity_id.in_(ids), key.is_not(None))
-        .distinct()
-        .subquery("region_pairs")
-    )
+    # Countries map straight to the wanted region too, so no join to countries is needed.
+    country_mapping = {
+        country: mapping[region]
+        for country, region in db.session.execute(select(Country.code, Country.region_code))
+        if region in mapping
+    }
+    by_region = case(mapping, value=agreement_regions.c.region_code, else_=None)
+    named = select(agreement_regions.c.agreement_id.label("agreement_id"), by_region.label("key"))
+    named = named.where(agreement_regions.c.agreement_id.in_(ids), by_region.is_not(None))
+    parts = [named]
+    if country_mapping:
+        by_country = case(country_mapping, value=agreement_countries.c.country_code, else_=None)
+        placed = select(
+            agreement_countries.c.agreement_id.label("agreement_id"), by_country.label("key")
+        ).where(agreement_countries.c.agreement_id.in_(ids), by_country.is_not(None))
+        parts.append(placed)
+    # UNION (not UNION ALL): an agreement named in a region and placed there by a country
+    # counts once.
+    pairs = union(*parts).subquery("region_pairs")
     buckets = _fold(_by_pairs(pairs, pairs.c.key), lambda k: place_name(tree.get(k).name))
     for bucket in buckets.values():
         bucket.filter_value = bucket.key
@@ -375,10 +386,10 @@ def country_counts(ids: Select) -> list[CountryCount]:
     return sorted(out, key=lambda c: (-c.count, c.name))
 
 
-def totals_for(ids: Select, user) -> Totals:
+def totals_for(conds: list[ColumnElement[bool]], ids: Select, user) -> Totals:
     rows = db.session.execute(
         select(Agreement.currency, func.count(Agreement.id), func.sum(Agreement.amount))
-        .where(Agreement.id.in_(ids))
+        .where(*conds)
         .group_by(Agreement.currency)
     ).all()
     agreements = sum(n for _c, n, _s in rows)
@@ -424,7 +435,7 @@ def build_insights(
     """Every figure for one scope: totals, six breakdowns, agreements per country and region."""
     conds = agreement_conditions(filters, user, tree=tree)
     ids = select(Agreement.id).where(*conds)
-    totals = totals_for(ids, user)
+    totals = totals_for(conds, ids, user)
     regions = region_breakdown(ids, tree, filters.region)
     if only is None:
         only = {"region", "year", "type", "domain", "sdg", "stakeholder_group"}
