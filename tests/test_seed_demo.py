@@ -171,3 +171,21 @@ def test_force_adds_only_what_is_missing(runner, factories):
     ).all()
     assert len(catalytic) == 1  # matched on name + country, not duplicated
     assert db.session.scalar(select(func.count(Agreement.id))) >= 1000
+
+
+def test_every_demo_login_passes_the_e_mail_checks():
+    """Demo addresses were on `.local`, which the e-mail validator refuses (reviewer lists,
+    password reset): a newcomer could not invite or reset a demo user."""
+    from email_validator import validate_email
+
+    from portal.demo import engagement_data
+    from portal.demo.seed import DEMO_USERS
+    from portal.reviews.audience import parse_email_list
+
+    addresses = [u[0] for u in DEMO_USERS] + [m["email"] for m in engagement_data.MEMBERS]
+    addresses += [email for email, _role in engagement_data.WUF_MEMBERS]
+    addresses = list(dict.fromkeys(addresses))
+    for address in addresses:
+        assert validate_email(address, check_deliverability=False).normalized == address
+    parsed = parse_email_list("\n".join(addresses))
+    assert parsed.emails == addresses and not parsed.invalid
