@@ -23,7 +23,8 @@ pytestmark = pytest.mark.e2e
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _catalogue(factories) -> None:
+def _catalogue(factories) -> int:
+    """Agreements over nine years in five countries and two currencies; the funder's id."""
     donor = factories.make_org("Fonds pour les villes", country="FR", regions=("155",))
     local = factories.make_org("شبكة المدن العربية", country="JO", regions=("145",))
     places = [("KE", "014"), ("JO", "145"), ("CO", "005"), ("IN", "034"), ("FR", "155")]
@@ -43,6 +44,7 @@ def _catalogue(factories) -> None:
                 parties=[(donor, "funding"), (local, "implementing")],
             )
     db.session.commit()
+    return donor.id
 
 
 def _shot_dir(tmp_path: Path) -> Path:
@@ -116,3 +118,30 @@ def test_insights_screenshots_english_and_arabic(browser, live_server, factories
             assert path.read_bytes()[:8] == PNG and path.stat().st_size > 20_000
         finally:
             context.close()
+
+
+def test_scoped_pictures_fit_a_phone_in_arabic(browser, live_server, factories, tmp_path):
+    """The map and charts on region, country and partner pages: 320 px, right to left."""
+    donor_id = _catalogue(factories)
+    shots = _shot_dir(tmp_path)
+    context = browser.new_context(
+        base_url=live_server, viewport={"width": 320, "height": 800}, locale="ar"
+    )
+    try:
+        page = context.new_page()
+        for name, url in [
+            ("region", "/regions/002?lang=ar"),
+            ("country", "/regions/country/KE?lang=ar"),
+            ("partner", f"/partners/{donor_id}?lang=ar"),
+        ]:
+            page.goto(url)
+            assert page.locator(".scoped-insights svg.insight-map[role=img]").count() == 1, name
+            assert page.locator(".scoped-insights svg.insight-chart[role=img]").count() >= 1, name
+            _no_sideways_scroll(page)
+            page.screenshot(path=str(shots / f"scoped-{name}-ar-320.png"), full_page=True)
+        # The continent page zooms to Africa and outlines it: Kenya is drawn, Japan is not.
+        page.goto("/regions/002?lang=ar")
+        assert page.locator("svg.insight-map path.in-focus[data-numeric='404']").count() == 1
+        assert page.locator("svg.insight-map path[data-numeric='392']").count() == 0
+    finally:
+        context.close()
