@@ -258,6 +258,10 @@ def test_directory_sorts_by_contribution(client, factories):
     factories.make_agreement(
         amount=Decimal("99999"), visibility="internal", parties=[(small, "funding")]
     )
+    both = factories.make_org("Both Roles")  # funds and implements the same agreement
+    factories.make_agreement(
+        amount=Decimal("300"), parties=[(both, "funding"), (both, "implementing")]
+    )
     db.session.commit()
 
     def order(query: str) -> list[str]:
@@ -274,6 +278,7 @@ def test_directory_sorts_by_contribution(client, factories):
     assert order("?sort=value&currency=EUR")[0] in (small.name, implementer.name)
     html = client.get("/partners/?sort=value&currency=USD").get_data(as_text=True)
     assert "Value it funds or implements (USD)" in html and "$2,700" in html
+    assert "$300" in html and "$600" not in html  # one agreement, two roles: counted once
     assert client.get("/partners/?sort=value&currency=1x").status_code == 200
 
 

@@ -572,16 +572,19 @@ def contribution_figures(
     for oid, role, n in rows:
         out[oid][role] = n
     if currency:
+        # Distinct (organisation, agreement) first: a partner that both funds and implements
+        # an agreement counts its value once, as in the directory's sort.
+        pairs = (
+            select(party.organization_id.label("org_id"), party.agreement_id.label("agreement_id"))
+            .where(party.organization_id.in_(org_ids), party.role.in_(CONTRIBUTING_ROLES))
+            .distinct()
+            .subquery("contributing")
+        )
         for oid, total in db.session.execute(
-            select(party.organization_id, func.sum(Agreement.amount))
-            .join(Agreement, Agreement.id == party.agreement_id)
-            .where(
-                party.organization_id.in_(org_ids),
-                party.role.in_(CONTRIBUTING_ROLES),
-                Agreement.currency == currency,
-                visible_agreements_filter(user),
-            )
-            .group_by(party.organization_id)
+            select(pairs.c.org_id, func.sum(Agreement.amount))
+            .join(Agreement, Agreement.id == pairs.c.agreement_id)
+            .where(Agreement.currency == currency, visible_agreements_filter(user))
+            .group_by(pairs.c.org_id)
         ).all():
             out[oid]["value"] = Decimal(total or 0)
     return out

@@ -199,40 +199,38 @@ def visible_agreement_count(user):
     )
 
 
-def contribution_sort_expr(user, measure: str, currency: str | None = None):
-    """A correlated scalar for ordering the directory by a partner's contribution.
+def contribution_measure(user, measure: str, currency: str | None = None):
+    """A subquery (org_id, measure) for ordering the directory by a partner's contribution —
+    one GROUP BY over the visible agreements, joined once, not a subquery per organisation.
 
     ``funding`` / ``implementing``: number of visible agreements in that role; ``value``: total
-    value, in one currency, of visible agreements it funds or implements (each agreement once,
-    even when the partner both funds and implements it).
+    value, in one currency, of the visible agreements it funds or implements (each agreement
+    once, even when the partner both funds and implements it).
     """
     party = aliased(AgreementParty)
     if measure in CONTRIBUTING_ROLES:
         return (
-            select(func.count(distinct(party.agreement_id)))
-            .join(Agreement, Agreement.id == party.agreement_id)
-            .where(
-                party.organization_id == Organization.id,
-                party.role == measure,
-                visible_agreements_filter(user),
+            select(
+                party.organization_id.label("org_id"),
+                func.count(distinct(party.agreement_id)).label("measure"),
             )
-            .correlate(Organization)
-            .scalar_subquery()
+            .join(Agreement, Agreement.id == party.agreement_id)
+            .where(party.role == measure, visible_agreements_filter(user))
+            .group_by(party.organization_id)
+            .subquery("contribution")
         )
-    contributing = (
-        select(party.agreement_id)
-        .where(party.organization_id == Organization.id, party.role.in_(CONTRIBUTING_ROLES))
-        .correlate(Organization)
+    pairs = (
+        select(party.organization_id.label("org_id"), party.agreement_id.label("agreement_id"))
+        .where(party.role.in_(CONTRIBUTING_ROLES))
+        .distinct()
+        .subquery("contributing")
     )
     return (
-        select(func.coalesce(func.sum(Agreement.amount), literal(0)))
-        .where(
-            Agreement.id.in_(contributing),
-            Agreement.currency == (currency or ""),
-            visible_agreements_filter(user),
-        )
-        .correlate(Organization)
-        .scalar_subquery()
+        select(pairs.c.org_id, func.sum(Agreement.amount).label("measure"))
+        .join(Agreement, Agreement.id == pairs.c.agreement_id)
+        .where(Agreement.currency == (currency or ""), visible_agreements_filter(user))
+        .group_by(pairs.c.org_id)
+        .subquery("contribution")
     )
 
 
@@ -356,8 +354,9 @@ def partners_query(filters: PartnerFilters, user, tree: RegionTree | None = None
     elif filters.sort == "agreements":
         order = (visible_agreement_count(user).desc(), name)
     elif filters.sort in ("funding", "implementing", "value"):
-        measure = contribution_sort_expr(user, filters.sort, filters.currency)
-        order = (measure.desc(), visible_agreement_count(user).desc(), name)
+        measure = contribution_measure(user, filters.sort, filters.currency)
+        stmt = stmt.outerjoin(measure, measure.c.org_id == Organization.id)
+        order = (func.coalesce(measure.c.measure, literal(0)).desc(), name)
     else:
         order = (name,)
     return stmt.order_by(*order, Organization.id)
