@@ -27,6 +27,9 @@ from portal.partners.queries import (
     partners_query,
 )
 
+# ?format= values a list page answers with a download (portal/opendata/views.py).
+DOWNLOAD_FORMATS = ("csv", "xlsx", "json")
+
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 
 
@@ -62,7 +65,14 @@ def directory():
         filters.currency = None
     if filters.sort == "value" and not filters.currency:
         filters.currency = currencies[0] if currencies else None
-    page = paginate(partners_query(filters, current_user, tree))
+    stmt = partners_query(filters, current_user, tree)
+    fmt = request.args.get("format")
+    if fmt in DOWNLOAD_FORMATS:
+        from portal.opendata.views import list_download  # opendata builds on this module
+
+        # The filtered directory as open data, with the viewer's own permissions.
+        return list_download("partners", fmt, stmt)
+    page = paginate(stmt)
     ids = [o.id for o in page.items]
     return render_template(
         "partners/directory.html",
