@@ -119,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.consultations.views import bp as consultations_bp
     from portal.core.views import bp as core_bp
     from portal.imports.views import bp as imports_bp
+    from portal.insights.views import bp as insights_bp
     from portal.opendata.views import bp as opendata_bp
     from portal.partners.regions_views import bp as regions_bp
     from portal.partners.views import bp as partners_bp
@@ -132,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
         partners_bp,
         regions_bp,
         agreements_bp,
+        insights_bp,
         search_bp,
         imports_bp,
         staff_bp,

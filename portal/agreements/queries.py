@@ -357,16 +357,23 @@ def agreement_facets(
     # Only organisations the viewer may see become facet values (an undisclosed partner
     # never appears by name or by id). The party table is aliased so that the EXISTS inside
     # the agreement visibility filter keeps its own agreement_parties.
+    # Counted per organisation id first, then joined to the (visible) organisations: the
+    # planner then starts from the matching agreements rather than from every organisation.
     party = aliased(AgreementParty)
-    party_rows = db.session.execute(
-        select(Organization.id, Organization.name, func.count(distinct(party.agreement_id)))
-        .join(party, party.organization_id == Organization.id)
-        .where(
-            visible_organizations_filter(user),
-            party.agreement_id.in_(select(Agreement.id).where(*conds("party"))),
+    per_org = (
+        select(
+            party.organization_id.label("org_id"),
+            func.count(distinct(party.agreement_id)).label("n"),
         )
-        .group_by(Organization.id, Organization.name)
-        .order_by(func.count(distinct(party.agreement_id)).desc(), Organization.name)
+        .where(party.agreement_id.in_(select(Agreement.id).where(*conds("party"))))
+        .group_by(party.organization_id)
+        .subquery("party_counts")
+    )
+    party_rows = db.session.execute(
+        select(Organization.id, Organization.name, per_org.c.n)
+        .join(per_org, per_org.c.org_id == Organization.id)
+        .where(visible_organizations_filter(user))
+        .order_by(per_org.c.n.desc(), Organization.name)
         .limit(PARTY_FACET_LIMIT)
     ).all()
     parties = [FacetOption(str(i), name, n, i == filters.party) for i, name, n in party_rows]

@@ -20,6 +20,7 @@ from portal.agreements.queries import (
 )
 from portal.core.pagination import paginate
 from portal.extensions import db
+from portal.insights.views import scoped_picture
 from portal.partners.models import Country, Organization
 from portal.partners.permissions import visible_organizations_filter
 from portal.partners.place_names import place_name
@@ -123,6 +124,7 @@ def show(code: str):
         partners=partners,
         partner_agreement_counts=agreement_counts_for(current_user, [o.id for o in partners.items]),
         agreements=agreements,
+        picture=scoped_picture(tree, region=region.code),
     )
 
 
@@ -141,4 +143,5 @@ def country(alpha2: str):
         partners=partners,
         partner_agreement_counts=agreement_counts_for(current_user, [o.id for o in partners.items]),
         agreements=_agreements_preview(agreement_in_country(country.code)),
+        picture=scoped_picture(tree, country=country.code),
     )
