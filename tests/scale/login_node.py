@@ -22,7 +22,10 @@ def main(db_url: str, storage_uri: str, prefix: str, attempts: int) -> None:
             "SQLALCHEMY_DATABASE_URI": db_url,
             "RATELIMIT_STORAGE_URI": storage_uri,
             "RATELIMIT_KEY_PREFIX": prefix,
-            "LOGIN_RATE_LIMIT": "3 per minute",
+            # A moving hour, not a fixed minute: on a slow machine the nodes may start more
+            # than a minute apart, or across a minute boundary, and the count would restart.
+            "LOGIN_RATE_LIMIT": "3 per hour",
+            "RATELIMIT_STRATEGY": "moving-window",
         }
     )
     with app.app_context():

@@ -41,7 +41,7 @@ def db_url(tmp_path):
 def test_two_nodes_share_the_login_throttle_through_redis(redis_url, db_url):
     prefix = f"test-{uuid.uuid4().hex}"  # parallel runs share the server, never the counts
     try:
-        # The limit is 3 a minute per client address, counted across both nodes.
+        # The limit is 3 an hour per client address, counted across both nodes.
         assert node(db_url, redis_url, prefix, 2) == [200, 200]
         assert node(db_url, redis_url, prefix, 2) == [200, 429]
     finally:
