@@ -100,11 +100,19 @@ def general_steps() -> list[tuple[str, Step]]:
         count = reminders_round()
         return f"queued {count} meeting reminder(s)" if count else None
 
+    def expired_sessions() -> str | None:
+        from portal.accounts.services import prune_expired_sessions
+
+        count = prune_expired_sessions()
+        db.session.commit()
+        return f"removed {count} expired session(s)" if count else None
+
     return [
         ("reviews", jobs_round_report),
         ("consultations", meeting_reminders),
         ("search", sync_round_report),
         ("mail", send_due_report),
+        ("sessions", expired_sessions),
     ]
 
 
