@@ -3,7 +3,8 @@ limiter, the shared database and rate-limit storage given on the command line.
 
     python -m tests.scale.login_node DB_URL STORAGE_URI KEY_PREFIX ATTEMPTS
 
-Posts ATTEMPTS failed logins from one client address and prints the status codes as JSON.
+Posts ATTEMPTS failed logins from one client address and prints, as JSON, the status codes
+and whether the limiter fell back to counting in memory.
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def main(db_url: str, storage_uri: str, prefix: str, attempts: int) -> None:
             environ_base={"REMOTE_ADDR": "203.0.113.7"},
         )
         codes.append(response.status_code)
-    print(json.dumps(codes))
+    from portal.extensions import limiter
+
+    # Whether the limiter gave up on its storage and counted in memory (Redis unreachable).
+    fallback = bool(getattr(limiter, "_storage_dead", False))
+    print(json.dumps({"codes": codes, "fallback": fallback}))
 
 
 if __name__ == "__main__":
