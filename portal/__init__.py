@@ -107,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.consultations.views import bp as consultations_bp
     from portal.core.views import bp as core_bp
     from portal.imports.views import bp as imports_bp
+    from portal.notifications.views import bp as notifications_bp
     from portal.partners.regions_views import bp as regions_bp
     from portal.partners.views import bp as partners_bp
     from portal.reviews.views import bp as reviews_bp
@@ -125,6 +126,7 @@ def register_blueprints(app: Flask) -> None:
         api_bp,
         consultations_bp,
         reviews_bp,
+        notifications_bp,
     ):
         app.register_blueprint(bp)
 

@@ -12,6 +12,9 @@ from portal.extensions import db
 from portal.notifications.mailer import DEFAULT_BATCH, deliver_due
 from portal.notifications.models import OutgoingMail
 
+# Messages per deliver_due call (one SMTP connection); claimed and committed per ``batch``.
+SEND_ROUND = 5000
+
 mail_cli = AppGroup("mail", help="Send e-mail from the outbox.")
 
 
@@ -19,7 +22,7 @@ def _send_all_due(batch: int) -> tuple[int, int]:
     """Send batches until nothing due is left, or a batch was cut short (server down)."""
     sent = failed = 0
     while True:
-        report = deliver_due(limit=batch)
+        report = deliver_due(limit=SEND_ROUND, batch=batch)
         sent += report.sent
         failed += report.failed
         for error in report.errors:
@@ -94,3 +97,24 @@ def status_command():
             f"  #{mail.id} to {mail.to_address} — {mail.attempts} attempt(s), "
             f"next {mail.next_attempt_at:%Y-%m-%d %H:%M} UTC: {mail.last_error}"
         )
+
+
+def notifications_round_report() -> str | None:
+    """One worker round of notification work: staff summaries, then due digests."""
+    from portal.consultations.staff_notices import raise_staff_notices
+    from portal.notifications.events import send_digests
+
+    staff = raise_staff_notices()
+    db.session.commit()
+    digests = send_digests()
+    db.session.commit()
+    if not (staff or digests):
+        return None
+    return f"{staff} staff notice(s), {digests} digest(s) queued"
+
+
+@mail_cli.command("digests")
+def digests_command():
+    """Raise staff summaries and queue every digest that is due now (the worker does this
+    each round)."""
+    click.echo(notifications_round_report() or "Nothing due.")

@@ -249,11 +249,7 @@ class DeliveryReport:
         return bool(self.sent or self.failed)
 
 
-def claim_batch(
-    limit: int, only: list[int] | None = None, now: datetime | None = None
-) -> list[int]:
-    """Take up to ``limit`` due messages for this sender and commit the claim."""
-    now = now or utcnow()
+def _claim_statement(limit: int, only: list[int] | None, now: datetime):
     candidates = (
         select(OutgoingMail.id)
         .where(OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at <= now)
@@ -264,23 +260,29 @@ def claim_batch(
         candidates = candidates.where(OutgoingMail.id.in_(only))
     if db.session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(
-        db.session.scalars(
-            update(OutgoingMail)
-            .where(
-                OutgoingMail.id.in_(candidates.scalar_subquery()),
-                # Re-checked by the UPDATE itself: a row another sender claimed in between
-                # no longer matches.
-                OutgoingMail.sent_at.is_(None),
-                OutgoingMail.next_attempt_at <= now,
-            )
-            .values(next_attempt_at=now + CLAIM_LEASE)
-            .returning(OutgoingMail.id)
-            .execution_options(synchronize_session=False)
+    return (
+        update(OutgoingMail)
+        .where(
+            OutgoingMail.id.in_(candidates.scalar_subquery()),
+            # Re-checked by the UPDATE itself: a row another sender claimed in between no
+            # longer matches.
+            OutgoingMail.sent_at.is_(None),
+            OutgoingMail.next_attempt_at <= now,
         )
+        .values(next_attempt_at=now + CLAIM_LEASE)
+        .returning(OutgoingMail.id)
+        .execution_options(synchronize_session=False)
     )
-    db.session.commit()
-    return sorted(ids)
+
+
+def claim_batch(
+    limit: int, only: list[int] | None = None, now: datetime | None = None, commit: bool = True
+) -> list[int]:
+    """Take up to ``limit`` due messages for this sender (and commit the claim)."""
+    ids = sorted(db.session.scalars(_claim_statement(limit, only, now or utcnow())))
+    if commit:
+        db.session.commit()
+    return ids
 
 
 def due_ids(limit: int, only: list[int] | None = None) -> list[int]:
@@ -295,7 +297,61 @@ def due_ids(limit: int, only: list[int] | None = None) -> list[int]:
     return list(db.session.scalars(stmt))
 
 
-def _serialise(mail: OutgoingMail, sender: str, domain: str) -> bytes:
+@dataclass
+class _Attachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass
+class _Mail:
+    """What sending needs of a row, read with one plain SELECT (no ORM identity map)."""
+
+    id: int
+    to_address: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    message_token: str | None
+    unsubscribe_url: str | None
+    attempts: int
+    attachments: list[_Attachment] = field(default_factory=list)
+
+
+def _load(ids: list[int]) -> list[_Mail]:
+    from portal.notifications.models import OutgoingMailAttachment
+
+    rows = db.session.execute(
+        select(
+            OutgoingMail.id,
+            OutgoingMail.to_address,
+            OutgoingMail.subject,
+            OutgoingMail.body_text,
+            OutgoingMail.body_html,
+            OutgoingMail.message_token,
+            OutgoingMail.unsubscribe_url,
+            OutgoingMail.attempts,
+        )
+        .where(OutgoingMail.id.in_(ids))
+        .order_by(OutgoingMail.id)
+    ).all()
+    mails = {row.id: _Mail(*row[:7], attempts=row.attempts or 0) for row in rows}
+    for mail_id, filename, ctype, content in db.session.execute(
+        select(
+            OutgoingMailAttachment.mail_id,
+            OutgoingMailAttachment.filename,
+            OutgoingMailAttachment.content_type,
+            OutgoingMailAttachment.content,
+        )
+        .where(OutgoingMailAttachment.mail_id.in_(ids))
+        .order_by(OutgoingMailAttachment.id)
+    ):
+        mails[mail_id].attachments.append(_Attachment(filename, ctype, bytes(content)))
+    return list(mails.values())
+
+
+def _serialise(mail, sender: str, domain: str) -> bytes:
     if mail.to_address.isascii() and sender.isascii():
         return render_message(mail, sender, domain)
     # Internationalised addresses: the email package knows their encodings.
@@ -311,15 +367,18 @@ _RECIPIENT_ERRORS = (
 
 
 def deliver_due(
-    limit: int = DEFAULT_BATCH, time_budget: float | None = None, only: list[int] | None = None
+    limit: int = 1000,
+    time_budget: float | None = None,
+    only: list[int] | None = None,
+    batch: int = DEFAULT_BATCH,
 ) -> DeliveryReport:
-    """Claim and send one batch of up to ``limit`` due messages (optionally only the given
-    ids) within ``time_budget`` seconds. Never raises for SMTP trouble: failures are
-    recorded on the row and retried later."""
+    """Send up to ``limit`` due messages (optionally only the given ids) within
+    ``time_budget`` seconds, over one SMTP connection, in claimed batches of ``batch``.
+    Never raises for SMTP trouble: failures are recorded on the row and retried later.
+
+    One commit per batch: it records the finished batch and claims the next one.
+    """
     report = DeliveryReport()
-    ids = claim_batch(limit, only)
-    if not ids:
-        return report
     settings = parse_smtp_url(current_app.config["SMTP_URL"])
     sender = current_app.config["MAIL_FROM"]
     envelope_from = parseaddr(sender)[1] or sender
@@ -327,70 +386,85 @@ def deliver_due(
     deadline = time.monotonic() + time_budget if time_budget is not None else None
     # A hanging server must not hold a request much longer than its budget.
     timeout = min(SMTP_TIMEOUT, max(1.0, time_budget)) if time_budget is not None else SMTP_TIMEOUT
-    mails = db.session.scalars(
-        select(OutgoingMail).where(OutgoingMail.id.in_(ids)).order_by(OutgoingMail.id)
-    ).all()
-    sent_ids: list[int] = []
-    failures: list[tuple[OutgoingMail, str]] = []
-    untried: list[int] = []
     conn: smtplib.SMTP | None = None
+    ids = claim_batch(min(batch, limit), only)
     try:
-        for index, mail in enumerate(mails):
-            if deadline is not None and time.monotonic() > deadline:
-                untried = [m.id for m in mails[index:]]
-                report.interrupted = True
+        while ids:
+            outcome = _send_batch(
+                _load(ids), conn, settings, timeout, envelope_from, sender, domain, deadline
+            )
+            conn = outcome.conn
+            remaining = limit - report.sent - report.failed - len(ids)
+            more = not outcome.interrupted and remaining > 0
+            _record_results(outcome, report, commit=not more)
+            if not more:
+                report.interrupted = outcome.interrupted
                 break
-            connection_failed = False
-            try:
-                data = _serialise(mail, sender, domain)
-            except Exception as exc:  # a malformed row fails alone, never the batch
-                failures.append((mail, f"cannot build the message: {exc}"))
-                continue
-            try:
-                if conn is None:
-                    conn = open_connection(settings, timeout)
-                conn.sendmail(envelope_from, [mail.to_address], data)
-            except _RECIPIENT_ERRORS as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            except (smtplib.SMTPException, OSError) as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                connection_failed = True
-            else:
-                error = None
-            if error is None:
-                sent_ids.append(mail.id)
-            else:
-                failures.append((mail, error))
-            if connection_failed:
-                # The next message would only fail the same way and make the caller wait.
-                _close_quietly(conn)
-                conn = None
-                untried = [m.id for m in mails[index + 1 :]]
-                report.interrupted = True
-                break
+            ids = claim_batch(min(batch, remaining), only)  # commits both
     finally:
         _close_quietly(conn)
-        _record_results(sent_ids, failures, untried, report)
     return report
 
 
-def _record_results(
-    sent_ids: list[int],
-    failures: list[tuple[OutgoingMail, str]],
-    untried: list[int],
-    report: DeliveryReport,
-) -> None:
-    """Write a batch's outcome in one transaction."""
+@dataclass
+class _Outcome:
+    conn: smtplib.SMTP | None
+    sent: list[int] = field(default_factory=list)
+    failures: list[tuple[_Mail, str]] = field(default_factory=list)
+    untried: list[int] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def _send_batch(mails, conn, settings, timeout, envelope_from, sender, domain, deadline):
+    outcome = _Outcome(conn)
+    for index, mail in enumerate(mails):
+        if deadline is not None and time.monotonic() > deadline:
+            outcome.untried = [m.id for m in mails[index:]]
+            outcome.interrupted = True
+            break
+        try:
+            data = _serialise(mail, sender, domain)
+        except Exception as exc:  # a malformed row fails alone, never the batch
+            outcome.failures.append((mail, f"cannot build the message: {exc}"))
+            continue
+        connection_failed = False
+        try:
+            if outcome.conn is None:
+                outcome.conn = open_connection(settings, timeout)
+            outcome.conn.sendmail(envelope_from, [mail.to_address], data)
+        except _RECIPIENT_ERRORS as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        except (smtplib.SMTPException, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            connection_failed = True
+        else:
+            error = None
+        if error is None:
+            outcome.sent.append(mail.id)
+        else:
+            outcome.failures.append((mail, error))
+        if connection_failed:
+            # The next message would only fail the same way and make the caller wait.
+            _close_quietly(outcome.conn)
+            outcome.conn = None
+            outcome.untried = [m.id for m in mails[index + 1 :]]
+            outcome.interrupted = True
+            break
+    return outcome
+
+
+def _record_results(outcome: _Outcome, report: DeliveryReport, commit: bool = True) -> None:
+    """Write a batch's outcome (committed with the next claim, or now)."""
     now = utcnow()
-    if sent_ids:
+    if outcome.sent:
         db.session.execute(
             update(OutgoingMail)
-            .where(OutgoingMail.id.in_(sent_ids))
+            .where(OutgoingMail.id.in_(outcome.sent))
             .values(sent_at=now, attempts=OutgoingMail.attempts + 1, last_error=None)
             .execution_options(synchronize_session=False)
         )
-    for mail, error in failures:
-        attempts = (mail.attempts or 0) + 1
+    for mail, error in outcome.failures:
+        attempts = mail.attempts + 1
         db.session.execute(
             update(OutgoingMail)
             .where(OutgoingMail.id == mail.id)
@@ -403,15 +477,16 @@ def _record_results(
         )
         report.errors.append(f"#{mail.id} to {mail.to_address}: {error}")
         log.warning("Mail #%s to %s not sent: %s", mail.id, mail.to_address, error)
-    if untried:
+    if outcome.untried:
         # Never attempted: due again at once (for the next round, not this one).
         db.session.execute(
             update(OutgoingMail)
-            .where(OutgoingMail.id.in_(untried), OutgoingMail.sent_at.is_(None))
+            .where(OutgoingMail.id.in_(outcome.untried), OutgoingMail.sent_at.is_(None))
             .values(next_attempt_at=now)
             .execution_options(synchronize_session=False)
         )
-    db.session.commit()
-    db.session.expire_all()
-    report.sent += len(sent_ids)
-    report.failed += len(failures)
+    if commit:
+        db.session.commit()
+        db.session.expire_all()
+    report.sent += len(outcome.sent)
+    report.failed += len(outcome.failures)

@@ -113,5 +113,7 @@ class NotificationEvent(db.Model):
     mail_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing_mail.id", ondelete="SET NULL"))
     digested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
+    mail = relationship("OutgoingMail")
+
     def __repr__(self) -> str:
         return f"<NotificationEvent {self.id} user={self.user_id} {self.kind} {self.delivery}>"

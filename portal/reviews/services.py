@@ -464,6 +464,10 @@ def post_comment(
     )
     db.session.add(comment)
     db.session.flush()
+    if parent is not None:
+        from portal.reviews.notices import comment_replied
+
+        comment_replied(comment, user)
     return comment
 
 
