@@ -277,3 +277,41 @@ def test_outbox_rows_of_notifications_keep_their_unsubscribe_link(review):
     db.session.commit()
     [row] = db.session.scalars(select(OutgoingMail)).all()
     assert row.unsubscribe_url and "/notifications/unsubscribe/" in row.unsubscribe_url
+
+
+def test_a_decided_edit_proposal_reaches_the_partner_who_proposed_it(factories, smtp_server):
+    from portal.partners.services import (
+        approve_proposal,
+        propose_organization_edit,
+        reject_proposal,
+    )
+
+    staff = factories.make_user(Role.STAFF, email="staff@example.org")
+    org = factories.make_org("Habitat Alliance")
+    partner = factories.make_user(Role.PARTNER, organization=org, email="p@example.org")
+    partner.locale = "ru"
+    first = propose_organization_edit(partner, org, {"acronym": "HA"})
+    second = propose_organization_edit(partner, org, {"acronym": "HAL"})
+    db.session.commit()
+    approve_proposal(staff, first)
+    reject_proposal(staff, second, "The acronym is already taken.")
+    db.session.commit()
+    assert deliver_due().sent == 2
+    approved, rejected = smtp_server.wait_for(2)
+    assert approved["To"] == rejected["To"] == "p@example.org"
+    assert approved["Subject"] == "Ваше предложение об изменении «Habitat Alliance» одобрено"
+    assert "The acronym is already taken." in smtp_server.text(rejected)
+    assert not smtp_server.to("staff@example.org")
+
+
+def test_closing_a_round_early_tells_the_invitees_with_an_account(review, smtp_server):
+    from portal.reviews.services import close_round
+
+    close_round(review["round"], review["staff"])
+    db.session.commit()
+    assert deliver_due().sent == 3
+    assert sorted(str(m["To"]) for m in smtp_server.wait_for(3)) == [
+        "ana@example.org",
+        "lin@example.org",
+        "rui@example.org",
+    ]

@@ -103,3 +103,42 @@ def comment_replied(reply: Comment, actor) -> int:
         ),
         exclude=actor,
     )
+
+
+def round_closed_early(round_, actor) -> int:
+    """Invitees with an account (who have not unsubscribed from the round) hear that the
+    deadline moved: the round closed now."""
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.reviews.models import ReviewInvitation
+    from portal.reviews.services import format_round_time
+
+    invitations = db.session.scalars(
+        select(ReviewInvitation).where(
+            ReviewInvitation.round_id == round_.id,
+            ReviewInvitation.user_id.is_not(None),
+            ReviewInvitation.unsubscribed_at.is_(None),
+        )
+    ).all()
+    document = round_.version.document.title
+    when = format_round_time(round_, round_.closes_at)
+
+    def summary() -> str:
+        return _("Comments on “%(title)s” closed early, on %(when)s", title=document, when=when)
+
+    return notify(
+        [i.user for i in invitations],
+        Notice(
+            kind="round-changed",
+            key=f"round-closed:{round_.id}",
+            subject=lambda: _("Review round closed: %(title)s", title=document),
+            summary=summary,
+            template="notification",
+            link=absolute_url("reviews.show_round", round_id=round_.id),
+            group_key=f"review-round:{round_.id}",
+            group_title=f"{document} — {round_.title}",
+            context={"intro_fn": summary, "details_fn": lambda: []},
+        ),
+        exclude=actor,
+    )

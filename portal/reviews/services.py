@@ -313,6 +313,9 @@ def close_round(round_: ReviewRound, actor) -> ReviewRound:
     record_audit(
         "close", round_, summary=f"Review round “{round_.title}” closed", actor_id=actor_id(actor)
     )
+    from portal.reviews.notices import round_closed_early
+
+    round_closed_early(round_, actor)
     return round_
 
 
