@@ -27,9 +27,8 @@ from sqlalchemy import exists, insert, select, update
 from portal.accounts.models import User
 from portal.core.models import as_utc, utcnow
 from portal.extensions import db
-from portal.notifications.events import delivery_for
 from portal.notifications.links import absolute_url
-from portal.notifications.models import OutgoingMail, new_message_token
+from portal.notifications.models import NotificationPreference, OutgoingMail, new_message_token
 from portal.reviews.audience import resolve_audience
 from portal.reviews.models import (
     BackgroundJob,
@@ -282,11 +281,16 @@ def send_reminders(now=None, batch_size: int = BATCH_SIZE) -> int:
                 else {}
             )
             # People with an account who chose no "closing soon" mail are marked, not mailed.
-            wanted = [
-                (uid, email)
-                for _id, uid, email in batch
-                if uid not in users or delivery_for(users[uid], "round-closing") != "never"
-            ]
+            declined = set(
+                db.session.scalars(
+                    select(NotificationPreference.user_id).where(
+                        NotificationPreference.user_id.in_(list(users)),
+                        NotificationPreference.kind == "round-closing",
+                        NotificationPreference.delivery == "never",
+                    )
+                )
+            )
+            wanted = [(uid, email) for _id, uid, email in batch if uid not in declined]
             if wanted:
                 db.session.execute(
                     insert(OutgoingMail), _mail_rows(round_, wanted, users, "reminder")
