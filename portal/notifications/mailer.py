@@ -260,10 +260,13 @@ def _claim_statement(limit: int, only: list[int] | None, now: datetime):
         candidates = candidates.where(OutgoingMail.id.in_(only))
     if db.session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
+    # A CTE, materialised: PostgreSQL may run a subquery in ``IN (…)`` more than once, and
+    # with SKIP LOCKED a second run picks other rows — more than ``limit``.
+    claim = candidates.cte("claim").prefix_with("MATERIALIZED", dialect="postgresql")
     return (
         update(OutgoingMail)
         .where(
-            OutgoingMail.id.in_(candidates.scalar_subquery()),
+            OutgoingMail.id == claim.c.id,
             # Re-checked by the UPDATE itself: a row another sender claimed in between no
             # longer matches.
             OutgoingMail.sent_at.is_(None),
