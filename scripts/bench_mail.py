@@ -223,7 +223,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch", type=int, default=None, help="deliver_due batch size")
     parser.add_argument(
-        "--slice", type=int, default=1000, help="messages per bare/portal alternation"
+        "--slice", type=int, default=200, help="messages per bare/portal alternation"
     )
     parser.add_argument("--database", default=None, help="scratch SQLAlchemy URL")
     args = parser.parse_args()
