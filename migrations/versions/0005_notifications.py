@@ -1,8 +1,8 @@
 """Notifications: per-kind preferences, events (immediate or digest), a stable Message-ID per
 queued mail and its one-click unsubscribe link.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004_user_sessions
 Create Date: 2026-12-03 06:01:11.003575
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004_user_sessions'
 branch_labels = None
 depends_on = None
 
