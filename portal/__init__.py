@@ -120,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.core.views import bp as core_bp
     from portal.imports.views import bp as imports_bp
     from portal.insights.views import bp as insights_bp
+    from portal.notifications.views import bp as notifications_bp
     from portal.opendata.views import bp as opendata_bp
     from portal.partners.regions_views import bp as regions_bp
     from portal.partners.views import bp as partners_bp
@@ -141,6 +142,7 @@ def register_blueprints(app: Flask) -> None:
         consultations_bp,
         reviews_bp,
         opendata_bp,
+        notifications_bp,
     ):
         app.register_blueprint(bp)
 

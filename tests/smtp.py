@@ -6,9 +6,11 @@ import this module there, or pytest warns that it cannot rewrite it).
 - ``smtp_server`` starts a server on a free port, points ``app.config["SMTP_URL"]`` at it and
   restores the setting afterwards. ``server.messages`` holds parsed ``EmailMessage`` objects in
   arrival order; ``server.text(msg)`` / ``server.html(msg)`` return the two bodies.
-- ``smtp_server_factory(start=False, credentials=None)`` builds more servers (e.g. "down, then
-  up": reserve the port, point SMTP_URL at ``server.url``, ``start()`` later); all are stopped
-  after the test.
+- ``server.outage_after = N``: after N accepted messages every further one is refused with
+  421 (service shutting down), as when a server goes away in the middle of a batch.
+- ``smtp_server_factory(start=False, credentials=None, port=None)`` builds more servers (e.g.
+  "down, then up": reserve the port, point SMTP_URL at ``server.url``, ``start()`` later, or
+  a new server on an old one's port); all are stopped after the test.
 
 Mail queued during a request is sent when the response is *closed* — a WSGI server does that
 right after sending it to the browser. Flask's test client leaves responses open, so close them
@@ -38,6 +40,13 @@ class _CollectingHandler:
     def __init__(self, server: SmtpServer):
         self.server = server
 
+    async def handle_MAIL(self, _server, _session, envelope, address, _options):  # noqa: N802
+        outage = self.server.outage_after
+        if outage is not None and len(self.server.messages) >= outage:
+            return "421 4.3.2 Service shutting down, try again later"
+        envelope.mail_from = address
+        return "250 OK"
+
     async def handle_RCPT(self, _server, _session, envelope, address, _options):  # noqa: N802
         if address in self.server.refuse:
             return "550 5.1.1 No such user here"
@@ -62,6 +71,9 @@ class SmtpServer:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse: set[str] = set()
+        # After this many accepted messages the server answers every new one with 421
+        # (a server going down mid-batch); None = never.
+        self.outage_after: int | None = None
         self._controller: Controller | None = None
 
     @property
@@ -136,8 +148,13 @@ def smtp_server(app):
 def smtp_server_factory():
     servers: list[SmtpServer] = []
 
-    def make(*, start: bool = False, credentials: tuple[str, str] | None = None) -> SmtpServer:
-        server = SmtpServer(credentials=credentials)
+    def make(
+        *,
+        start: bool = False,
+        credentials: tuple[str, str] | None = None,
+        port: int | None = None,
+    ) -> SmtpServer:
+        server = SmtpServer(port=port, credentials=credentials)
         servers.append(server)
         return server.start() if start else server
 

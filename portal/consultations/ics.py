@@ -7,6 +7,11 @@ exported with STATUS:CANCELLED so subscribed calendars drop it rather than keep 
 
 ATTENDEE lines carry e-mail addresses, so they are only included for viewers who may see the
 invitation list (staff and the group's members), never for the public.
+
+Mail carries iTIP (RFC 5546) instead of a PUBLISH snapshot: ``itip_calendar`` makes a
+``METHOD:REQUEST`` (invitation, or an update when the meeting moved) or ``METHOD:CANCEL`` for
+one attendee, with the meeting's stable UID and its SEQUENCE, so calendar apps offer
+Accept/Decline, move the event they already have, or remove it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from portal.consultations.models import (
 )
 from portal.consultations.permissions import can_view_invitations
 from portal.consultations.services import zone
-from portal.core.models import as_utc
+from portal.core.models import as_utc, utcnow
 from portal.notifications.links import absolute_url
 
 PARTSTAT = {
@@ -74,11 +79,13 @@ def _description(meeting: Meeting) -> str:
     return "\n".join(lines)
 
 
-def meeting_event(meeting: Meeting, viewer) -> Event:
+def meeting_event(meeting: Meeting, viewer, attendees=None, dtstamp=None) -> Event:
+    """``attendees``: exactly these invitations as ATTENDEE lines (iTIP mail to one person);
+    otherwise every invitation when ``viewer`` may see the list."""
     tz = zone(meeting.timezone)
     event = Event()
     event.add("uid", _uid(meeting))
-    event.add("dtstamp", as_utc(meeting.updated_at or meeting.created_at))
+    event.add("dtstamp", dtstamp or as_utc(meeting.updated_at or meeting.created_at))
     event.add("dtstart", as_utc(meeting.starts_at).astimezone(tz))
     event.add("dtend", as_utc(meeting.ends_at).astimezone(tz))
     event.add("summary", meeting.title)
@@ -93,18 +100,54 @@ def meeting_event(meeting: Meeting, viewer) -> Event:
         event.add("url", meeting.online_url)
     else:
         event.add("url", absolute_url("consultations.meeting", meeting_id=meeting.id))
-    _name, address = parseaddr(current_app.config.get("MAIL_FROM") or "")
+    event.add("organizer", _organizer(meeting), encode=0)
+    if attendees is None:
+        attendees = meeting.invitations if can_view_invitations(viewer, meeting) else []
+    for invitation in attendees:
+        attendee = vCalAddress(f"mailto:{invitation.user.email}")
+        attendee.params["cn"] = vText(invitation.user.name)
+        attendee.params["partstat"] = PARTSTAT.get(invitation.response, "NEEDS-ACTION")
+        attendee.params["role"] = "REQ-PARTICIPANT"
+        attendee.params["rsvp"] = "TRUE"
+        event.add("attendee", attendee, encode=0)
+    return event
+
+
+def _organizer(meeting: Meeting) -> vCalAddress:
+    """The staff member who scheduled the meeting (calendar replies reach a person), or the
+    portal's sender address for meetings without one."""
+    creator = getattr(meeting, "created_by", None)
+    address = creator.email if creator is not None and creator.email else None
+    if address is None:
+        _name, address = parseaddr(current_app.config.get("MAIL_FROM") or "")
     organizer = vCalAddress(f"mailto:{address or 'no-reply@portal.localhost'}")
     organizer.params["cn"] = vText(meeting.group.name)
-    event.add("organizer", organizer)
-    if can_view_invitations(viewer, meeting):
-        for invitation in meeting.invitations:
-            attendee = vCalAddress(f"mailto:{invitation.user.email}")
-            attendee.params["cn"] = vText(invitation.user.name)
-            attendee.params["partstat"] = PARTSTAT.get(invitation.response, "NEEDS-ACTION")
-            attendee.params["role"] = "REQ-PARTICIPANT"
-            event.add("attendee", attendee, encode=0)
-    return event
+    return organizer
+
+
+def itip_calendar(meeting: Meeting, invitation, method: str) -> bytes:
+    """An iTIP message for one attendee: ``REQUEST`` (invitation or update) or ``CANCEL``."""
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError(f"unsupported iTIP method {method!r}")
+    cal = Calendar()
+    cal.add("prodid", "-//Partnership & Stakeholder Engagement Portal//Consultations//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", method)
+    event = meeting_event(meeting, None, attendees=[invitation], dtstamp=utcnow())
+    if method == "CANCEL":
+        event["status"] = "CANCELLED"
+    cal.add_component(event)
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def itip_attachment(meeting: Meeting, invitation, method: str) -> tuple[str, str, bytes]:
+    return (
+        f"meeting-{meeting.id}.ics",
+        f"text/calendar; method={method}",
+        itip_calendar(meeting, invitation, method),
+    )
 
 
 def calendar_for(meetings: list[Meeting], viewer, name: str | None = None) -> bytes:

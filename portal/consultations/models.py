@@ -167,6 +167,7 @@ class Meeting(TimestampMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     group = relationship("AdvisoryGroup", back_populates="meetings")
+    created_by = relationship("User", foreign_keys=[created_by_id])
     agenda_items = relationship(
         "AgendaItem",
         back_populates="meeting",

@@ -397,6 +397,10 @@ def change_minutes_status(actor, meeting: Meeting, action: str, base_version: in
     )
     if action == "circulate":
         _mail_circulated(meeting, actor)
+    elif target == MinutesStatus.PUBLISHED:
+        from portal.consultations.notices import minutes_published
+
+        minutes_published(meeting, actor)
     return minutes
 
 
@@ -507,6 +511,9 @@ def create_outcome(actor, meeting: Meeting, data: OutcomeData) -> Outcome:
         after=snapshot(outcome, _OUTCOME_FIELDS),
         actor_id=actor_id(actor),
     )
+    from portal.consultations.notices import action_assigned
+
+    action_assigned(outcome, actor)
     return outcome
 
 
@@ -536,6 +543,10 @@ def update_outcome(actor, outcome: Outcome, data: OutcomeData) -> Outcome:
         after=snapshot(outcome, _OUTCOME_FIELDS),
         actor_id=actor_id(actor),
     )
+    if before.get("owner_id") != outcome.owner_id:
+        from portal.consultations.notices import action_assigned
+
+        action_assigned(outcome, actor)
     return outcome
 
 

@@ -21,6 +21,7 @@ from portal.consultations.services import (
 )
 from portal.core.models import as_utc, utcnow
 from portal.extensions import db
+from portal.notifications.events import delivery_for, unsubscribe_url
 
 
 def send_due_reminders(now: datetime | None = None) -> int:
@@ -61,11 +62,14 @@ def send_due_reminders(now: datetime | None = None) -> int:
                 ).rowcount
                 if claimed != 1:
                     continue
+                if delivery_for(invitation.user, "meeting-reminder") == "never":
+                    continue  # claimed anyway: the person chose no reminders
                 queue_meeting_mail(
                     invitation.user,
                     "meeting_reminder",
                     "reminder",
                     "meeting-reminder",
+                    unsubscribe_url=unsubscribe_url(invitation.user, "meeting-reminder"),
                     invitation=invitation,
                     **meeting_mail_context(meeting, invitation.user),
                 )

@@ -88,17 +88,41 @@ def link_context() -> Iterator[None]:
         yield
 
 
-def queue_meeting_mail(user: User, template: str, subject: str, category: str, **context) -> None:
+def queue_meeting_mail(
+    user: User,
+    template: str,
+    subject: str,
+    category: str,
+    unsubscribe_url: str | None = None,
+    **context,
+) -> None:
+    """A mail to one invitee with the meeting as an iTIP REQUEST for them (their calendar
+    app offers Accept/Decline and keeps the event in step with later updates)."""
+    from portal.consultations.ics import itip_attachment
+
     locale = user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
     with force_locale(locale):
-        context = {"user": user, "lang": locale, "rtl": locale == "ar", **context}
+        context = {
+            "user": user,
+            "lang": locale,
+            "rtl": locale == "ar",
+            "unsubscribe": unsubscribe_url,
+            **context,
+        }
+        invitation = context.get("invitation")
+        attachments = (
+            [itip_attachment(context["meeting"], invitation, "REQUEST")]
+            if invitation is not None
+            else [meeting_ics_attachment(context["meeting"])]
+        )
         queue_mail(
             user.email,
             _subject(subject, context),
             render_template(f"mail/{template}.txt", **context),
             html=render_template(f"mail/{template}.html", **context),
             category=category,
-            attachments=[meeting_ics_attachment(context["meeting"])],
+            attachments=attachments,
+            unsubscribe_url=unsubscribe_url,
         )
 
 
@@ -449,6 +473,10 @@ def save_meeting(actor, data: MeetingData, meeting: Meeting | None = None) -> Me
     db.session.flush()
     if not creating:
         fill_free_seats(meeting)
+        if calendar_before != [_norm(getattr(meeting, f)) for f in _CALENDAR_FIELDS]:
+            from portal.consultations.notices import meeting_changed
+
+            meeting_changed(meeting, actor, moved=_norm(meeting.starts_at) != calendar_before[1])
     record_audit(
         "create" if creating else "update",
         meeting,

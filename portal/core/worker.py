@@ -1,10 +1,11 @@
 """Background work: one loop helper for every worker command, and the general worker.
 
 `flask --app portal worker` runs, each round, everything that must happen without a user
-waiting: queued review invitations and reminders, meeting reminders, search-index retries and
-the mail outbox (last, so mail queued by the earlier steps goes out in the same round). The
-per-domain commands (`mail worker`, `search worker`, `reviews run-jobs --loop`,
-`consultations worker`) run one step each with the same loop.
+waiting: queued review invitations and reminders, meeting reminders, staff summaries and
+digests (notifications), search-index retries and the mail outbox (last, so mail queued by
+the earlier steps goes out in the same round). The per-domain commands (`mail worker`,
+`search worker`, `reviews run-jobs --loop`, `consultations worker`) run one step each with
+the same loop.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def run_loop(name: str, steps: list[tuple[str, Step]], *, interval: float, once:
 
 def general_steps() -> list[tuple[str, Step]]:
     from portal.consultations.cli import reminders_round
-    from portal.notifications.cli import send_due_report
+    from portal.notifications.cli import notifications_round_report, send_due_report
     from portal.reviews.cli import jobs_round_report
     from portal.search.cli import sync_round_report
 
@@ -110,6 +111,7 @@ def general_steps() -> list[tuple[str, Step]]:
     return [
         ("reviews", jobs_round_report),
         ("consultations", meeting_reminders),
+        ("notifications", notifications_round_report),
         ("search", sync_round_report),
         ("mail", send_due_report),
         ("sessions", expired_sessions),

@@ -79,7 +79,7 @@ from portal.demo import engagement_data as content
 from portal.demo.seed import DEMO_PASSWORD, TODAY
 from portal.demo.seed_report import to_markdown
 from portal.extensions import db
-from portal.notifications.models import OutgoingMail
+from portal.notifications.models import NotificationEvent, OutgoingMail
 from portal.partners.models import Organization
 from portal.reviews import services as reviews
 from portal.reviews.audience import resolve_audience
@@ -201,11 +201,12 @@ def _noon(day: date) -> datetime:
 @contextmanager
 def mail_suppressed() -> Iterator[None]:
     """Drop every e-mail the services queue while seeding (the demo addresses are made up):
-    the rows are removed from the session before they are flushed, so none is ever written."""
+    the rows are removed from the session before they are flushed, so none is ever written.
+    Notification events go too, or the worker would mail their digests later."""
 
     def drop_mail(session, _flush_context, _instances) -> None:
         for obj in list(session.new):
-            if isinstance(obj, OutgoingMail):
+            if isinstance(obj, OutgoingMail | NotificationEvent):
                 session.expunge(obj)
 
     event.listen(db.session, "before_flush", drop_mail)

@@ -9,27 +9,32 @@ from sqlalchemy import func, select
 
 from portal.core.models import utcnow
 from portal.extensions import db
-from portal.notifications.mailer import deliver_due
+from portal.notifications.mailer import DEFAULT_BATCH, deliver_due
 from portal.notifications.models import OutgoingMail
+
+# Messages per deliver_due call (one SMTP connection); claimed and committed per ``batch``.
+SEND_ROUND = 5000
 
 mail_cli = AppGroup("mail", help="Send e-mail from the outbox.")
 
 
 def _send_all_due(batch: int) -> tuple[int, int]:
-    """Send batches until nothing due is left or a batch makes no progress (server down)."""
+    """Send batches until nothing due is left, or a batch was cut short (server down)."""
     sent = failed = 0
     while True:
-        report = deliver_due(limit=batch)
+        report = deliver_due(limit=SEND_ROUND, batch=batch)
         sent += report.sent
         failed += report.failed
         for error in report.errors:
             click.echo(f"  failed: {error}", err=True)
-        if report.failed or report.sent < batch:
+        if report.interrupted or not report:
             return sent, failed
 
 
 @mail_cli.command("send")
-@click.option("--batch", default=100, show_default=True, help="Messages per SMTP connection.")
+@click.option(
+    "--batch", default=DEFAULT_BATCH, show_default=True, help="Messages per claim and commit."
+)
 def send_command(batch):
     """Send every message that is due now."""
     sent, failed = _send_all_due(batch)
@@ -39,14 +44,14 @@ def send_command(batch):
         raise SystemExit(1)
 
 
-def send_due_report(batch: int = 100) -> str | None:
+def send_due_report(batch: int = DEFAULT_BATCH) -> str | None:
     sent, failed = _send_all_due(batch)
     return f"Sent {sent}, failed {failed}." if sent or failed else None
 
 
 @mail_cli.command("worker")
 @click.option("--interval", default=10.0, show_default=True, help="Seconds between rounds.")
-@click.option("--batch", default=100, show_default=True)
+@click.option("--batch", default=DEFAULT_BATCH, show_default=True)
 @click.option("--once", is_flag=True, help="Run one round and exit.")
 def worker_command(interval, batch, once):
     """Keep sending due messages until interrupted (Ctrl-C stops cleanly)."""
@@ -92,3 +97,24 @@ def status_command():
             f"  #{mail.id} to {mail.to_address} — {mail.attempts} attempt(s), "
             f"next {mail.next_attempt_at:%Y-%m-%d %H:%M} UTC: {mail.last_error}"
         )
+
+
+def notifications_round_report() -> str | None:
+    """One worker round of notification work: staff summaries, then due digests."""
+    from portal.consultations.staff_notices import raise_staff_notices
+    from portal.notifications.events import send_digests
+
+    staff = raise_staff_notices()
+    db.session.commit()
+    digests = send_digests()
+    db.session.commit()
+    if not (staff or digests):
+        return None
+    return f"{staff} staff notice(s), {digests} digest(s) queued"
+
+
+@mail_cli.command("digests")
+def digests_command():
+    """Raise staff summaries and queue every digest that is due now (the worker does this
+    each round)."""
+    click.echo(notifications_round_report() or "Nothing due.")

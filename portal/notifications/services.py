@@ -40,11 +40,13 @@ def queue_mail(
     html: str | None = None,
     category: str = "",
     attachments: Iterable[tuple[str, str, bytes]] = (),
+    unsubscribe_url: str | None = None,
 ) -> OutgoingMail:
     """Add an e-mail to the outbox in the current transaction (never commits).
 
     ``attachments``: (filename, content type, bytes) — small files only (an .ics), kept with
-    the mail until it is sent.
+    the mail until it is sent. ``unsubscribe_url``: for non-essential mail, the signed link
+    sent as ``List-Unsubscribe`` (RFC 8058 one-click); None for mail that must always go out.
     """
     mail = OutgoingMail(
         to_address=to.strip(),
@@ -52,6 +54,7 @@ def queue_mail(
         body_text=text,
         body_html=html,
         category=category[:100],
+        unsubscribe_url=unsubscribe_url,
         attachments=[
             OutgoingMailAttachment(filename=name, content_type=ctype, content=content)
             for name, ctype, content in attachments

@@ -340,6 +340,9 @@ def approve_proposal(
         after=organization_snapshot(org),
         actor_id=actor_id(actor),
     )
+    from portal.partners.notices import proposal_decided
+
+    proposal_decided(proposal, actor)
     return proposal
 
 
@@ -370,6 +373,9 @@ def reject_proposal(
         after={"proposal": proposal.id, "status": proposal.status, "note": note},
         actor_id=actor_id(actor),
     )
+    from portal.partners.notices import proposal_decided
+
+    proposal_decided(proposal, actor)
     return proposal
 
 

@@ -139,6 +139,9 @@ def dispose_comment(
         after={"decision": decision, "response": response},
         actor_id=actor_id(actor),
     )
+    from portal.reviews.notices import comment_answered
+
+    comment_answered(comment, disposition, actor)
     return disposition
 
 
@@ -171,6 +174,10 @@ def dispose_comments(
             after={"decision": decision},
             actor_id=actor_id(actor),
         )
+    from portal.reviews.notices import comment_answered
+
+    for comment, disposition in zip(comments, results, strict=True):
+        comment_answered(comment, disposition, actor)
     return results
 
 

@@ -28,7 +28,7 @@ from portal.accounts.models import User
 from portal.core.models import as_utc, utcnow
 from portal.extensions import db
 from portal.notifications.links import absolute_url
-from portal.notifications.models import OutgoingMail
+from portal.notifications.models import NotificationPreference, OutgoingMail, new_message_token
 from portal.reviews.audience import resolve_audience
 from portal.reviews.models import (
     BackgroundJob,
@@ -169,6 +169,9 @@ def _mail_rows(
                 "body_text": text,
                 "body_html": html,
                 "category": f"review-{kind}:{round_.id}",
+                # Bulk mail: RFC 8058 one-click unsubscribe (this round's reminders).
+                "unsubscribe_url": context["unsubscribe"],
+                "message_token": new_message_token(),
                 "created_at": now,
                 "next_attempt_at": now,
                 "attempts": 0,
@@ -277,10 +280,21 @@ def send_reminders(now=None, batch_size: int = BATCH_SIZE) -> int:
                 if user_ids
                 else {}
             )
-            db.session.execute(
-                insert(OutgoingMail),
-                _mail_rows(round_, [(uid, email) for _id, uid, email in batch], users, "reminder"),
+            # People with an account who chose no "closing soon" mail are marked, not mailed.
+            declined = set(
+                db.session.scalars(
+                    select(NotificationPreference.user_id).where(
+                        NotificationPreference.user_id.in_(list(users)),
+                        NotificationPreference.kind == "round-closing",
+                        NotificationPreference.delivery == "never",
+                    )
+                )
             )
+            wanted = [(uid, email) for _id, uid, email in batch if uid not in declined]
+            if wanted:
+                db.session.execute(
+                    insert(OutgoingMail), _mail_rows(round_, wanted, users, "reminder")
+                )
             db.session.execute(
                 update(ReviewInvitation)
                 .where(ReviewInvitation.id.in_([i for i, _u, _e in batch]))

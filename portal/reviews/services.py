@@ -318,6 +318,9 @@ def close_round(round_: ReviewRound, actor) -> ReviewRound:
     record_audit(
         "close", round_, summary=f"Review round “{round_.title}” closed", actor_id=actor_id(actor)
     )
+    from portal.reviews.notices import round_closed_early
+
+    round_closed_early(round_, actor)
     return round_
 
 
@@ -469,6 +472,10 @@ def post_comment(
     )
     db.session.add(comment)
     db.session.flush()
+    if parent is not None:
+        from portal.reviews.notices import comment_replied
+
+        comment_replied(comment, user)
     return comment
 
 

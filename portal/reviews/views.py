@@ -30,7 +30,7 @@ from portal.core.forms import choice_list
 from portal.core.models import utcnow
 from portal.core.security import mark_no_referrer, mark_private
 from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError
-from portal.extensions import db
+from portal.extensions import csrf, db
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Region
 from portal.reviews import permissions, services
 from portal.reviews.audience import parse_email_list
@@ -852,8 +852,12 @@ def follow_invitation(token: str):
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt
 def unsubscribe(token: str):
-    """Stops reminders for one round. GET only asks (mail scanners follow links); POST acts."""
+    """Stops reminders for one round. GET only asks (mail scanners follow links); POST acts —
+    from the page's button or a mail provider's RFC 8058 one-click request, which has no
+    session and no form token. The personal token is the authorisation and names the one
+    invitation it changes, so no CSRF token is needed (or possible)."""
     mark_no_referrer()
     mark_private()
     invitation = find_invitation(token)
@@ -861,8 +865,10 @@ def unsubscribe(token: str):
         return render_template("reviews/link_problem.html"), 404
     form = ConfirmForm()
     done = invitation.unsubscribed_at is not None
-    if request.method == "POST" and form.validate_on_submit() and not done:
+    if request.method == "POST" and not done:
         invitation.unsubscribed_at = utcnow()
         db.session.commit()
         done = True
+    if request.method == "POST" and request.form.get("List-Unsubscribe") == "One-Click":
+        return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
     return render_template("reviews/unsubscribe.html", invitation=invitation, form=form, done=done)

@@ -65,14 +65,18 @@ def test_invitations_reach_each_member_with_the_meeting_link(client, smtp_server
         assert f"{BASE}/consultations/meetings/{meeting.id}.ics" in body
         assert f"{BASE}/consultations/meetings/{meeting.id}" in smtp_server.html(message)
         assert "/consultations/feed/" in body
-        # The meeting itself rides along as an .ics any calendar app imports in one click,
-        # with no attendee list: a forwarded mail must not hand out the other invitees.
+        # The meeting itself rides along as an iTIP REQUEST the calendar app can answer,
+        # naming only this recipient: a forwarded mail must not hand out the other invitees.
         [ics] = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
         assert ics.get_filename() == f"meeting-{meeting.id}.ics"
-        assert ics.get_param("method") == "PUBLISH"
-        [event] = icalendar.Calendar.from_ical(ics.get_payload(decode=True)).walk("VEVENT")
+        assert ics.get_param("method") == "REQUEST"
+        calendar = icalendar.Calendar.from_ical(ics.get_payload(decode=True))
+        assert str(calendar["method"]) == "REQUEST"
+        [event] = calendar.walk("VEVENT")
         assert str(event["summary"]) == meeting.title
-        assert "ATTENDEE" not in event
+        attendees = event["attendee"]
+        attendees = attendees if isinstance(attendees, list) else [attendees]
+        assert [str(a) for a in attendees] == [f"mailto:{message['To']}"]
 
 
 def test_smtp_down_mail_waits_in_outbox_then_mail_send_delivers(

@@ -397,6 +397,32 @@ def test_reminders_go_only_to_those_who_have_not_commented_or_unsubscribed(
     assert "We have not received yours yet" in text
     assert f"/reviews/r/{_token_for(round_, silent.email)}" in text
     assert f"/reviews/unsubscribe/{_token_for(round_, silent.email)}" in text
+    # Bulk mail carries RFC 8058 one-click unsubscribe headers pointing at the same link.
+    assert reminder["List-Unsubscribe"] == (
+        f"<http://127.0.0.1:5000/reviews/unsubscribe/{_token_for(round_, silent.email)}>"
+    )
+    assert reminder["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_one_click_unsubscribe_from_a_round_needs_no_session_and_no_form_token(
+    app, staff, seed_markdown, reviewer, monkeypatch
+):
+    _doc, version = publish_seed(seed_markdown, staff)
+    round_ = open_emails_round(
+        version, staff, [reviewer.email], closes_at=utcnow() + timedelta(days=2)
+    )
+    db.session.commit()
+    run_pending_jobs()
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)  # as in production
+    resp = app.test_client().post(
+        f"/reviews/unsubscribe/{_token_for(round_, reviewer.email)}",
+        data={"List-Unsubscribe": "One-Click"},
+    )
+    assert resp.status_code == 200
+    db.session.expire_all()
+    invitation = db.session.scalar(select(ReviewInvitation))
+    assert invitation.unsubscribed_at is not None
+    assert send_reminders() == 0
 
 
 def test_no_reminders_long_before_the_deadline(staff, seed_markdown, reviewer):
