@@ -87,6 +87,8 @@ class SearchResults:
     backend: str
     # Set when the configured engine failed and the database backend answered instead.
     fallback_from: str | None = None
+    # The corrected query when the best hit matched a query word only through a typo.
+    did_you_mean: str | None = None
 
 
 class SearchUnavailable(Exception):
@@ -153,8 +155,13 @@ def normalize_text(text: str) -> str:
     text = _ARABIC_DIACRITICS.sub("", text or "")
     text = text.translate(_ALEF_FORMS)
     decomposed = unicodedata.normalize("NFKD", text)
-    # Drop combining marks (accents) but keep CJK and Arabic letters intact.
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Drop combining marks (accents) but keep CJK and Arabic letters intact — and the breve
+    # of Russian "й", a letter of its own (Snowball's Russian stemmer needs it), not an accent.
+    stripped = "".join(
+        ch
+        for i, ch in enumerate(decomposed)
+        if not unicodedata.combining(ch) or (ch == "\u0306" and i and decomposed[i - 1] in "иИ")
+    )
     return unicodedata.normalize("NFKC", stripped).casefold()
 
 
