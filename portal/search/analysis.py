@@ -123,6 +123,7 @@ class Term:
     cjk: bool = False
     stem: str | None = None  # set when it differs from the word
     corrections: list[str] = field(default_factory=list)  # filled by the engine's vocabulary
+    raw: str = ""  # the normalised token as typed, punctuation kept ("11.1")
 
     @property
     def is_word(self) -> bool:
@@ -179,7 +180,7 @@ def _terms_of_token(token: str) -> list[Term]:
             terms.append(Term(text=word, parts=parts, stem=stemmed if stemmed != word else None))
         elif any(ch.isdigit() for ch in piece) or len(parts) <= 4:
             # "11.1", "A/RES/70/1", "e-mail": one term, matched as a phrase of its parts.
-            terms.append(Term(text=" ".join(parts), parts=parts))
+            terms.append(Term(text=" ".join(parts), parts=parts, raw=piece.strip("_")))
         else:
             terms.extend(Term(text=w, parts=[w]) for w in parts)
     return terms
