@@ -130,6 +130,8 @@ class ElasticsearchBackend(SearchBackend):
             "stemming",
             "phrase",
             "did_you_mean",
+            "any_word",
+            "kind_boost",
         }
     )
 

@@ -82,7 +82,17 @@ def _lexeme(word: str) -> str:
 class PostgresBackend(SearchBackend):
     name = "postgresql"
     capabilities = frozenset(
-        {"facets", "highlight", "prefix", "typo", "stemming", "phrase", "did_you_mean"}
+        {
+            "facets",
+            "highlight",
+            "prefix",
+            "typo",
+            "stemming",
+            "phrase",
+            "did_you_mean",
+            "any_word",
+            "kind_boost",
+        }
     )
     default_table = "search_documents"
 

@@ -193,7 +193,17 @@ def tier_expressions(phrases: list[str], title_column: str) -> tuple[str, str, s
 class SqliteFtsBackend(SearchBackend):
     name = "sqlite-fts5"
     capabilities = frozenset(
-        {"facets", "highlight", "prefix", "typo", "stemming", "phrase", "did_you_mean"}
+        {
+            "facets",
+            "highlight",
+            "prefix",
+            "typo",
+            "stemming",
+            "phrase",
+            "did_you_mean",
+            "any_word",
+            "kind_boost",
+        }
     )
     default_table = "search_index"
 
