@@ -289,7 +289,7 @@ class MeilisearchBackend(SearchBackend):
     # --- reads --------------------------------------------------------------------------
 
     @staticmethod
-    def _engine_query(parsed: ParsedQuery) -> str | None:
+    def _engine_query(parsed: ParsedQuery, stems: bool = True) -> str | None:
         """Words, stems and quoted phrases only: nothing of Meilisearch's syntax gets through.
 
         Arabic and Russian words are sent as their stems (every document carries the stems of
@@ -304,7 +304,7 @@ class MeilisearchBackend(SearchBackend):
                 phrases.append(run if len(run) == 1 else '"' + " ".join(run) + '"')
             elif len(term.parts) > 1:
                 phrases.append('"' + " ".join(term.parts) + '"')
-            elif script_language(term.text):
+            elif stems and script_language(term.text):
                 words.append(term.stem or term.text)
             else:
                 words.append(term.text)
@@ -363,12 +363,15 @@ class MeilisearchBackend(SearchBackend):
             query += " "
         index = self.client.index(self.uid)
         resp = self._call("search", index.search, query or "", params)
-        if not resp["hits"] and q.page <= 1 and len(parsed.terms) > 1:
+        if not resp["hits"] and q.page <= 1 and query:
             # "last" keeps the first word to the end: a query whose first word matches nothing
-            # would come back empty although other words match.
-            resp = self._call(
-                "search", index.search, query, {**params, "matchingStrategy": "frequency"}
-            )
+            # would come back empty although other words match. And Meilisearch's own Arabic
+            # segmentation does not find every stem ("بيروت" → "يرو"): the words as typed then.
+            retry = self._engine_query(parsed, stems=False) or query
+            if retry != query or len(parsed.terms) > 1:
+                resp = self._call(
+                    "search", index.search, retry, {**params, "matchingStrategy": "frequency"}
+                )
         hits = []
         for h in resp["hits"]:
             formatted = (h.get("_formatted") or {}).get("text", "")
