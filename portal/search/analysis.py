@@ -220,19 +220,23 @@ def parse_query(text: str) -> ParsedQuery:
     return ParsedQuery(terms=terms[:MAX_TERMS], phrases=unique_phrases[:MAX_TERMS])
 
 
-def did_you_mean(query: ParsedQuery, best_text_norm: str) -> str | None:
+def did_you_mean(query: ParsedQuery, best_text: str, typed: str) -> str | None:
     """The corrected query when the best hit matched a query word only through a typo.
 
-    ``best_text_norm`` is the best hit's normalised title and body. A word counts as matched
-    when some word of the hit starts with it or shares its stem; otherwise the hit's closest
-    word within the typo budget is taken as its correction.
+    ``best_text`` is the best hit's title and body, ``typed`` the query as the user typed it.
+    A word counts as matched when some word of the hit starts with it or shares its stem;
+    otherwise the hit's closest word within the typo budget is taken as its correction. The
+    suggestion is the typed query with each corrected word replaced by the hit's own spelling
+    (accents and all, lower case).
     """
-    words = set(_WORD.findall(best_text_norm))
-    if not words:
+    surface: dict[str, str] = {}
+    for raw_word in _WORD.findall(best_text or ""):
+        surface.setdefault(normalize_text(raw_word), raw_word.lower())
+    if not surface:
         return None
+    words = set(surface)
     stems = {stem(w) for w in words if script_language(w)}
-    corrected: list[str] = []
-    changed = False
+    corrections: dict[str, str] = {}
     for term in query.terms:
         word = term.text
         budget = typo_budget(word) if term.is_word else 0
@@ -242,24 +246,21 @@ def did_you_mean(query: ParsedQuery, best_text_norm: str) -> str | None:
             or (term.stem and term.stem in stems)
             or any(w.startswith(word) for w in words)
         ):
-            corrected.append(word)
             continue
         best = min(
             (
                 (edit_distance(word, w), w)
                 for w in words
-                if abs(len(w) - len(word)) <= budget and not any(ch.isdigit() for ch in w)
+                if abs(len(w) - len(word)) <= budget and w.isalpha()
             ),
             default=None,
         )
         if best is not None and best[0] <= budget:
-            corrected.append(best[1])
-            changed = True
-        else:
-            corrected.append(word)
-    if not changed:
+            corrections[word] = surface[best[1]]
+    if not corrections:
         return None
-    suggestion = " ".join(corrected)
-    for phrase in query.phrases:
-        suggestion += ' "' + " ".join(phrase) + '"'
-    return suggestion.strip()
+
+    def replace(match: re.Match) -> str:
+        return corrections.get(normalize_text(match.group()), match.group())
+
+    return _WORD.sub(replace, clean_query(typed))

@@ -407,6 +407,7 @@ class SearchContract:
         results = search(backend, "sanitaton")  # one deletion, 9 letters
         assert ids_of(results) == ["agreement:1"]
         assert results.did_you_mean == "sanitation"
+        assert search(backend, "Nairobi sanitaton").did_you_mean == "Nairobi sanitation"
         assert ids_of(search(backend, "Mozambqiue")) == ["agreement:4"]  # swapped letters
         assert ids_of(search(backend, "Nairobi")) == ["agreement:1"]
         assert search(backend, "Nairobi").did_you_mean is None  # nothing was corrected

@@ -491,7 +491,7 @@ class ElasticsearchBackend(SearchBackend):
         first = resp["hits"]["hits"][0]["_source"].get("raw") if hits and page == 1 else None
         if first and any(typo_budget(t.text) for t in parsed.terms if t.is_word):
             results.did_you_mean = did_you_mean(
-                parsed, normalize_text(f"{first.get('title', '')}\n{first.get('body', '')}")
+                parsed, f"{first.get('title', '')}\n{first.get('body', '')}", q.text
             )
         return results
 

@@ -398,7 +398,7 @@ class MeilisearchBackend(SearchBackend):
         if hits and q.page <= 1 and any(typo_budget(t.text) for t in parsed.terms if t.is_word):
             first = resp["hits"][0]
             results.did_you_mean = did_you_mean(
-                parsed, normalize_text(f"{first.get('title', '')}\n{first.get('body', '')}")
+                parsed, f"{first.get('title', '')}\n{first.get('body', '')}", q.text
             )
         return results
 

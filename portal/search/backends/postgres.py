@@ -381,7 +381,7 @@ class PostgresBackend(SearchBackend):
                 corrected = correct_terms(self._vocabulary(conn), parsed)
             results, best_text = self._search(conn, q, parsed)
         if corrected and best_text is not None and q.page <= 1:
-            results.did_you_mean = did_you_mean(parsed, best_text)
+            results.did_you_mean = did_you_mean(parsed, best_text, q.text)
         return results
 
     def _term_condition(self, term: Term, n: int, params: dict) -> str:
@@ -478,7 +478,7 @@ class PostgresBackend(SearchBackend):
                 " LIMIT :limit OFFSET :offset)"
                 " SELECT (SELECT count(*) FROM m),"
                 " (SELECT json_agg(json_build_array(d.doc_id, d.kind, d.title, d.body, d.url,"
-                f" p.rank, d.all_norm) ORDER BY {order('p.')}) FROM p JOIN {t} AS d"
+                f" p.rank) ORDER BY {order('p.')}) FROM p JOIN {t} AS d"
                 " ON d.doc_id = p.doc_id),"
                 f" {facet_sql}"
             ),
@@ -494,5 +494,5 @@ class PostgresBackend(SearchBackend):
                 facets[name][val] = count
         words = parsed.words()
         hits = [hit_with_snippet(*row[:5], words, row[5]) for row in page_rows or []]
-        best_text = page_rows[0][6] if page_rows else None
+        best_text = f"{page_rows[0][2]}\n{page_rows[0][3]}" if page_rows else None
         return SearchResults(total=total, hits=hits, facets=facets, backend=self.name), best_text

@@ -662,7 +662,7 @@ class SqliteFtsBackend(SearchBackend):
             rid = page_rows[0][0]
             if rid in docs:
                 _id, _kind, title, body, _url = docs[rid]
-                results.did_you_mean = did_you_mean(parsed, normalize_text(f"{title}\n{body}"))
+                results.did_you_mean = did_you_mean(parsed, f"{title}\n{body}", q.text)
         return results
 
     def _ranked(self, conn, q: SearchQuery, parsed: ParsedQuery):
