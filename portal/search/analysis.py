@@ -93,7 +93,9 @@ def stems_of(text_norm: str, *, unchanged: bool = False) -> str:
     field of their own need them all).
     """
     seen: dict[str, None] = {}
-    for word in _WORD.findall(text_norm):
+    if text_norm.isascii():
+        return ""
+    for word in dict.fromkeys(_WORD.findall(text_norm)):
         if script_language(word) is None:
             continue
         stemmed = stem(word)

@@ -45,11 +45,9 @@ MAX_CORRECTIONS = 8  # vocabulary words a misspelt term may stand for
 def vocabulary_words(*texts: str) -> set[str]:
     """The words of indexed text worth keeping for typo matching: letters only (no numbers,
     no CJK: neither is typo-corrected), 3–60 characters."""
+    words = {w for text_ in texts for w in _WORD.findall(text_)}
     return {
-        w
-        for text_ in texts
-        for w in _WORD.findall(text_)
-        if VOCAB_MIN <= len(w) <= VOCAB_MAX and w.isalpha() and not is_cjk(w[0])
+        w for w in words if VOCAB_MIN <= len(w) <= VOCAB_MAX and w.isalpha() and not is_cjk(w[0])
     }
 
 
