@@ -52,6 +52,8 @@ KIND_BOOSTS = {
 
 _TOKEN = re.compile(r"[^\s\"]+")
 _WORD = re.compile(r"\w+")
+_NON_WORD = re.compile(r"\W+")
+_JOINERS = {"-", "'", "\u2019", "."}  # hyphen, apostrophes, full stop: parts of one word
 _ARABIC = re.compile("[\u0600-\u06ff]")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 _ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
@@ -172,19 +174,26 @@ def _terms_of_token(token: str) -> list[Term]:
         if cjk:
             terms.append(Term(text=piece, parts=[piece], cjk=True))
             continue
-        parts = [w.strip("_") for w in _WORD.findall(piece)]
-        parts = [w for w in parts if w]
+        matches = [m for m in _WORD.finditer(piece) if m.group().strip("_")]
+        parts = [m.group().strip("_") for m in matches]
         if not parts:
             continue
         if len(parts) == 1:
             word = parts[0]
             stemmed = stem(word)
             terms.append(Term(text=word, parts=parts, stem=stemmed if stemmed != word else None))
-        elif any(ch.isdigit() for ch in piece) or len(parts) <= 4:
-            # "11.1", "A/RES/70/1", "e-mail": one term, matched as a phrase of its parts.
-            terms.append(Term(text=" ".join(parts), parts=parts, raw=piece.strip("_")))
-        else:
-            terms.extend(Term(text=w, parts=[w]) for w in parts)
+            continue
+        raw = piece[matches[0].start() : matches[-1].end()]
+        joiners = set(_NON_WORD.findall(raw))
+        if any(ch.isdigit() for ch in raw) or (joiners <= _JOINERS and len(parts) <= 4):
+            # "11.1", "A/RES/70/1", "proces-verbal", "l'eau": one term, a phrase of its parts.
+            terms.append(Term(text=" ".join(parts), parts=parts, raw=raw))
+        else:  # "water/sanitation", "title:water": separate words
+            for word in parts:
+                stemmed = stem(word)
+                terms.append(
+                    Term(text=word, parts=[word], stem=stemmed if stemmed != word else None)
+                )
     return terms
 
 
@@ -199,7 +208,8 @@ def parse_query(text: str) -> ParsedQuery:
     if norm.count('"') >= 2:
         pieces = norm.split('"')
         if len(pieces) % 2 == 0:  # an unbalanced last quote is just a character
-            pieces[-2] = pieces[-2] + " " + pieces.pop()
+            last = pieces.pop()
+            pieces[-1] += " " + last
         outside = " ".join(pieces[0::2])
         for inside in pieces[1::2]:
             words = [w.strip("_") for w in _WORD.findall(inside)]
