@@ -706,34 +706,30 @@ class SqliteFtsBackend(SearchBackend):
 
         rank = f"bm25({fts}, {FIELD_WEIGHTS['title']}, {FIELD_WEIGHTS['body']}) * x.boost"
         _all, title_tier, body_tier = tier_expressions(optional + required, title_column)
-        if len(optional) + len(required) <= 1:
-            # One word (the common case): the title tier, then, if the page needs it, the body
-            # tier — the first page of "water" is ranked among its title matches only.
-            ranked: list[tuple[int, float | None]] = []
-            for step in (title_tier, body_tier):
-                if len(ranked) >= wanted or len(ranked) >= total:
-                    break
-                ranked.extend(
-                    (rid, r)
-                    for rid, r, _date in conn.execute(
-                        text(
-                            f"SELECT x.rid, {rank} AS r, x.sort_date {matches} ORDER BY r,"
-                            " x.sort_date IS NULL, x.sort_date DESC, x.rid DESC LIMIT :wanted"
-                        ),
-                        {**params, "match": step, "wanted": wanted - len(ranked)},
-                    )
-                )
-            return total, facets, ranked[(page - 1) * per_page : wanted], True
-
-        # Several words: documents with all of them first (their intersection is small and
-        # ranked in one statement), then — only when the page reaches past them — those with
-        # most of them.
-        raw = conn.connection.driver_connection
-        select = f"SELECT x.rid, bm25({fts}, 1.0, 0.0) < 0, {rank}, x.sort_date {matches}"
-        every = raw.execute(select, {**params, "match": _all}).fetchall()
-        ranked_rows = _best(every, wanted, key=lambda row: (not row[1], row[2]))
-        if len(ranked_rows) < wanted and len(every) < total:
-            seen = {row[0] for row in every}
+        # Documents with every word: those with a word in the title first, then the others —
+        # the first page of "water" is ranked among its title matches only; the body tier is
+        # read only when the page reaches into it.
+        ranked: list[tuple[int, float | None]] = []
+        exhausted = False
+        for step in (title_tier, body_tier):
+            if len(ranked) >= wanted or len(ranked) >= total:
+                break
+            limit = wanted - len(ranked)
+            rows = conn.execute(
+                text(
+                    f"SELECT x.rid, {rank} AS r, x.sort_date {matches} ORDER BY r,"
+                    " x.sort_date IS NULL, x.sort_date DESC, x.rid DESC LIMIT :wanted"
+                ),
+                {**params, "match": step, "wanted": limit},
+            ).all()
+            ranked.extend((rid, r) for rid, r, _date in rows)
+            exhausted = step is body_tier and len(rows) < limit
+        if len(optional) > 1 and exhausted and len(ranked) < min(wanted, total):
+            # Several words and the page reaches past the documents with all of them: those
+            # with most of them next (then title, score, date), read only now.
+            raw = conn.connection.driver_connection
+            seen = {rid for rid, _r in ranked}
+            select = f"SELECT x.rid, bm25({fts}, 1.0, 0.0) < 0, {rank}, x.sort_date {matches}"
             partial = [
                 row for row in raw.execute(select, {**params, "match": union}) if row[0] not in seen
             ]
@@ -742,12 +738,12 @@ class SqliteFtsBackend(SearchBackend):
                 for e in optional
             ]
             counts = {row[0]: sum(row[0] in m for m in members) for row in partial}
-            ranked_rows += _best(
+            best = _best(
                 partial,
-                wanted - len(ranked_rows),
+                wanted - len(ranked),
                 key=lambda row: (-counts[row[0]], not row[1], row[2]),
             )
-        ranked = [(row[0], row[2]) for row in ranked_rows]
+            ranked += [(row[0], row[2]) for row in best]
         return total, facets, ranked[(page - 1) * per_page : wanted], True
 
     def _by_date(self, conn, matches: str, params: dict, wanted: int):
