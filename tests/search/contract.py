@@ -164,6 +164,10 @@ class SearchContract:
     def test_quoted_phrase_must_match(self, backend, corpus):
         assert ids_of(search(backend, '"water points"')) == ["agreement:2"]
         assert ids_of(search(backend, '"urban poor" community')) == ["organization:3"]
+        # A word beside a phrase only ranks: the phrase alone is enough to be found.
+        assert ids_of(search(backend, '"water points" Nairobi')) == ["agreement:2"]
+        assert ids_of(search(backend, '"partnership" water')) == ["agreement:1"]
+        assert ids_of(search(backend, '"public space" beirut zzzz')) == ["agreement:2"]
         assert search(backend, '"urban water"').total == 0
         if "phrase" in backend.capabilities:
             # Exact: the words next to each other, in this order.

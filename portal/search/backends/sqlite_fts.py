@@ -724,9 +724,11 @@ class SqliteFtsBackend(SearchBackend):
             ).all()
             ranked.extend((rid, r) for rid, r, _date in rows)
             exhausted = step is body_tier and len(rows) < limit
-        if len(optional) > 1 and exhausted and len(ranked) < min(wanted, total):
-            # Several words and the page reaches past the documents with all of them: those
-            # with most of them next (then title, score, date), read only now.
+        partial_matches = len(optional) > 1 or (optional and required)
+        if partial_matches and exhausted and len(ranked) < min(wanted, total):
+            # Several words (or a word beside a phrase) and the page reaches past the
+            # documents with all of them: those with most of them next (then title, score,
+            # date), read only now.
             raw = conn.connection.driver_connection
             seen = {rid for rid, _r in ranked}
             select = f"SELECT x.rid, bm25({fts}, 1.0, 0.0) < 0, {rank}, x.sort_date {matches}"
