@@ -142,6 +142,11 @@ def split_terms(terms: list[str]) -> tuple[list[str], list[str]]:
     return words, runs
 
 
+# Up to this many facet values, counting each with str.count beats a Counter (measured: a
+# Counter costs ~60 ns per character, str.count ~0.6 ns per character per value).
+_COUNT_BY_VALUE_MAX = 80
+
+
 def facet_code(v: int) -> str:
     """One character for facet value number ``v`` (skipping the surrogates UTF-8 cannot store).
 
@@ -784,7 +789,7 @@ class SqliteFtsBackend(SearchBackend):
             f" CROSS JOIN {t}_facts x ON x.rid = j.value WHERE {' AND '.join(conditions)}",
             params,
         ).fetchall()
-        facets = self._facet_counts(conn, Counter("".join(row[2] for row in rows)), q.facets)
+        facets = self._facet_counts(conn, "".join(row[2] for row in rows), q.facets)
         rows.sort(key=lambda row: row[0], reverse=True)
         rows.sort(key=lambda row: row[1] or "", reverse=True)
         if q.sort != "date":
@@ -814,19 +819,28 @@ class SqliteFtsBackend(SearchBackend):
         ).one()
         if not total:
             return 0, facets
-        return total, self._facet_counts(conn, Counter(codes or ""), wanted_facets)
+        return total, self._facet_counts(conn, codes or "", wanted_facets)
 
-    def _facet_counts(self, conn, counts: Counter, wanted_facets) -> dict[str, dict[str, int]]:
-        """{facet: {value: count}} from the counts of the facet characters, largest first."""
+    def _facet_counts(self, conn, codes: str, wanted_facets) -> dict[str, dict[str, int]]:
+        """{facet: {value: count}} from the facet characters of the matches, largest first.
+
+        Few facet values: one ``str.count`` (C, no objects) per value is cheaper than a
+        ``Counter`` building a one-character string per character; many values: the Counter.
+        """
         facets: dict[str, dict[str, int]] = {name: {} for name in wanted_facets}
-        if not counts or not wanted_facets:
+        if not codes or not wanted_facets:
             return facets
         fmarks = ", ".join(f":fc{n}" for n in range(len(wanted_facets)))
-        rows = []
-        for v, facet, value in conn.execute(
+        values = conn.execute(
             text(f"SELECT v, facet, value FROM {self.table}_fvals WHERE facet IN ({fmarks})"),
             {f"fc{n}": name for n, name in enumerate(wanted_facets)},
-        ):
+        ).all()
+        if len(values) <= _COUNT_BY_VALUE_MAX:
+            counts = {code: codes.count(code) for code in (facet_code(v) for v, _f, _x in values)}
+        else:
+            counts = Counter(codes)
+        rows = []
+        for v, facet, value in values:
             if count := counts.get(facet_code(v)):
                 rows.append((facet, value, count))
         for facet, value, count in sorted(rows, key=lambda row: (-row[2], row[1])):
