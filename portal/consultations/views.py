@@ -76,6 +76,7 @@ from portal.consultations.permissions import (
     visible_groups_filter,
     visible_meetings_filter,
 )
+from portal.core.forms import choice_list
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ValidationError
 from portal.extensions import db
@@ -185,7 +186,7 @@ def index():
         if not had_pref:
             db.session.commit()  # the feed key was just created: keep it, or the link changes
         tz_form = TimezoneForm(timezone=services.viewer_timezone(current_user))
-        tz_form.timezone.choices = _timezone_choices()
+        tz_form.timezone.choices = choice_list(_timezone_choices())
     return render_template(
         "consultations/index.html",
         groups=groups,
@@ -203,7 +204,7 @@ def index():
 @login_required
 def set_timezone():
     form = TimezoneForm()
-    form.timezone.choices = _timezone_choices()
+    form.timezone.choices = choice_list(_timezone_choices())
     if not form.validate_on_submit():
         abort(400)
     try:
@@ -287,7 +288,7 @@ def archive_group(group_id: int):
 
 def _member_form() -> MemberForm:
     form = MemberForm()
-    form.organization_id.choices = organization_choices()
+    form.organization_id.choices = choice_list(organization_choices())
     return form
 
 
@@ -377,8 +378,8 @@ def _meeting_form(meeting: Meeting | None = None) -> MeetingForm:
         .where(AdvisoryGroup.archived_at.is_(None))
         .order_by(AdvisoryGroup.name)
     ).all()
-    form.group_id.choices = [(g.id, g.name) for g in groups]
-    form.timezone.choices = _timezone_choices()
+    form.group_id.choices = choice_list([(g.id, g.name) for g in groups])
+    form.timezone.choices = choice_list(_timezone_choices())
     if meeting is None and request.method == "GET":
         form.group_id.data = request.args.get("group_id", type=int)
     return form
@@ -679,11 +680,13 @@ def download_agenda_document(meeting_id: int, doc_id: int):
 
 def _invite_form(meeting: Meeting) -> InviteForm:
     form = InviteForm()
-    form.members.choices = [
-        (m.user_id, m.user.name)
-        for m in services.current_members(meeting.group)
-        if m.user.is_active
-    ]
+    form.members.choices = choice_list(
+        [
+            (m.user_id, m.user.name)
+            for m in services.current_members(meeting.group)
+            if m.user.is_active
+        ]
+    )
     return form
 
 
