@@ -347,15 +347,15 @@ class ElasticsearchBackend(SearchBackend):
         should: list[dict] = [
             {"constant_score": {"filter": clause, "boost": _TERM_WEIGHT}} for clause in terms
         ]
-        # A term in the body stems field counts too (the title stems are in title_norm's
-        # clause); the layer is per term, so a term found both ways still counts once.
+        # The title is copied into all_norm, its stems are not: a word found only through a
+        # title stem counts too (one cheap term query, not a second fuzzy clause).
         for n, term in enumerate(parsed.terms):
-            if term.is_word:
+            if term.is_word and (term.stem or not term.text.isascii()):
                 should[n]["constant_score"]["filter"] = {
                     "bool": {
                         "should": [
                             terms[n],
-                            self._term_clause(term, prefix, "title_norm", "title_stems"),
+                            {"term": {"title_stems": {"value": term.stem or term.text}}},
                         ],
                         "minimum_should_match": 1,
                     }
