@@ -305,9 +305,12 @@ class ElasticsearchBackend(SearchBackend):
     # --- reads --------------------------------------------------------------------------
 
     @staticmethod
-    def _term_clause(term: Term, prefix: bool, field: str, stems_field: str) -> dict:
-        """A document matches ``term`` in ``field``: the word (with the typo budget), as a
-        prefix, or by its stem; a CJK run or a punctuation-joined token as a phrase."""
+    def _term_clause(
+        term: Term, prefix: bool, field: str, stems_field: str, fuzzy: bool = True
+    ) -> dict:
+        """A document matches ``term`` in ``field``: the word (with the typo budget unless
+        ``fuzzy`` is off), as a prefix, or by its stem; a CJK run or a punctuation-joined
+        token as a phrase."""
         if term.cjk:
             return {"match_phrase": {field: {"query": term.text}}}
         if len(term.parts) > 1:
@@ -318,7 +321,7 @@ class ElasticsearchBackend(SearchBackend):
                 "match": {
                     field: {
                         "query": word,
-                        "fuzziness": typo_budget(word),
+                        "fuzziness": typo_budget(word) if fuzzy else 0,
                         "prefix_length": 1,  # first letter right: far fewer expansions
                         "max_expansions": 30,
                     }
@@ -369,6 +372,16 @@ class ElasticsearchBackend(SearchBackend):
                     }
                 }
             )
+            # The text score orders documents within a layer; it does not decide what
+            # matches, so it skips the fuzzy expansion (the layers already found the typos).
+            exact_title = [
+                self._term_clause(term, prefix, "title_norm", "title_stems", fuzzy=False)
+                for term in parsed.terms
+            ]
+            exact_text = [
+                self._term_clause(term, prefix, "all_norm", "body_stems", fuzzy=False)
+                for term in parsed.terms
+            ]
             text_score = {
                 "bool": {
                     "should": [
@@ -376,9 +389,9 @@ class ElasticsearchBackend(SearchBackend):
                             {"bool": {**c["bool"], "boost": FIELD_WEIGHTS["title"]}}
                             if "bool" in c
                             else c
-                            for c in in_title
+                            for c in exact_title
                         ),
-                        *terms,
+                        *exact_text,
                     ]
                 }
             }
