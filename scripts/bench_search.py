@@ -12,6 +12,9 @@ database given with ``--postgres-url`` (its search tables are REPLACED: use a sc
 database), and ``bench``-prefixed indexes on the engines (dropped afterwards).
 
 Measured per backend:
+- relevance: the judged queries of the relevance suite (``tests/search/relevance.py``) on its
+  fixed six-language corpus, MRR and recall@10 per language — the figures the test suite
+  asserts, printed next to the speed they cost;
 - rebuild: ``backend.rebuild(corpus)`` in docs/s (generation time excluded: docs are built
   before the clock starts, except with --size ≥ 500,000 where they are streamed);
 - engine-call latency p50/p95/p99 per query class, ``backend.search`` as the portal calls it
@@ -184,11 +187,15 @@ def make_app(database_url: str, search_url: str):
 
 def bench_backend(label: str, app, docs, size: int, queries: dict[str, list[str]]) -> dict:
     from portal.search.registry import get_backend
+    from tests.search.relevance import corpus as relevance_corpus
+    from tests.search.relevance import evaluate
 
     result: dict = {"backend": label, "size": size}
     with app.app_context():
         backend = get_backend(app)
         backend.ensure_ready()
+        backend.rebuild(relevance_corpus())
+        result["relevance"] = evaluate(backend, label)
         started = time.perf_counter()
         count = backend.rebuild(docs if docs is not None else corpus(size))
         elapsed = time.perf_counter() - started
@@ -202,19 +209,25 @@ def bench_backend(label: str, app, docs, size: int, queries: dict[str, list[str]
                 backend.search(SearchQuery(text=text))
         result["latency"] = {}
         result["hits"] = {}
+        result["cpu"] = {}
         for name, texts in queries.items():
             samples = []
+            cpu = []
             hits = 0
             for text in texts:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 res = backend.search(SearchQuery(text=text, principals={"public"}))
                 samples.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - cpu_started) * 1000)
                 hits += bool(res.total)
             result["latency"][name] = (
                 percentile(samples, 50),
                 percentile(samples, 95),
                 percentile(samples, 99),
             )
+            # CPU time of this process: for the in-process database engines, the search's
+            # own cost even when other programs compete for the cores (wall time then is not).
+            result["cpu"][name] = (percentile(cpu, 50), percentile(cpu, 95), percentile(cpu, 99))
             result["hits"][name] = hits / len(texts)
 
         # Portal endpoint vs the bare call: interleaved, same queries, same process.
@@ -281,6 +294,11 @@ def print_table(results: list[dict], classes: list[str]) -> None:
         for name in classes:
             p50, p95, p99 = r["latency"][name]
             print(f"  {name:<20}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{r['hits'][name]:>8.0%}")
+        if r["backend"].startswith("database"):
+            print("  in-process CPU time, p50 / p95 / p99 ms:")
+            for name in classes:
+                print(f"  {name:<20}" + "".join(f"{v:>9.1f}" for v in r["cpu"][name]))
+        print("  " + r["relevance"].table().replace("\n", "\n  "))
 
 
 def print_markdown(results: list[dict], classes: list[str]) -> None:
@@ -298,6 +316,27 @@ def print_markdown(results: list[dict], classes: list[str]) -> None:
     for r in results:
         cells = ["{:.1f} / {:.1f} / {:.1f}".format(*r["latency"][name]) for name in classes]
         print(f"| {r['backend']} | {r['size']:,} | " + " | ".join(cells) + " |")
+    for r in results:
+        if r["backend"].startswith("database"):
+            cells = ["{:.1f} / {:.1f} / {:.1f}".format(*r["cpu"][name]) for name in classes]
+            print(f"| {r['backend']}, CPU time | {r['size']:,} | " + " | ".join(cells) + " |")
+    from tests.search.relevance import LANGUAGES
+
+    print("\nRelevance suite, MRR / recall@10:\n")
+    print("| backend | queries | all | " + " | ".join(LANGUAGES) + " |")
+    print("|---|---:|---:|" + "---:|" * len(LANGUAGES))
+    seen = set()
+    for r in results:
+        report = r["relevance"]
+        if r["backend"] in seen:
+            continue  # the same figures at every corpus size
+        seen.add(r["backend"])
+        cells = [f"{report.mrr(lang):.3f} / {report.recall(lang):.3f}" for lang in LANGUAGES]
+        print(
+            f"| {r['backend']} | {report.count()} | {report.mrr():.3f} / {report.recall():.3f} | "
+            + " | ".join(cells)
+            + " |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -365,6 +365,10 @@ class SearchResultsOut(_Out):
     )
     backend: str
     fallback: bool = Field(description="True when the engine failed and the database answered.")
+    did_you_mean: str | None = Field(
+        description="The corrected query when the best hit matched a word only through a typo"
+        " (the typed query with the hit's spelling of that word); null otherwise."
+    )
 
 
 # --------------------------------------------------------------------------- reviews

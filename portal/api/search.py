@@ -56,5 +56,7 @@ def search():
             },
             "backend": results.backend,
             "fallback": results.fallback_from is not None,
+            # The corrected query when the best hit matched a word only through a typo.
+            "did_you_mean": results.did_you_mean,
         }
     )

@@ -87,6 +87,8 @@ class SearchResults:
     backend: str
     # Set when the configured engine failed and the database backend answered instead.
     fallback_from: str | None = None
+    # The corrected query when the best hit matched a query word only through a typo.
+    did_you_mean: str | None = None
 
 
 class SearchUnavailable(Exception):
@@ -142,6 +144,8 @@ class SearchBackend:
 _ARABIC_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _ALEF_FORMS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SHORT_I = str.maketrans({"й": "\ue010", "Й": "\ue011"})
+_SHORT_I_BACK = str.maketrans({"\ue010": "й", "\ue011": "Й"})
 
 
 def normalize_text(text: str) -> str:
@@ -150,11 +154,17 @@ def normalize_text(text: str) -> str:
     Applied to documents at indexing time and to queries, so "universite" finds "Université"
     and "كتاب" finds "كِتَاب" on every backend, whatever its own analysers do.
     """
-    text = _ARABIC_DIACRITICS.sub("", text or "")
-    text = text.translate(_ALEF_FORMS)
+    text = text or ""
+    if text.isascii():
+        return text.casefold()
+    text = _ARABIC_DIACRITICS.sub("", text)
+    # Russian "й" is a letter of its own, not "и" with an accent (Snowball's Russian stemmer
+    # needs it): kept apart from the accent stripping below.
+    text = text.translate(_ALEF_FORMS).translate(_SHORT_I)
     decomposed = unicodedata.normalize("NFKD", text)
     # Drop combining marks (accents) but keep CJK and Arabic letters intact.
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = stripped.translate(_SHORT_I_BACK)
     return unicodedata.normalize("NFKC", stripped).casefold()
 
 

@@ -73,7 +73,8 @@ def drop_elasticsearch_indexes(backend: ElasticsearchBackend) -> None:
 def drop_meilisearch_indexes(backend: MeilisearchBackend) -> None:
     for uid in (backend.uid, f"{backend.uid}_new"):
         task = backend.client.delete_index(uid)
-        backend.client.wait_for_task(task.task_uid, interval_in_ms=10)
+        # Generous: on a busy machine the engine may still be indexing another test's batch.
+        backend.client.wait_for_task(task.task_uid, timeout_in_ms=60_000, interval_in_ms=10)
 
 
 @pytest.fixture(scope="class")

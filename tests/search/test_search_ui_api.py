@@ -93,6 +93,26 @@ def test_anonymous_search_shows_only_public_results_with_highlights_and_facets(c
     assert "<mark>settlements</mark>" in text_of(client.get("/search/?q=settlements"))
 
 
+def test_typo_finds_the_word_and_offers_did_you_mean(client, catalogue):
+    page = text_of(client.get("/search/?q=hosuing+Nairobi"))
+    assert "Nairobi river housing partnership" in page
+    assert "Did you mean:" in page
+    assert "/search/?q=housing+Nairobi" in page
+    # Nothing corrected, nothing offered.
+    assert "Did you mean" not in text_of(client.get("/search/?q=housing"))
+    body = client.get("/api/v1/search?q=hosuing").get_json()
+    assert [hit["title"] for hit in body["hits"]] == ["Nairobi river housing partnership"]
+    assert body["did_you_mean"] == "housing"
+    assert client.get("/api/v1/search?q=housing").get_json()["did_you_mean"] is None
+
+
+def test_did_you_mean_in_arabic_interface(client, catalogue):
+    client.get("/lang/ar")
+    page = text_of(client.get("/search/?q=hosuing"))
+    assert "هل تقصد:" in page
+    assert 'dir="auto"><strong>housing</strong>' in page
+
+
 def test_partner_sees_own_organisations_restricted_agreement_only(client, catalogue):
     assert login(client, "partner@example.org").status_code in (302, 303)
     page = text_of(client.get("/search/?q=housing"))

@@ -134,7 +134,10 @@ def test_chinese_words_of_any_length_and_mixed_terms(backend):
     assert ids(search(backend, "伙伴关系")) == ["agreement:1"]
     assert ids(search(backend, "城")) == ["agreement:1", "agreement:2"]  # title first
     assert ids(search(backend, "a股")) == ["agreement:2"]
-    assert ids(search(backend, "城市 market")) == ["agreement:2"]
+    # Both words first, then the document with one of them (never nothing).
+    assert ids(search(backend, "城市 market")) == ["agreement:2", "agreement:1"]
+    assert ids(search(backend, '"城市" market')) == ["agreement:2", "agreement:1"]
+    assert ids(search(backend, '城市 "market"')) == ["agreement:2"]
 
 
 def test_facet_codes_are_storable_characters():

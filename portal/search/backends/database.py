@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Sequence
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 from markupsafe import escape
@@ -33,6 +36,113 @@ def query_terms(text: str) -> list[str]:
         if word and word not in terms:
             terms.append(word)
     return terms[:MAX_TERMS]
+
+
+VOCAB_MIN, VOCAB_MAX = 3, 60  # word lengths kept in a vocabulary (typo candidates)
+MAX_CORRECTIONS = 8  # vocabulary words a misspelt term may stand for
+
+
+def vocabulary_words(*texts: str) -> set[str]:
+    """The words of indexed text worth keeping for typo matching: letters only (no numbers,
+    no CJK: neither is typo-corrected), 3–60 characters."""
+    words = {w for text_ in texts for w in _WORD.findall(text_)}
+    return {
+        w for w in words if VOCAB_MIN <= len(w) <= VOCAB_MAX and w.isalpha() and not is_cjk(w[0])
+    }
+
+
+class Vocabulary:
+    """The index's words in memory, for "is this a word we know?" and "which words are within
+    the typo budget of it?" — the same answers on SQLite and PostgreSQL.
+
+    The backing table (``<t>_vocab`` on SQLite, ``<t>_words`` on PostgreSQL) only grows
+    between rebuilds and numbers its rows, so a refresh reads just the rows added since the
+    last one; a rebuilt table has a new ``token`` and is read again from the start. Words of
+    deleted documents stay until the next rebuild: they can only add candidates whose
+    documents then match nothing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.token: object = None
+        self.last = 0
+        self.sorted: list[str] = []
+        self.by_length: dict[int, list[str]] = defaultdict(list)
+
+    def refresh(
+        self, token: object, last: int, fetch: Callable[[int], Iterable[tuple[int, str]]]
+    ) -> None:
+        """Bring the cache up to ``(token, last)``; ``fetch(after)`` yields (n, word) rows."""
+        with self._lock:
+            if token == self.token and last <= self.last:
+                return
+            if token != self.token:
+                self.token, self.last = token, 0
+                self.sorted, self.by_length = [], defaultdict(list)
+            new = [(n, w) for n, w in fetch(self.last)]
+            if not new:
+                self.last = max(self.last, last)
+                return
+            words = [w for _n, w in new]
+            if len(words) > 64 or not self.sorted:
+                merged = set(self.sorted)
+                merged.update(words)
+                self.sorted = sorted(merged)
+                self.by_length = defaultdict(list)
+                for w in self.sorted:
+                    self.by_length[len(w)].append(w)
+            else:
+                for w in words:
+                    i = bisect.bisect_left(self.sorted, w)
+                    if i == len(self.sorted) or self.sorted[i] != w:
+                        self.sorted.insert(i, w)
+                        self.by_length[len(w)].append(w)
+            self.last = max(last, max(n for n, _w in new))
+
+    def known(self, word: str) -> bool:
+        """Some vocabulary word is ``word`` or begins with it."""
+        i = bisect.bisect_left(self.sorted, word)
+        return i < len(self.sorted) and self.sorted[i].startswith(word)
+
+    def corrections(self, word: str, budget: int) -> list[str]:
+        """Vocabulary words within ``budget`` edits of ``word``, closest first."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        found: list[tuple[int, str]] = []
+        for length in range(len(word) - budget, len(word) + budget + 1):
+            candidates = self.by_length.get(length)
+            if not candidates:
+                continue
+            for match, distance, _i in process.extract(
+                word, candidates, scorer=OSA.distance, score_cutoff=budget, limit=None
+            ):
+                found.append((distance, match))
+        found.sort()
+        return [w for _d, w in found[:MAX_CORRECTIONS]]
+
+
+def correct_terms(vocabulary: Vocabulary, parsed) -> bool:
+    """Fill ``corrections`` of the query's unknown words; True when any was corrected.
+
+    A word is known when a vocabulary word begins with it (prefix search finds it) or its
+    stem is a vocabulary word; only unknown words are corrected, so a correct word never
+    pulls in look-alikes ("housing" does not also search "rousing").
+    """
+    from portal.search.analysis import typo_budget
+
+    corrected = False
+    for term in parsed.terms:
+        if not term.is_word:
+            continue
+        budget = typo_budget(term.text)
+        if not budget or vocabulary.known(term.text):
+            continue
+        if term.stem and vocabulary.known(term.stem):
+            continue
+        term.corrections = vocabulary.corrections(term.text, budget)
+        corrected = corrected or bool(term.corrections)
+    return corrected
 
 
 def is_short_cjk(term: str) -> bool:

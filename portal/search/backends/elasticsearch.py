@@ -29,11 +29,19 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import BulkIndexError, streaming_bulk
 
+from portal.search.analysis import (
+    FIELD_WEIGHTS,
+    KIND_BOOSTS,
+    ParsedQuery,
+    Term,
+    did_you_mean,
+    parse_query,
+    stems_of,
+    typo_budget,
+)
 from portal.search.backends._engine import (
-    cjk_runs,
     highlight_terms,
     make_snippet,
-    non_cjk_words,
     prepare_query,
 )
 from portal.search.base import (
@@ -66,6 +74,10 @@ MAPPINGS = {
         "title_norm": {"type": "text", "analyzer": "standard", "copy_to": "all_norm"},
         "body_norm": {"type": "text", "analyzer": "standard", "copy_to": "all_norm"},
         "all_norm": {"type": "text", "analyzer": "standard", "index_options": "offsets"},
+        # Arabic and Russian stems (portal.search.analysis.stems_of), title and body apart.
+        "title_stems": {"type": "text", "analyzer": "standard"},
+        "body_stems": {"type": "text", "analyzer": "standard"},
+        "boost": {"type": "float"},  # KIND_BOOSTS
         "lang": {"type": "keyword"},
         "principals": {"type": "keyword"},
         **{name: {"type": "keyword"} for name in FACET_FIELDS if name != "kind"},
@@ -75,17 +87,26 @@ MAPPINGS = {
 }
 
 
+_ADDED_FIELDS = ("title_stems", "body_stems", "boost")
+# Score layers: every matched term outweighs any title match, which outweighs any text score.
+_TERM_WEIGHT, _TITLE_WEIGHT = 10_000.0, 1_000.0
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
 def _to_source(doc: SearchDoc) -> dict:
+    title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.body)
     source = {
         "id": doc.id,
         "kind": doc.kind,
         "raw": {"title": doc.title, "body": doc.body, "url": doc.url},
-        "title_norm": normalize_text(doc.title),
-        "body_norm": normalize_text(doc.body),
+        "title_norm": title_norm,
+        "body_norm": body_norm,
+        "title_stems": stems_of(title_norm, unchanged=True),
+        "body_stems": stems_of(body_norm, unchanged=True),
+        "boost": KIND_BOOSTS.get(doc.kind, 1.0),
         "lang": doc.lang,
         "principals": list(doc.principals),
         "sort_date": _iso(doc.sort_date),
@@ -99,7 +120,20 @@ def _to_source(doc: SearchDoc) -> dict:
 
 class ElasticsearchBackend(SearchBackend):
     name = "elasticsearch"
-    capabilities = frozenset({"typo", "facets", "highlight", "prefix", "atomic_rebuild"})
+    capabilities = frozenset(
+        {
+            "typo",
+            "facets",
+            "highlight",
+            "prefix",
+            "atomic_rebuild",
+            "stemming",
+            "phrase",
+            "did_you_mean",
+            "any_word",
+            "kind_boost",
+        }
+    )
 
     def __init__(self, url: str, index_prefix: str = "portal", *, timeout: float = REQUEST_TIMEOUT):
         self.url = url
@@ -162,7 +196,16 @@ class ElasticsearchBackend(SearchBackend):
         return sorted(found.keys())
 
     def ensure_ready(self) -> None:
-        if self._alias_targets():
+        if targets := self._alias_targets():
+            if not self._ready:
+                # Fields added since the index was created (stems, boost); documents indexed
+                # before get them at the next ``search rebuild``.
+                self._call(
+                    "update mapping",
+                    self.es.indices.put_mapping,
+                    index=",".join(targets),
+                    properties={k: MAPPINGS["properties"][k] for k in _ADDED_FIELDS},
+                )
             self._ready = True
             return
         self._create_index(self._new_index_name(), aliased=True)
@@ -261,39 +304,112 @@ class ElasticsearchBackend(SearchBackend):
 
     # --- reads --------------------------------------------------------------------------
 
-    def _text_query(self, text: str, prefix: bool) -> dict | None:
-        words = " ".join(non_cjk_words(text))
-        runs = cjk_runs(text)
-        if not words and not runs:
-            return None
-        must: list[dict] = [{"match_phrase": {"all_norm": {"query": run}}} for run in runs]
-        if words:
-            word_matches: list[dict] = [
-                {
-                    "match": {
-                        "all_norm": {
-                            "query": words,
-                            "operator": "and",
-                            "fuzziness": "AUTO",
-                            "prefix_length": 1,  # first letter right: far fewer expansions
-                            "max_expansions": 30,
-                        }
+    @staticmethod
+    def _term_clause(
+        term: Term, prefix: bool, field: str, stems_field: str, fuzzy: bool = True
+    ) -> dict:
+        """A document matches ``term`` in ``field``: the word (with the typo budget unless
+        ``fuzzy`` is off), as a prefix, or by its stem; a CJK run or a punctuation-joined
+        token as a phrase."""
+        if term.cjk:
+            return {"match_phrase": {field: {"query": term.text}}}
+        if len(term.parts) > 1:
+            return {"match_phrase": {field: {"query": term.raw or term.text}}}
+        word = term.text
+        should: list[dict] = [
+            {
+                "match": {
+                    field: {
+                        "query": word,
+                        "fuzziness": typo_budget(word) if fuzzy else 0,
+                        "prefix_length": 1,  # first letter right: far fewer expansions
+                        "max_expansions": 30,
                     }
                 }
-            ]
-            if prefix:
-                word_matches.append(
-                    {"match_bool_prefix": {"all_norm": {"query": words, "operator": "and"}}}
-                )
-            must.append({"bool": {"should": word_matches, "minimum_should_match": 1}})
-        should = [
-            # Exact words and title matches rank above fuzzy/prefix ones.
-            {"match": {"title_norm": {"query": text, "operator": "and", "boost": 3}}},
-            {"match_bool_prefix": {"title_norm": {"query": words or text, "boost": 2}}},
-            {"match_phrase": {"all_norm": {"query": text, "boost": 2}}},
-            {"match": {"all_norm": {"query": text, "operator": "and", "boost": 2}}},
+            }
         ]
-        return {"must": must, "should": should}
+        if prefix:
+            should.append({"prefix": {field: {"value": word}}})
+        if term.stem or any(ch.isalpha() and not ch.isascii() for ch in word):
+            should.append({"term": {stems_field: {"value": term.stem or word}}})
+        return {"bool": {"should": should, "minimum_should_match": 1}}
+
+    def _text_query(self, parsed: ParsedQuery, prefix: bool) -> dict | None:
+        """Optional terms (each matched one adds a fixed layer, so documents with all words
+        come first, then most words), title layer, then the text score × kind boost; quoted
+        phrases are required."""
+        if parsed.empty:
+            return None
+        terms = [self._term_clause(term, prefix, "all_norm", "body_stems") for term in parsed.terms]
+        in_title = [
+            self._term_clause(term, prefix, "title_norm", "title_stems") for term in parsed.terms
+        ]
+        must = [
+            {"match_phrase": {"all_norm": {"query": " ".join(phrase)}}} for phrase in parsed.phrases
+        ]
+        should: list[dict] = [
+            {"constant_score": {"filter": clause, "boost": _TERM_WEIGHT}} for clause in terms
+        ]
+        # The title is copied into all_norm, its stems are not: a word found only through a
+        # title stem counts too (one cheap term query, not a second fuzzy clause).
+        for n, term in enumerate(parsed.terms):
+            if term.is_word and (term.stem or not term.text.isascii()):
+                should[n]["constant_score"]["filter"] = {
+                    "bool": {
+                        "should": [
+                            terms[n],
+                            {"term": {"title_stems": {"value": term.stem or term.text}}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+        if in_title:
+            should.append(
+                {
+                    "constant_score": {
+                        "filter": {"bool": {"should": in_title, "minimum_should_match": 1}},
+                        "boost": _TITLE_WEIGHT,
+                    }
+                }
+            )
+            # The text score orders documents within a layer; it does not decide what
+            # matches, so it skips the fuzzy expansion (the layers already found the typos).
+            exact_title = [
+                self._term_clause(term, prefix, "title_norm", "title_stems", fuzzy=False)
+                for term in parsed.terms
+            ]
+            exact_text = [
+                self._term_clause(term, prefix, "all_norm", "body_stems", fuzzy=False)
+                for term in parsed.terms
+            ]
+            text_score = {
+                "bool": {
+                    "should": [
+                        *(
+                            {"bool": {**c["bool"], "boost": FIELD_WEIGHTS["title"]}}
+                            if "bool" in c
+                            else c
+                            for c in exact_title
+                        ),
+                        *exact_text,
+                    ]
+                }
+            }
+            should.append(
+                {
+                    "function_score": {
+                        "query": text_score,
+                        "field_value_factor": {"field": "boost", "missing": 1.0},
+                        "boost_mode": "multiply",
+                    }
+                }
+            )
+        query: dict = {"should": should}
+        if must:
+            query["must"] = must
+        else:
+            query["minimum_should_match"] = 1
+        return query
 
     def _filters(self, q: SearchQuery) -> list[dict]:
         filters: list[dict] = [{"terms": {"principals": sorted(q.principals)}}]
@@ -304,10 +420,11 @@ class ElasticsearchBackend(SearchBackend):
 
     def search(self, q: SearchQuery) -> SearchResults:
         text = prepare_query(q.text)
+        parsed = parse_query(q.text)
         per_page = max(1, min(q.per_page, 100))
         page = max(1, q.page)
         bool_query: dict = {"filter": self._filters(q)}
-        text_query = self._text_query(text, q.prefix)
+        text_query = self._text_query(parsed, q.prefix)
         if text_query:
             bool_query.update(text_query)
         elif text.strip():
@@ -364,7 +481,9 @@ class ElasticsearchBackend(SearchBackend):
                 for frag in h.get("highlight", {}).get("all_norm", [])
                 for t in _MARK.findall(frag)
             ]
-            snippet = make_snippet(raw.get("body", ""), highlight_terms(text, engine_terms))
+            snippet = make_snippet(
+                raw.get("body", ""), highlight_terms(text, [*engine_terms, *parsed.words()])
+            )
             hits.append(
                 SearchHit(
                     id=src["id"],
@@ -379,9 +498,15 @@ class ElasticsearchBackend(SearchBackend):
             name: {str(b["key"]): b["doc_count"] for b in agg["buckets"]}
             for name, agg in resp.get("aggregations", {}).items()
         }
-        return SearchResults(
+        results = SearchResults(
             total=resp["hits"]["total"]["value"], hits=hits, facets=facets, backend=self.name
         )
+        first = resp["hits"]["hits"][0]["_source"].get("raw") if hits and page == 1 else None
+        if first and any(typo_budget(t.text) for t in parsed.terms if t.is_word):
+            results.did_you_mean = did_you_mean(
+                parsed, f"{first.get('title', '')}\n{first.get('body', '')}", q.text
+            )
+        return results
 
     def ids(self) -> Iterator[str]:
         after = None

@@ -30,12 +30,19 @@ from meilisearch.errors import (
 )
 from meilisearch.models.task import TaskInfo
 
+from portal.search.analysis import (
+    KIND_BOOSTS,
+    ParsedQuery,
+    did_you_mean,
+    parse_query,
+    script_language,
+    stems_of,
+    typo_budget,
+)
 from portal.search.backends._engine import (
-    cjk_runs,
     cjk_spaced,
     highlight_terms,
     make_snippet,
-    non_cjk_words,
     prepare_query,
 )
 from portal.search.base import (
@@ -64,7 +71,7 @@ _ALLOWED_ID = re.compile(r"[^A-Za-z0-9_]")
 
 SETTINGS = {
     # Order = attribute ranking: a title match beats a body match.
-    "searchableAttributes": ["title_norm", "text", "cjk"],
+    "searchableAttributes": ["title_norm", "title_stems", "text", "stems", "cjk"],
     "filterableAttributes": ["principals", *FACET_FIELDS],
     "sortableAttributes": ["sort_ts"],
     "displayedAttributes": ["pk", "doc_id", "kind", "title", "body", "url", "text", "sort_ts"],
@@ -74,7 +81,12 @@ SETTINGS = {
     # Meilisearch also allows a typo in the prefix-matched last word, so with its defaults
     # "waste" (one deletion from "wate…") finds "water". One typo from 6 letters, two from
     # 10, keeps typo tolerance close to Elasticsearch's fuzziness AUTO on whole words.
-    "typoTolerance": {"minWordSizeForTypos": {"oneTypo": 6, "twoTypos": 10}},
+    "typoTolerance": {
+        "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 9},
+        "disableOnNumbers": True,
+    },
+    # Meilisearch's own order, then the kind boost (portal.search.analysis.KIND_BOOSTS).
+    "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness", "boost:desc"],
     # Indexing speed on small machines: word proximity per attribute (not per word pair)
     # roughly halves the indexer's work, and the portal never searches within facet values.
     "proximityPrecision": "byAttribute",
@@ -97,6 +109,7 @@ def _timestamp(value: datetime | None) -> int | None:
 
 
 def _to_document(doc: SearchDoc) -> dict:
+    title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.body)
     document = {
         "pk": engine_id(doc.id),
         "doc_id": doc.id,
@@ -104,8 +117,11 @@ def _to_document(doc: SearchDoc) -> dict:
         "title": doc.title,
         "body": doc.body,
         "url": doc.url,
-        "title_norm": normalize_text(doc.title),
-        "text": normalize_text(doc.body),
+        "title_norm": title_norm,
+        "title_stems": stems_of(title_norm, unchanged=True),
+        "text": body_norm,
+        "stems": stems_of(body_norm, unchanged=True),
+        "boost": KIND_BOOSTS.get(doc.kind, 1.0),
         "cjk": cjk_spaced(normalize_text(f"{doc.title} . {doc.body}")),
         "principals": list(doc.principals),
         "sort_ts": _timestamp(doc.sort_date),
@@ -120,7 +136,21 @@ def _to_document(doc: SearchDoc) -> dict:
 
 class MeilisearchBackend(SearchBackend):
     name = "meilisearch"
-    capabilities = frozenset({"typo", "facets", "highlight", "prefix", "atomic_rebuild"})
+    # Not "any_word": Meilisearch drops query words from the end, so a document with only
+    # the query's last word may be missing. Not "phrase": with ``proximityPrecision:
+    # byAttribute`` a quoted phrase only needs its words in the same field. Not
+    # "kind_boost": the word's position in a field ranks before the kind boost.
+    capabilities = frozenset(
+        {
+            "typo",
+            "facets",
+            "highlight",
+            "prefix",
+            "atomic_rebuild",
+            "stemming",
+            "did_you_mean",
+        }
+    )
 
     def __init__(self, url: str, api_key: str | None = None, index_prefix: str = "portal"):
         self.url = url
@@ -259,10 +289,27 @@ class MeilisearchBackend(SearchBackend):
     # --- reads --------------------------------------------------------------------------
 
     @staticmethod
-    def _engine_query(text: str) -> str | None:
-        """Words and CJK phrases only: nothing of Meilisearch's syntax gets through."""
-        words = non_cjk_words(text)
-        phrases = [run if len(run) == 1 else '"' + " ".join(run) + '"' for run in cjk_runs(text)]
+    def _engine_query(parsed: ParsedQuery, stems: bool = True) -> str | None:
+        """Words, stems and quoted phrases only: nothing of Meilisearch's syntax gets through.
+
+        Arabic and Russian words are sent as their stems (every document carries the stems of
+        all its Arabic and Russian words); a CJK run is a phrase of the spaced characters in
+        the ``cjk`` field; a punctuation-joined token ("11.1") and a quoted phrase are phrases.
+        """
+        phrases: list[str] = []
+        words: list[str] = []
+        for term in parsed.terms:
+            if term.cjk:
+                run = term.text
+                phrases.append(run if len(run) == 1 else '"' + " ".join(run) + '"')
+            elif len(term.parts) > 1:
+                phrases.append('"' + " ".join(term.parts) + '"')
+            elif stems and script_language(term.text):
+                words.append(term.stem or term.text)
+            else:
+                words.append(term.text)
+        for phrase in parsed.phrases:
+            phrases.append('"' + " ".join(phrase) + '"')
         if not words and not phrases:
             return None
         # Phrases first: Meilisearch treats the *last* word as a prefix (as-you-type).
@@ -279,7 +326,8 @@ class MeilisearchBackend(SearchBackend):
 
     def search(self, q: SearchQuery) -> SearchResults:
         text = prepare_query(q.text)
-        query = self._engine_query(text)
+        parsed = parse_query(q.text)
+        query = self._engine_query(parsed)
         per_page = max(1, min(q.per_page, 100))
         facets = [name for name in q.facets if name in FACET_FIELDS]
         if query is None and text.strip():
@@ -293,9 +341,10 @@ class MeilisearchBackend(SearchBackend):
             "page": max(1, q.page),
             "hitsPerPage": per_page,
             "attributesToRetrieve": ["doc_id", "kind", "title", "body", "url"],
-            # All words must match, as on the other backends (Meilisearch's default drops
-            # words from the end until something matches).
-            "matchingStrategy": "all",
+            # Documents with every word first, then fewer (Meilisearch drops words from the
+            # end); when even the first word finds nothing, the search is repeated dropping
+            # the most frequent words instead (below).
+            "matchingStrategy": "last",
         }
         if query is not None:
             params.update(
@@ -314,6 +363,15 @@ class MeilisearchBackend(SearchBackend):
             query += " "
         index = self.client.index(self.uid)
         resp = self._call("search", index.search, query or "", params)
+        if not resp["hits"] and q.page <= 1 and query:
+            # "last" keeps the first word to the end: a query whose first word matches nothing
+            # would come back empty although other words match. And Meilisearch's own Arabic
+            # segmentation does not find every stem ("بيروت" → "يرو"): the words as typed then.
+            retry = self._engine_query(parsed, stems=False) or query
+            if retry != query or len(parsed.terms) > 1:
+                resp = self._call(
+                    "search", index.search, retry, {**params, "matchingStrategy": "frequency"}
+                )
         hits = []
         for h in resp["hits"]:
             formatted = (h.get("_formatted") or {}).get("text", "")
@@ -324,17 +382,25 @@ class MeilisearchBackend(SearchBackend):
                     kind=h["kind"],
                     title=h.get("title", ""),
                     url=h.get("url", ""),
-                    snippet=make_snippet(h.get("body", ""), highlight_terms(text, engine_terms)),
+                    snippet=make_snippet(
+                        h.get("body", ""), highlight_terms(text, [*engine_terms, *parsed.words()])
+                    ),
                     score=h.get("_rankingScore"),
                 )
             )
         distribution = resp.get("facetDistribution") or {}
-        return SearchResults(
+        results = SearchResults(
             total=resp.get("totalHits", 0),
             hits=hits,
             facets={name: dict(distribution.get(name, {})) for name in facets},
             backend=self.name,
         )
+        if hits and q.page <= 1 and any(typo_budget(t.text) for t in parsed.terms if t.is_word):
+            first = resp["hits"][0]
+            results.did_you_mean = did_you_mean(
+                parsed, f"{first.get('title', '')}\n{first.get('body', '')}", q.text
+            )
+        return results
 
     def ids(self) -> Iterator[str]:
         index = self.client.index(self.uid)

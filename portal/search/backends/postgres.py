@@ -41,12 +41,21 @@ from collections.abc import Iterable, Iterator
 
 from sqlalchemy import text
 
+from portal.search.analysis import (
+    KIND_BOOSTS,
+    ParsedQuery,
+    Term,
+    did_you_mean,
+    parse_query,
+    stems_of,
+)
 from portal.search.backends.database import (
+    Vocabulary,
     cjk_grams,
+    correct_terms,
     hit_with_snippet,
     is_short_cjk,
     like_pattern,
-    query_terms,
 )
 from portal.search.base import (
     FACET_FIELDS,
@@ -59,37 +68,10 @@ from portal.search.base import (
 
 BATCH = 500
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,40}")
-TYPO_MIN_LENGTH = 4  # shorter words have too few trigrams to compare meaningfully
-TYPO_CANDIDATES = 30  # most similar vocabulary words considered per misspelt term
 # Vocabulary words kept for typo matching: shorter ones can never reach the similarity
 # threshold against a 4+ letter term, longer ones are not words people type.
 WORD_MIN, WORD_MAX = 3, 60
 _INDEX_SUFFIXES = ("tsv", "trgm", "grams", "principals", "facets", "sort_date")
-
-
-def typo_budget(term: str) -> int:
-    """Edits forgiven in a term: one from 4 letters, two from 9 (as Meilisearch does)."""
-    return 2 if len(term) >= 9 else 1
-
-
-def edit_distance(a: str, b: str, limit: int) -> int:
-    """Optimal-string-alignment distance (a swap of neighbours counts once), capped at
-    ``limit + 1`` so far-off words stop early."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    before: list[int] | None = None
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
-            if before is not None and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cost = min(cost, before[j - 2] + 1)
-            current.append(cost)
-        if min(current) > limit:
-            return limit + 1
-        before, previous = previous, current
-    return min(previous[-1], limit + 1)
 
 
 def _lexeme(word: str) -> str:
@@ -99,7 +81,19 @@ def _lexeme(word: str) -> str:
 
 class PostgresBackend(SearchBackend):
     name = "postgresql"
-    capabilities = frozenset({"facets", "highlight", "prefix", "typo"})
+    capabilities = frozenset(
+        {
+            "facets",
+            "highlight",
+            "prefix",
+            "typo",
+            "stemming",
+            "phrase",
+            "did_you_mean",
+            "any_word",
+            "kind_boost",
+        }
+    )
     default_table = "search_documents"
 
     def __init__(self, engine, table: str = default_table):
@@ -108,6 +102,7 @@ class PostgresBackend(SearchBackend):
         self.engine = engine
         self.table = table
         self._ready = False
+        self.vocabulary = Vocabulary()
 
     def __repr__(self) -> str:
         return f"<PostgresBackend {self.table}>"
@@ -131,10 +126,11 @@ class PostgresBackend(SearchBackend):
             " grams text[] NOT NULL DEFAULT '{}',"  # 1–2 character CJK substrings (cjk_grams)
             " principals text[] NOT NULL,"
             " facets text[] NOT NULL,"  # 'facet:value' strings
+            " boost real NOT NULL DEFAULT 1,"  # KIND_BOOSTS
             f" CONSTRAINT pk_{t} PRIMARY KEY (doc_id))",
             # The vocabulary (tsvector lexemes) for typo matching; may keep words of deleted
             # documents until the next rebuild, which only widens the candidate list.
-            f"CREATE TABLE IF NOT EXISTS {t}_words (word text NOT NULL,"
+            f"CREATE TABLE IF NOT EXISTS {t}_words (n bigserial, word text NOT NULL,"
             f" CONSTRAINT pk_{t}_words PRIMARY KEY (word))",
             f"CREATE INDEX IF NOT EXISTS ix_{t}_tsv ON {t} USING gin (tsv)",
             f"CREATE INDEX IF NOT EXISTS ix_{t}_trgm ON {t} USING gin (all_norm gin_trgm_ops)",
@@ -205,6 +201,27 @@ class PostgresBackend(SearchBackend):
         if has_words is None:
             conn.execute(text(self._ddl(t)[1]))
             conn.execute(text(self._fill_words(t)))
+        if "boost" not in columns:
+            # Before stems, kind boosts and the numbered vocabulary: recompute the tsvector
+            # (stems), set the boosts, number the words.
+            conn.execute(text(f"ALTER TABLE {t} ADD COLUMN boost real NOT NULL DEFAULT 1"))
+            rows = conn.execute(text(f"SELECT doc_id, kind, title, body FROM {t}")).all()
+            updates = []
+            for doc_id, kind, title, body in rows:
+                row = self._row(SearchDoc(id=doc_id, kind=kind, title=title, body=body, url=""))
+                updates.append({k: row[k] for k in ("doc_id", "title_col", "body_col", "boost")})
+            for start in range(0, len(updates), BATCH):
+                conn.execute(
+                    text(
+                        f"UPDATE {t} SET boost = :boost,"
+                        " tsv = setweight(to_tsvector('simple', :title_col), 'A')"
+                        " || setweight(to_tsvector('simple', :body_col), 'B')"
+                        " WHERE doc_id = :doc_id"
+                    ),
+                    updates[start : start + BATCH],
+                )
+            conn.execute(text(f"ALTER TABLE {t}_words ADD COLUMN IF NOT EXISTS n bigserial"))
+            conn.execute(text(self._fill_words(t)))
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -212,7 +229,11 @@ class PostgresBackend(SearchBackend):
     def _row(doc: SearchDoc) -> dict:
         title_norm = normalize_text(doc.title)
         body_norm = normalize_text(doc.body)
+        title_stems, body_stems = stems_of(title_norm), stems_of(body_norm)
         return {
+            "title_col": f"{title_norm} {title_stems}",
+            "body_col": f"{body_norm} {body_stems}",
+            "boost": KIND_BOOSTS.get(doc.kind, 1.0),
             "doc_id": doc.id,
             "kind": doc.kind,
             "title": doc.title,
@@ -231,16 +252,16 @@ class PostgresBackend(SearchBackend):
         conn.execute(
             text(
                 f"INSERT INTO {t} (doc_id, kind, title, body, url, sort_date, title_norm,"
-                " all_norm, tsv, grams, principals, facets) VALUES (:doc_id, :kind, :title,"
-                " :body, :url, :sort_date, :title_norm, :all_norm,"
-                " setweight(to_tsvector('simple', :title_norm), 'A')"
-                " || setweight(to_tsvector('simple', :body_norm), 'B'),"
-                " :grams, :principals, :facets)"
+                " all_norm, tsv, grams, principals, facets, boost) VALUES (:doc_id, :kind,"
+                " :title, :body, :url, :sort_date, :title_norm, :all_norm,"
+                " setweight(to_tsvector('simple', :title_col), 'A')"
+                " || setweight(to_tsvector('simple', :body_col), 'B'),"
+                " :grams, :principals, :facets, :boost)"
                 " ON CONFLICT (doc_id) DO UPDATE SET kind = EXCLUDED.kind, title = EXCLUDED.title,"
                 " body = EXCLUDED.body, url = EXCLUDED.url, sort_date = EXCLUDED.sort_date,"
                 " title_norm = EXCLUDED.title_norm, all_norm = EXCLUDED.all_norm,"
                 " tsv = EXCLUDED.tsv, grams = EXCLUDED.grams, principals = EXCLUDED.principals,"
-                " facets = EXCLUDED.facets"
+                " facets = EXCLUDED.facets, boost = EXCLUDED.boost"
             ),
             [self._row(doc) for doc in docs],
         )
@@ -330,45 +351,58 @@ class PostgresBackend(SearchBackend):
 
     # --- search ---------------------------------------------------------------------------
 
+    def _vocabulary(self, conn) -> Vocabulary:
+        t = self.table
+        # A rebuilt table has a new oid, a truncated one a new file node: either starts over.
+        token, last = conn.execute(
+            text(
+                f"SELECT pg_relation_filenode(CAST(:t AS regclass)),"
+                f" (SELECT coalesce(max(n), 0) FROM {t}_words)"
+            ),
+            {"t": f"{t}_words"},
+        ).one()
+
+        def fetch(after: int):
+            rows = conn.execute(
+                text(f"SELECT n, word FROM {t}_words WHERE n > :after ORDER BY n"),
+                {"after": after},
+            )
+            return [(n, w) for n, w in rows if w.isalpha()]
+
+        self.vocabulary.refresh(token, last, fetch)
+        return self.vocabulary
+
     def search(self, q: SearchQuery) -> SearchResults:
         self.ensure_ready()
-        terms = query_terms(q.text)
+        parsed = parse_query(q.text)
         with self.engine.connect() as conn:
-            results = self._search(conn, q, terms, {})
-            if results.total == 0 and any(len(t) >= TYPO_MIN_LENGTH for t in terms):
-                similar = self._similar_words(conn, terms)
-                if similar:
-                    results = self._search(conn, q, terms, similar)
+            corrected = False
+            if any(term.is_word for term in parsed.terms):
+                corrected = correct_terms(self._vocabulary(conn), parsed)
+            results, best_text = self._search(conn, q, parsed)
+        if corrected and best_text is not None and q.page <= 1:
+            results.did_you_mean = did_you_mean(parsed, best_text, q.text)
         return results
 
-    def _similar_words(self, conn, terms: list[str]) -> dict[int, list[str]]:
-        """For each term long enough for typo matching: the vocabulary words close to it.
+    def _term_condition(self, term: Term, n: int, params: dict) -> str:
+        """SQL that is true when a document matches ``term`` (a word by its text, its stem or
+        a correction; a CJK run; a punctuation-joined token)."""
+        if term.cjk and is_short_cjk(term.text):
+            params[f"g{n}"] = [term.text]
+            return f"grams @> CAST(:g{n} AS text[])"
+        if len(term.parts) > 1:
+            params[f"l{n}"] = like_pattern(term.raw)
+            return f"all_norm LIKE :l{n}"
+        params[f"l{n}"] = like_pattern(term.text)
+        condition = f"all_norm LIKE :l{n}"
+        lexemes = [*([term.stem] if term.stem else []), *term.corrections]
+        if lexemes:
+            params[f"x{n}"] = " | ".join(_lexeme(w) for w in lexemes)
+            condition = f"({condition} OR tsv @@ CAST(:x{n} AS tsquery))"
+        return condition
 
-        The trigram index proposes candidates (``%``: set similarity, or ``<%``: the term is
-        close to a part of the word, as when the last word is still being typed); a candidate
-        is kept when its word similarity reaches the threshold or it is within
-        ``typo_budget`` edits of the term.
-        """
-        wanted = [(n, term) for n, term in enumerate(terms) if len(term) >= TYPO_MIN_LENGTH]
-        rows = conn.execute(
-            text(
-                "SELECT t.n, t.term, w.word, w.close FROM unnest(CAST(:terms AS text[]),"
-                " CAST(:ns AS int[])) AS t(term, n) CROSS JOIN LATERAL (SELECT word,"
-                " t.term <% word AS close FROM"
-                f" {self.table}_words WHERE word % t.term OR t.term <% word"
-                " ORDER BY similarity(t.term, word) DESC, word LIMIT :k) AS w"
-            ),
-            {"terms": [t for _, t in wanted], "ns": [n for n, _ in wanted], "k": TYPO_CANDIDATES},
-        ).all()
-        similar: dict[int, list[str]] = {}
-        for n, term, word, close in rows:
-            if close or edit_distance(term, word, typo_budget(term)) <= typo_budget(term):
-                similar.setdefault(n, []).append(word)
-        return similar
-
-    def _search(
-        self, conn, q: SearchQuery, terms: list[str], similar: dict[int, list[str]]
-    ) -> SearchResults:
+    def _search(self, conn, q: SearchQuery, parsed: ParsedQuery):
+        """(results, normalised text of the best hit or None)."""
         t = self.table
         params: dict[str, object] = {"principals": sorted(q.principals) or ["public"]}
         where = ["principals && CAST(:principals AS text[])"]
@@ -379,37 +413,52 @@ class PostgresBackend(SearchBackend):
             params[f"f{n}"] = values
             where.append(f"facets && CAST(:f{n} AS text[])")
 
-        rank_parts = []
-        short_cjk = [term for term in terms if is_short_cjk(term)]
-        if short_cjk:
-            params["grams"] = short_cjk
-            where.append("grams @> CAST(:grams AS text[])")
-        similar_lexemes: list[str] = []
-        for n, term in enumerate(terms):
-            params[f"l{n}"] = like_pattern(term)
-            if not is_short_cjk(term):
-                condition = f"all_norm LIKE :l{n}"
-                if similar.get(n):
-                    # Either the term itself or a word close to it, found via the tsvector.
-                    params[f"ty{n}"] = " | ".join(_lexeme(w) for w in similar[n])
-                    condition = f"({condition} OR tsv @@ CAST(:ty{n} AS tsquery))"
-                    similar_lexemes.extend(_lexeme(w) for w in similar[n])
-                where.append(condition)
-            rank_parts.append(f"(CASE WHEN title_norm LIKE :l{n} THEN 1.0 ELSE 0 END)")
-        if terms:
-            # Quoted lexemes with :* (prefix); OR so every matching word adds to the rank.
-            params["tsq"] = " | ".join(f"{_lexeme(term)}:*" for term in terms)
-            tsquery = "to_tsquery('simple', :tsq)"
-            if similar_lexemes:  # vocabulary words are exact lexemes already
-                params["tsq_similar"] = " | ".join(similar_lexemes)
-                tsquery = f"({tsquery} || CAST(:tsq_similar AS tsquery))"
-            rank_parts.append(f"ts_rank(tsv, {tsquery})")
-        rank = " + ".join(rank_parts) if rank_parts else "0"
+        optional = [self._term_condition(term, n, params) for n, term in enumerate(parsed.terms)]
+        required = []
+        for n, phrase in enumerate(parsed.phrases):
+            params[f"ph{n}"] = like_pattern(" ".join(phrase))
+            required.append(f"all_norm LIKE :ph{n}")
+        # Every quoted phrase, or else at least one word; words beyond that only rank.
+        if required:
+            where.extend(required)
+        elif optional:
+            where.append("(" + " OR ".join(optional) + ")")
+
+        lexemes = []
+        title_parts = []
+        for n, term in enumerate(parsed.terms):
+            if term.is_word:
+                others = [*([term.stem] if term.stem else []), *term.corrections]
+                lexemes.append(f"{_lexeme(term.text)}:*")
+                lexemes.extend(_lexeme(w) for w in others)
+                # Weight A is the title: the word, its stem or a correction in the title.
+                params[f"tt{n}"] = " | ".join(
+                    [f"{_lexeme(term.text)}:*A", *(f"{_lexeme(w)}:A" for w in others)]
+                )
+                params[f"tl{n}"] = like_pattern(term.text)
+                title_parts.append(f"(title_norm LIKE :tl{n} OR tsv @@ CAST(:tt{n} AS tsquery))")
+            else:
+                params[f"tl{n}"] = like_pattern(term.raw if len(term.parts) > 1 else term.text)
+                title_parts.append(f"title_norm LIKE :tl{n}")
+        for phrase in parsed.phrases:
+            lexemes.extend(_lexeme(w) for w in phrase)
+        hits_sql = (
+            " + ".join(f"(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in optional) if optional else "0"
+        )
+        title_sql = f"({' OR '.join(title_parts)})" if title_parts else "false"
+        if lexemes:
+            params["tsq"] = " | ".join(lexemes)
+            rank = "ts_rank(tsv, CAST(:tsq AS tsquery)) * boost"
+        else:
+            rank = "boost"
 
         def order(alias: str) -> str:
             if q.sort == "date":
                 return f"{alias}sort_date DESC NULLS LAST, {alias}rank DESC, {alias}doc_id"
-            return f"{alias}rank DESC, {alias}sort_date DESC NULLS LAST, {alias}doc_id"
+            return (
+                f"{alias}hits DESC, {alias}in_title DESC, {alias}rank DESC,"
+                f" {alias}sort_date DESC NULLS LAST, {alias}doc_id"
+            )
 
         per_page = max(1, int(q.per_page))
         params["limit"] = per_page
@@ -423,13 +472,14 @@ class PostgresBackend(SearchBackend):
         # The matches are gathered once; total, page and facet counts all read that set.
         total, page_rows, facet_rows = conn.execute(
             text(
-                f"WITH m AS MATERIALIZED (SELECT doc_id, sort_date, facets, {rank} AS rank"
-                f" FROM {t} WHERE {' AND '.join(where)}),"
-                f" p AS (SELECT doc_id, sort_date, rank FROM m ORDER BY {order('')}"
+                f"WITH m AS MATERIALIZED (SELECT doc_id, sort_date, facets, {hits_sql} AS hits,"
+                f" {title_sql} AS in_title, {rank} AS rank FROM {t} WHERE {' AND '.join(where)}),"
+                f" p AS (SELECT doc_id, sort_date, hits, in_title, rank FROM m ORDER BY {order('')}"
                 " LIMIT :limit OFFSET :offset)"
                 " SELECT (SELECT count(*) FROM m),"
                 " (SELECT json_agg(json_build_array(d.doc_id, d.kind, d.title, d.body, d.url,"
-                f" p.rank) ORDER BY {order('p.')}) FROM p JOIN {t} AS d ON d.doc_id = p.doc_id),"
+                f" p.rank) ORDER BY {order('p.')}) FROM p JOIN {t} AS d"
+                " ON d.doc_id = p.doc_id),"
                 f" {facet_sql}"
             ),
             params,
@@ -442,5 +492,7 @@ class PostgresBackend(SearchBackend):
             name, _, val = value.partition(":")
             if name in facets:
                 facets[name][val] = count
-        hits = [hit_with_snippet(*row[:5], terms, row[5]) for row in page_rows or []]
-        return SearchResults(total=total, hits=hits, facets=facets, backend=self.name)
+        words = parsed.words()
+        hits = [hit_with_snippet(*row[:5], words, row[5]) for row in page_rows or []]
+        best_text = f"{page_rows[0][2]}\n{page_rows[0][3]}" if page_rows else None
+        return SearchResults(total=total, hits=hits, facets=facets, backend=self.name), best_text

@@ -49,6 +49,7 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import heapq
+import json
 import re
 import uuid
 from collections import Counter
@@ -56,7 +57,20 @@ from collections.abc import Iterable, Iterator
 
 from sqlalchemy import text
 
-from portal.search.backends.database import hit_with_snippet, query_terms
+from portal.search.analysis import (
+    FIELD_WEIGHTS,
+    KIND_BOOSTS,
+    ParsedQuery,
+    did_you_mean,
+    parse_query,
+    stems_of,
+)
+from portal.search.backends.database import (
+    Vocabulary,
+    correct_terms,
+    hit_with_snippet,
+    vocabulary_words,
+)
 from portal.search.base import (
     FACET_FIELDS,
     SearchBackend,
@@ -69,6 +83,8 @@ from portal.search.base import (
 BATCH = 500
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _TABLES = (
+    "vocab",
+    "meta",
     "words",
     "cjk",
     "facts",
@@ -77,6 +93,17 @@ _TABLES = (
     "fvals",
     "docs",
 )  # suffixes, children before docs
+
+
+def indexed_column(norm: str) -> str:
+    """What the word index holds for a normalised field: its text, then the stems of its
+    Arabic and Russian words, so a stemmed query word finds every form."""
+    extra = stems_of(norm)
+    return f"{norm}\n{extra}" if extra else norm
+
+
+def kind_boost(kind: str) -> float:
+    return KIND_BOOSTS.get(kind, 1.0)
 
 
 # The ranges of ``portal.search.base.is_cjk``, as a regex: documents are scanned at C speed.
@@ -115,6 +142,11 @@ def split_terms(terms: list[str]) -> tuple[list[str], list[str]]:
     return words, runs
 
 
+# Up to this many facet values, counting each with str.count beats a Counter (measured: a
+# Counter costs ~60 ns per character, str.count ~0.6 ns per character per value).
+_COUNT_BY_VALUE_MAX = 80
+
+
 def facet_code(v: int) -> str:
     """One character for facet value number ``v`` (skipping the surrogates UTF-8 cannot store).
 
@@ -135,6 +167,20 @@ def fts_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+def _best(rows: list, wanted: int, key) -> list:
+    """The first ``wanted`` rows by ``key``, then date (newest first, none last), then rid
+    (newest first). Rows are (rid, in title, score, sort date, …)."""
+    best = heapq.nsmallest(wanted, rows, key=key)
+    if not best:
+        return []
+    edge = key(best[-1])
+    best = [row for row in rows if key(row) <= edge]  # every row tied with the last one
+    best.sort(key=lambda row: row[0], reverse=True)
+    best.sort(key=lambda row: row[3] or "", reverse=True)
+    best.sort(key=key)
+    return best[:wanted]
+
+
 def tier_expressions(phrases: list[str], title_column: str) -> tuple[str, str, str]:
     """(all, title tier, body-only tier) FTS5 expressions for ``phrases``.
 
@@ -151,7 +197,19 @@ def tier_expressions(phrases: list[str], title_column: str) -> tuple[str, str, s
 
 class SqliteFtsBackend(SearchBackend):
     name = "sqlite-fts5"
-    capabilities = frozenset({"facets", "highlight", "prefix"})
+    capabilities = frozenset(
+        {
+            "facets",
+            "highlight",
+            "prefix",
+            "typo",
+            "stemming",
+            "phrase",
+            "did_you_mean",
+            "any_word",
+            "kind_boost",
+        }
+    )
     default_table = "search_index"
 
     def __init__(self, engine, table: str = default_table):
@@ -160,6 +218,7 @@ class SqliteFtsBackend(SearchBackend):
         self.engine = engine
         self.table = table
         self._ready = False
+        self.vocabulary = Vocabulary()
 
     def __repr__(self) -> str:
         return f"<SqliteFtsBackend {self.table}>"
@@ -196,8 +255,20 @@ class SqliteFtsBackend(SearchBackend):
     def _facts_ddl(t: str) -> str:
         return (
             f"CREATE TABLE IF NOT EXISTS {t}_facts (rid INTEGER PRIMARY KEY,"
-            f" public INTEGER NOT NULL, sort_date TEXT, codes TEXT NOT NULL)"
+            f" public INTEGER NOT NULL, sort_date TEXT, codes TEXT NOT NULL,"
+            f" boost REAL NOT NULL DEFAULT 1)"
         )
+
+    @staticmethod
+    def _vocab_ddl(t: str) -> list[str]:
+        # The index's words for typo matching (``Vocabulary``), numbered in insertion order;
+        # ``meta.token`` changes when the table is replaced or cleared.
+        return [
+            f"CREATE TABLE IF NOT EXISTS {t}_vocab (n INTEGER PRIMARY KEY,"
+            f" word TEXT NOT NULL UNIQUE)",
+            f"CREATE TABLE IF NOT EXISTS {t}_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            f"INSERT OR REPLACE INTO {t}_meta (key, value) VALUES ('token', '{uuid.uuid4().hex}')",
+        ]
 
     def _ddl(self, t: str) -> list[str]:
         token = uuid.uuid4().hex[:8]  # index names survive a rename; keep them unique
@@ -212,6 +283,7 @@ class SqliteFtsBackend(SearchBackend):
             f" rid INTEGER NOT NULL, PRIMARY KEY (principal, rid)) WITHOUT ROWID",
             f"CREATE INDEX IF NOT EXISTS ix_{t}_principals_rid_{token} ON {t}_principals (rid)",
             *self._facet_ddl(t, token),
+            *self._vocab_ddl(t),
         ]
 
     def _exists(self, conn, name: str) -> bool:
@@ -291,6 +363,37 @@ class SqliteFtsBackend(SearchBackend):
                     f" WHERE f.rid = d.rid), '') FROM {t}_docs d"
                 )
             )
+        if "boost" not in self._sql_of(conn, f"{t}_facts"):
+            conn.execute(text(f"ALTER TABLE {t}_facts ADD COLUMN boost REAL NOT NULL DEFAULT 1"))
+            for kind, boost in KIND_BOOSTS.items():
+                conn.execute(
+                    text(
+                        f"UPDATE {t}_facts SET boost = :b WHERE rid IN"
+                        f" (SELECT rid FROM {t}_docs WHERE kind = :k)"
+                    ),
+                    {"b": boost, "k": kind},
+                )
+        if not self._exists(conn, f"{t}_vocab"):
+            # Before stemming and typo tolerance: index the stems, collect the vocabulary.
+            raw = conn.connection.driver_connection
+            rows = raw.execute(f"SELECT rid, title, body FROM {t}_docs").fetchall()
+            vocabulary: set[str] = set()
+            updates = []
+            for rid, title, body in rows:
+                title_col = indexed_column(normalize_text(title))
+                body_col = indexed_column(normalize_text(body))
+                vocabulary |= vocabulary_words(title_col, body_col)
+                updates.append((rid, title_col, body_col))
+            raw.execute(f"DELETE FROM {t}_words")
+            raw.executemany(
+                f"INSERT INTO {t}_words (rowid, title_norm, body_norm) VALUES (?, ?, ?)", updates
+            )
+            for stmt in self._vocab_ddl(t):
+                conn.execute(text(stmt))
+            raw.executemany(
+                f"INSERT OR IGNORE INTO {t}_vocab (word) VALUES (?)",
+                [(w,) for w in sorted(vocabulary)],
+            )
 
     def _sql_of(self, conn, name: str) -> str:
         return (
@@ -326,7 +429,11 @@ class SqliteFtsBackend(SearchBackend):
             ):
                 conn.execute(text(f"DELETE FROM {t}_{table} WHERE {col} IN ({rid_list})"))
 
-    def _insert(self, conn, t: str, docs: list[SearchDoc]) -> None:
+    def _insert(
+        self, conn, t: str, docs: list[SearchDoc], vocabulary: set[str] | None = None
+    ) -> None:
+        """Insert ``docs``; their words go to ``vocabulary`` when given (a rebuild writes it
+        once at the end), else straight to ``<t>_vocab``."""
         raw = conn.connection.driver_connection  # executemany on the DB-API cursor: fast
         cur = raw.cursor()
         numbers = {
@@ -348,10 +455,18 @@ class SqliteFtsBackend(SearchBackend):
             )
             rid = cur.lastrowid
             title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.body)
+            title_col, body_col = indexed_column(title_norm), indexed_column(body_norm)
             cur.execute(
                 f"INSERT INTO {t}_words (rowid, title_norm, body_norm) VALUES (?, ?, ?)",
-                (rid, title_norm, body_norm),
+                (rid, title_col, body_col),
             )
+            words = vocabulary_words(title_col, body_col)
+            if vocabulary is None:
+                cur.executemany(
+                    f"INSERT OR IGNORE INTO {t}_vocab (word) VALUES (?)", [(w,) for w in words]
+                )
+            else:
+                vocabulary |= words
             cjk_title, cjk_body = cjk_column(title_norm), cjk_column(body_norm)
             if cjk_title or cjk_body:
                 cur.execute(
@@ -376,12 +491,14 @@ class SqliteFtsBackend(SearchBackend):
                 [(rid, v) for v in sorted(values)],
             )
             cur.execute(
-                f"INSERT INTO {t}_facts (rid, public, sort_date, codes) VALUES (?, ?, ?, ?)",
+                f"INSERT INTO {t}_facts (rid, public, sort_date, codes, boost)"
+                " VALUES (?, ?, ?, ?, ?)",
                 (
                     rid,
                     "public" in doc.principals,
                     doc.sort_date.isoformat() if doc.sort_date else None,
                     "".join(facet_code(v) for v in sorted(values)),
+                    kind_boost(doc.kind),
                 ),
             )
         cur.close()
@@ -406,6 +523,8 @@ class SqliteFtsBackend(SearchBackend):
         with self.engine.begin() as conn:
             for table in _TABLES:
                 conn.execute(text(f"DELETE FROM {self.table}_{table}"))
+            for stmt in self._vocab_ddl(self.table)[2:]:  # a new token: caches start over
+                conn.execute(text(stmt))
 
     def rebuild(self, docs: Iterable[SearchDoc], progress=None) -> int:
         """Fill ``<t>_new_*`` tables, then swap them in by renaming, in one transaction."""
@@ -417,20 +536,25 @@ class SqliteFtsBackend(SearchBackend):
             for stmt in self._ddl(new):
                 conn.execute(text(stmt))
         batch: list[SearchDoc] = []
+        vocabulary: set[str] = set()
         with self.engine.begin() as conn:
             for doc in docs:
                 batch.append(doc)
                 if len(batch) >= BATCH:
-                    self._insert(conn, new, batch)
+                    self._insert(conn, new, batch, vocabulary)
                     count += len(batch)
                     if progress:
                         progress(len(batch))
                     batch = []
             if batch:
-                self._insert(conn, new, batch)
+                self._insert(conn, new, batch, vocabulary)
                 count += len(batch)
                 if progress:
                     progress(len(batch))
+            conn.connection.driver_connection.executemany(
+                f"INSERT OR IGNORE INTO {new}_vocab (word) VALUES (?)",
+                [(w,) for w in sorted(vocabulary)],
+            )
         with self.engine.begin() as conn:
             self._drop(conn, self.table)
             for suffix in _TABLES:
@@ -449,35 +573,56 @@ class SqliteFtsBackend(SearchBackend):
 
     # --- search ---------------------------------------------------------------------------
 
-    def search(self, q: SearchQuery) -> SearchResults:
-        self.ensure_ready()
+    def _vocabulary(self, conn) -> Vocabulary:
         t = self.table
-        terms = query_terms(q.text)
-        words, runs = split_terms(terms)
-        word_phrases = [fts_string(word) + "*" for word in words]
-        cjk_phrases = [fts_string(cjk_phrase(run)) for run in runs]
-        params: dict[str, object] = {}
-        where: list[str] = []
-        # Each match expression in three versions: everything, title tier, body-only tier.
-        tiers: tuple[str, str, str] | None = None
-        facts = f"{t}_facts x"
-        if word_phrases:
-            # Driven by the full-text match; everything else is checked per match.
-            from_clause = f"{t}_words CROSS JOIN {facts} ON x.rid = {t}_words.rowid"
-            tiers = tier_expressions(word_phrases, "title_norm")
-            where.append(f"{t}_words MATCH :match")
-            if cjk_phrases:
-                params["cjk"] = " AND ".join(cjk_phrases)
-                where.append(f"x.rid IN (SELECT rowid FROM {t}_cjk WHERE {t}_cjk MATCH :cjk)")
-        elif cjk_phrases:
-            from_clause = f"{t}_cjk CROSS JOIN {facts} ON x.rid = {t}_cjk.rowid"
-            tiers = tier_expressions(cjk_phrases, "cjk_title")
-            where.append(f"{t}_cjk MATCH :match")
-        else:
-            from_clause = facts
-        if tiers:
-            params["match"] = tiers[0]
+        token, last = conn.execute(
+            text(
+                f"SELECT (SELECT value FROM {t}_meta WHERE key = 'token'),"
+                f" (SELECT coalesce(max(n), 0) FROM {t}_vocab)"
+            )
+        ).one()
 
+        def fetch(after: int):
+            return conn.execute(
+                text(f"SELECT n, word FROM {t}_vocab WHERE n > :after ORDER BY n"),
+                {"after": after},
+            ).all()
+
+        self.vocabulary.refresh(token, last, fetch)
+        return self.vocabulary
+
+    @staticmethod
+    def _expressions(parsed: ParsedQuery) -> tuple[list[str], list[str], list[str], list[str]]:
+        """FTS5 expressions: (optional words, optional CJK, required words, required CJK).
+
+        A word matches as a prefix, or by its stem, or by a typo correction; a
+        punctuation-joined token and a quoted phrase match as phrases.
+        """
+        opt_w: list[str] = []
+        opt_c: list[str] = []
+        req_w: list[str] = []
+        req_c: list[str] = []
+        for term in parsed.terms:
+            if term.cjk:
+                opt_c.append(fts_string(cjk_phrase(term.text)))
+            elif len(term.parts) > 1:
+                opt_w.append(fts_string(" ".join(term.parts)))
+            else:
+                alts = [fts_string(term.text) + "*"]
+                if term.stem:
+                    alts.append(fts_string(term.stem))
+                alts += [fts_string(c) for c in term.corrections]
+                opt_w.append(alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")")
+        for phrase in parsed.phrases:
+            words, runs = split_terms(phrase)
+            if words:
+                req_w.append(fts_string(" ".join(words)))
+            req_c.extend(fts_string(cjk_phrase(run)) for run in runs)
+        return opt_w, opt_c, req_w, req_c
+
+    def _conditions(self, q: SearchQuery, params: dict) -> list[str]:
+        """Visibility and facet filters on the facts row ``x``."""
+        t = self.table
         principals = set(q.principals) or {"public"}
         others = sorted(principals - {"public"})
         marks = ", ".join(f":p{n}" for n in range(len(others)))
@@ -494,8 +639,7 @@ class SqliteFtsBackend(SearchBackend):
         )
         if "public" in principals:
             visible.insert(0, "x.public = 1")
-        where.append("(" + " OR ".join(visible) + ")")
-
+        where = ["(" + " OR ".join(visible) + ")"]
         for f_index, (facet, values) in enumerate(sorted(q.filters.items())):
             values = [str(v) for v in values if v not in (None, "")]
             if facet not in FACET_FIELDS or not values:
@@ -507,54 +651,150 @@ class SqliteFtsBackend(SearchBackend):
                 f"x.rid IN (SELECT fv.rid FROM {t}_fv fv JOIN {t}_fvals v ON v.v = fv.v"
                 f" WHERE v.facet = :f{f_index} AND v.value IN ({vmarks}))"
             )
+        return where
 
-        if q.sort == "date":
-            rank = "NULL"  # newest first; no score to compute for every match
-        elif word_phrases:
-            rank = f"bm25({t}_words, 10.0, 1.0)"
-        else:
-            rank = "0"  # no terms, or CJK only: the tiers put title matches first
-        matches = f"FROM {from_clause} WHERE {' AND '.join(where)}"
+    def search(self, q: SearchQuery) -> SearchResults:
+        self.ensure_ready()
+        parsed = parse_query(q.text)
+        with self.engine.connect() as conn:
+            corrected = False
+            if any(term.is_word for term in parsed.terms):
+                corrected = correct_terms(self._vocabulary(conn), parsed)
+            total, facets, page_rows, scored = self._ranked(conn, q, parsed)
+            docs = self._docs(conn, [rid for rid, _r in page_rows])
+        results = self._results(total, facets, page_rows, docs, parsed.words(), scored)
+        if corrected and results.hits and q.page <= 1:
+            rid = page_rows[0][0]
+            if rid in docs:
+                _id, _kind, title, body, _url = docs[rid]
+                results.did_you_mean = did_you_mean(parsed, f"{title}\n{body}", q.text)
+        return results
 
+    def _ranked(self, conn, q: SearchQuery, parsed: ParsedQuery):
+        """(total, facets, [(rid, rank)] up to the end of the page, scored)."""
+        t = self.table
+        opt_w, opt_c, req_w, req_c = self._expressions(parsed)
+        params: dict[str, object] = {}
+        conditions = self._conditions(q, params)
         per_page = max(1, int(q.per_page))
         page = max(1, int(q.page))
         wanted = page * per_page  # rows up to the end of the requested page
-        with self.engine.connect() as conn:
-            if len(word_phrases) > 1 and q.sort != "date":
-                # Several words: their intersection is a fraction of one common word's matches,
-                # and evaluating the expression is the expensive part — so once, not per tier.
-                total, facets, ranked = self._one_pass(conn, matches, params, q.facets, wanted)
-                page_rows = ranked[(page - 1) * per_page : wanted]
-                docs = self._docs(conn, [rid for rid, _r in page_rows])
-                return self._results(total, facets, page_rows, docs, terms, scored=True)
-            total, facets = self._count(conn, matches, params, q.facets)
-            if q.sort == "date" or not tiers:
-                steps = [params]
-            else:  # relevance: the title tier, then (if the page needs it) the body tier
-                steps = [{**params, "match": tiers[1]}, {**params, "match": tiers[2]}]
-            order = (
-                "x.sort_date IS NULL, x.sort_date DESC, x.rid DESC"
-                if q.sort == "date"
-                else "r, x.sort_date IS NULL, x.sort_date DESC, x.rid DESC"
+        if (opt_w or req_w) and (opt_c or req_c):
+            total, facets, ranked = self._mixed(
+                conn, q, opt_w, opt_c, req_w, req_c, conditions, params, wanted
             )
-            ranked: list[tuple[int, float | None]] = []
-            for step in steps:
-                if len(ranked) >= wanted or len(ranked) >= total:
-                    break
-                ranked.extend(
-                    (rid, r)
-                    for rid, r, _date in conn.execute(
-                        text(
-                            f"SELECT x.rid, {rank} AS r, x.sort_date {matches}"
-                            f" ORDER BY {order} LIMIT :wanted"
-                        ),
-                        {**step, "wanted": wanted - len(ranked)},
-                    )
-                )
-            page_rows = ranked[(page - 1) * per_page : wanted]
-            docs = self._docs(conn, [rid for rid, _r in page_rows])
+            return total, facets, ranked[(page - 1) * per_page : wanted], False
+        if opt_w or req_w:
+            table, title_column, optional, required = "words", "title_norm", opt_w, req_w
+        elif opt_c or req_c:
+            table, title_column, optional, required = "cjk", "cjk_title", opt_c, req_c
+        else:  # no terms: everything visible
+            matches = f"FROM {t}_facts x WHERE {' AND '.join(conditions)}"
+            total, facets = self._count(conn, matches, params, q.facets)
+            ranked = self._by_date(conn, matches, params, wanted)
+            return total, facets, ranked[(page - 1) * per_page : wanted], False
 
-        return self._results(total, facets, page_rows, docs, terms, scored=bool(word_phrases))
+        fts = f"{t}_{table}"
+        # Driven by the full-text match; everything else is checked per match.
+        matches = (
+            f"FROM {fts} CROSS JOIN {t}_facts x ON x.rid = {fts}.rowid"
+            f" WHERE {fts} MATCH :match AND {' AND '.join(conditions)}"
+        )
+        # Every quoted phrase, or else at least one word; words beyond that only rank.
+        union = " AND ".join(required) if required else " OR ".join(optional)
+        total, facets = self._count(conn, matches, {**params, "match": union}, q.facets)
+        if not total:
+            return 0, facets, [], True
+        if q.sort == "date":
+            ranked = self._by_date(conn, matches, {**params, "match": union}, wanted)
+            return total, facets, ranked[(page - 1) * per_page : wanted], True
+
+        rank = f"bm25({fts}, {FIELD_WEIGHTS['title']}, {FIELD_WEIGHTS['body']}) * x.boost"
+        _all, title_tier, body_tier = tier_expressions(optional + required, title_column)
+        # Documents with every word: those with a word in the title first, then the others —
+        # the first page of "water" is ranked among its title matches only; the body tier is
+        # read only when the page reaches into it.
+        ranked: list[tuple[int, float | None]] = []
+        exhausted = False
+        for step in (title_tier, body_tier):
+            if len(ranked) >= wanted or len(ranked) >= total:
+                break
+            limit = wanted - len(ranked)
+            rows = conn.execute(
+                text(
+                    f"SELECT x.rid, {rank} AS r, x.sort_date {matches} ORDER BY r,"
+                    " x.sort_date IS NULL, x.sort_date DESC, x.rid DESC LIMIT :wanted"
+                ),
+                {**params, "match": step, "wanted": limit},
+            ).all()
+            ranked.extend((rid, r) for rid, r, _date in rows)
+            exhausted = step is body_tier and len(rows) < limit
+        partial_matches = len(optional) > 1 or (optional and required)
+        if partial_matches and exhausted and len(ranked) < min(wanted, total):
+            # Several words (or a word beside a phrase) and the page reaches past the
+            # documents with all of them: those with most of them next (then title, score,
+            # date), read only now.
+            raw = conn.connection.driver_connection
+            seen = {rid for rid, _r in ranked}
+            select = f"SELECT x.rid, bm25({fts}, 1.0, 0.0) < 0, {rank}, x.sort_date {matches}"
+            partial = [
+                row for row in raw.execute(select, {**params, "match": union}) if row[0] not in seen
+            ]
+            members = [
+                {r for (r,) in raw.execute(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ?", (e,))}
+                for e in optional
+            ]
+            counts = {row[0]: sum(row[0] in m for m in members) for row in partial}
+            best = _best(
+                partial,
+                wanted - len(ranked),
+                key=lambda row: (-counts[row[0]], not row[1], row[2]),
+            )
+            ranked += [(row[0], row[2]) for row in best]
+        return total, facets, ranked[(page - 1) * per_page : wanted], True
+
+    def _by_date(self, conn, matches: str, params: dict, wanted: int):
+        return [
+            (rid, None)
+            for rid, _date in conn.execute(
+                text(
+                    f"SELECT x.rid, x.sort_date {matches} ORDER BY x.sort_date IS NULL,"
+                    " x.sort_date DESC, x.rid DESC LIMIT :wanted"
+                ),
+                {**params, "wanted": wanted},
+            )
+        ]
+
+    def _mixed(self, conn, q, opt_w, opt_c, req_w, req_c, conditions, params, wanted):
+        """Words and Chinese in one query: the two indexes are matched separately and the
+        sets combined here (rare, and small: a Chinese phrase is specific)."""
+        t = self.table
+        raw = conn.connection.driver_connection
+
+        def rids(table: str, expression: str) -> set[int]:
+            return {
+                r
+                for (r,) in raw.execute(
+                    f"SELECT rowid FROM {t}_{table} WHERE {t}_{table} MATCH ?", (expression,)
+                )
+            }
+
+        optional = [rids("words", e) for e in opt_w] + [rids("cjk", e) for e in opt_c]
+        required = [rids("words", e) for e in req_w] + [rids("cjk", e) for e in req_c]
+        # Every quoted phrase, or else at least one word; words beyond that only rank.
+        candidates: set[int] = set.intersection(*required) if required else set().union(*optional)
+        params = {**params, "rids": json.dumps(sorted(candidates))}
+        rows = raw.execute(
+            f"SELECT x.rid, x.sort_date, x.codes, x.boost FROM json_each(:rids) j"
+            f" CROSS JOIN {t}_facts x ON x.rid = j.value WHERE {' AND '.join(conditions)}",
+            params,
+        ).fetchall()
+        facets = self._facet_counts(conn, "".join(row[2] for row in rows), q.facets)
+        rows.sort(key=lambda row: row[0], reverse=True)
+        rows.sort(key=lambda row: row[1] or "", reverse=True)
+        if q.sort != "date":
+            rows.sort(key=lambda row: (-sum(row[0] in m for m in optional), -row[3]))
+        return len(rows), facets, [(row[0], None) for row in rows[:wanted]]
 
     def _results(self, total, facets, page_rows, docs, terms, scored: bool) -> SearchResults:
         hits = []
@@ -564,30 +804,6 @@ class SqliteFtsBackend(SearchBackend):
             score = None if rank_value is None or not scored else -rank_value  # bm25 < 0
             hits.append(hit_with_snippet(*docs[rid], terms, score))
         return SearchResults(total=total, hits=hits, facets=facets, backend=self.name)
-
-    def _one_pass(self, conn, matches: str, params: dict, wanted_facets, wanted: int):
-        """Total, facet counts and the first ``wanted`` ranked (rid, bm25) from one statement.
-
-        The same order as the tiers: ``bm25`` with the body weighted 0 is non-zero exactly
-        when a query word is in the title (the title tier), then bm25, date, rid.
-        """
-        t = self.table
-        # Thousands of rows: plain DB-API tuples (SQLAlchemy Row objects cost twice the query).
-        rows = conn.connection.driver_connection.execute(
-            f"SELECT x.rid, bm25({t}_words, 1.0, 0.0) < 0, bm25({t}_words, 10.0, 1.0),"
-            f" x.sort_date, x.codes {matches}",
-            params,
-        ).fetchall()
-        facets = self._facet_counts(conn, Counter("".join(row[4] for row in rows)), wanted_facets)
-        # Cheap first cut on (tier, score), then the exact order among the few candidates.
-        best = heapq.nsmallest(wanted, rows, key=lambda row: (not row[1], row[2]))
-        if best:
-            edge = (not best[-1][1], best[-1][2])
-            best = [row for row in rows if (not row[1], row[2]) <= edge]
-            best.sort(key=lambda row: row[0], reverse=True)  # rid, newest first
-            best.sort(key=lambda row: row[3] or "", reverse=True)  # date, newest; none last
-            best.sort(key=lambda row: (not row[1], row[2]))
-        return len(rows), facets, [(row[0], row[2]) for row in best[:wanted]]
 
     def _count(
         self, conn, matches: str, params: dict, wanted_facets
@@ -603,19 +819,28 @@ class SqliteFtsBackend(SearchBackend):
         ).one()
         if not total:
             return 0, facets
-        return total, self._facet_counts(conn, Counter(codes or ""), wanted_facets)
+        return total, self._facet_counts(conn, codes or "", wanted_facets)
 
-    def _facet_counts(self, conn, counts: Counter, wanted_facets) -> dict[str, dict[str, int]]:
-        """{facet: {value: count}} from the counts of the facet characters, largest first."""
+    def _facet_counts(self, conn, codes: str, wanted_facets) -> dict[str, dict[str, int]]:
+        """{facet: {value: count}} from the facet characters of the matches, largest first.
+
+        Few facet values: one ``str.count`` (C, no objects) per value is cheaper than a
+        ``Counter`` building a one-character string per character; many values: the Counter.
+        """
         facets: dict[str, dict[str, int]] = {name: {} for name in wanted_facets}
-        if not counts or not wanted_facets:
+        if not codes or not wanted_facets:
             return facets
         fmarks = ", ".join(f":fc{n}" for n in range(len(wanted_facets)))
-        rows = []
-        for v, facet, value in conn.execute(
+        values = conn.execute(
             text(f"SELECT v, facet, value FROM {self.table}_fvals WHERE facet IN ({fmarks})"),
             {f"fc{n}": name for n, name in enumerate(wanted_facets)},
-        ):
+        ).all()
+        if len(values) <= _COUNT_BY_VALUE_MAX:
+            counts = {code: codes.count(code) for code in (facet_code(v) for v, _f, _x in values)}
+        else:
+            counts = Counter(codes)
+        rows = []
+        for v, facet, value in values:
             if count := counts.get(facet_code(v)):
                 rows.append((facet, value, count))
         for facet, value, count in sorted(rows, key=lambda row: (-row[2], row[1])):
