@@ -54,7 +54,7 @@ class BadSearchRequest(ValueError):
 def _bounded_int(
     raw: str | None, default: int, low: int, high: int, name: str, strict: bool
 ) -> int:
-    if raw in (None, ""):
+    if raw is None or (raw == "" and not strict):  # the API refuses ?page= like ?page=x
         return default
     try:
         value = int(raw)

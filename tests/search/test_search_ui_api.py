@@ -233,6 +233,7 @@ def test_api_bad_parameters_are_400_json_or_clamped(client, catalogue):
     assert "page" in resp.get_json()["error"]["message"]
     assert client.get("/api/v1/search?per_page=abc").status_code == 400
     assert client.get("/api/v1/search?sort=sideways").status_code == 400
+    assert client.get("/api/v1/search?per_page=").status_code == 400  # not a number either
     clamped = client.get("/api/v1/search?per_page=1000&page=-3").get_json()
     assert clamped["per_page"] == 100
     assert clamped["page"] == 1
