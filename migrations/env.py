@@ -103,11 +103,11 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
-        # Fresh planner statistics after schema or reference-data changes (SQLite has none
-        # until ANALYZE runs).
-        from portal.core.sqlite import refresh_statistics
+            # Fresh planner statistics after schema or reference-data changes (SQLite has
+            # none until ANALYZE runs); inside the migration transaction, so an upgrade with
+            # nothing to do is still one clean transaction.
+            from portal.core.sqlite import refresh_statistics
 
-        with connection.begin():
             refresh_statistics(connection)
 
 
