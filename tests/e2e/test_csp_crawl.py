@@ -96,5 +96,6 @@ def test_csp_reports_nothing_on_a_crawl_as_each_role(app, browser, live_server, 
     finally:
         context.close()
         app.config["CSP_REPORT_ONLY"] = False
+    print(f"{role}: {len(visited)} pages crawled, {len(violations)} CSP violations")
     assert len(visited) >= (8 if role == "anonymous" else 15), visited
     assert violations == [], violations
