@@ -27,6 +27,7 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
 
     app.url_map.converters["int"] = IdConverter  # before any route is registered
     configure(app, config)
+    register_operations(app)  # request id, logs, metrics, health: before everything else
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
@@ -49,6 +50,12 @@ def configure(app: Flask, config: str | dict[str, Any] | None) -> None:
         check_secret_key(app)  # never a generated key in production: refuse to start
     elif not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _default_secret()
+
+
+def register_operations(app: Flask) -> None:
+    from portal.ops import init_ops
+
+    init_ops(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -112,6 +119,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.consultations.views import bp as consultations_bp
     from portal.core.views import bp as core_bp
     from portal.imports.views import bp as imports_bp
+    from portal.insights.views import bp as insights_bp
+    from portal.opendata.views import bp as opendata_bp
     from portal.partners.regions_views import bp as regions_bp
     from portal.partners.views import bp as partners_bp
     from portal.reviews.views import bp as reviews_bp
@@ -124,12 +133,14 @@ def register_blueprints(app: Flask) -> None:
         partners_bp,
         regions_bp,
         agreements_bp,
+        insights_bp,
         search_bp,
         imports_bp,
         staff_bp,
         api_bp,
         consultations_bp,
         reviews_bp,
+        opendata_bp,
     ):
         app.register_blueprint(bp)
 

@@ -82,8 +82,20 @@ class Config:
     MAIL_SEND_LIMIT = int(_env("MAIL_SEND_LIMIT", "20"))
     MAIL_SEND_SECONDS = float(_env("MAIL_SEND_SECONDS", "5"))
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    # memory:// counts per process; several web workers or nodes share counts through Redis
+    # (redis://host:6379/0). Should Redis go away, each process counts on its own meanwhile
+    # (the fallback) rather than failing logins; /readyz reports it.
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "portal")
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # Operations (docs/deployment.md): "json" logs one object per line with the request id.
+    LOG_FORMAT = _env("LOG_FORMAT", "text")
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    # /metrics answers loopback only, or anyone sending "Authorization: Bearer <token>".
+    METRICS_TOKEN = _env("METRICS_TOKEN") or None
+    # How many reverse proxies (nginx) stand in front: their X-Forwarded-For/-Proto are trusted.
+    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", False)
@@ -102,6 +114,22 @@ class Config:
     IMPORT_MAX_COLUMNS = int(_env("IMPORT_MAX_COLUMNS", "100"))
     IMPORT_MAX_CELL_CHARS = int(_env("IMPORT_MAX_CELL_CHARS", "10000"))
     PER_PAGE = 25
+    # Open data (/open-data/, docs/open-data.md): the licence every download carries, and the
+    # organisation that publishes the IATI files (its IATI organisation identifier and type).
+    OPEN_DATA_LICENCE = _env("OPEN_DATA_LICENCE", "CC-BY-4.0")  # an SPDX identifier
+    OPEN_DATA_LICENCE_TITLE = _env("OPEN_DATA_LICENCE_TITLE", "Creative Commons Attribution 4.0")
+    OPEN_DATA_LICENCE_URL = _env(
+        "OPEN_DATA_LICENCE_URL", "https://creativecommons.org/licenses/by/4.0/"
+    )
+    IATI_PUBLISHER_REF = _env("IATI_PUBLISHER_REF", "XM-DAC-41120")
+    IATI_PUBLISHER_NAME = _env("IATI_PUBLISHER_NAME", "UN-Habitat")
+    IATI_PUBLISHER_TYPE = _env("IATI_PUBLISHER_TYPE", "40")  # IATI OrganisationType
+    # IATI xml:lang of catalogue text whose script does not say otherwise (Latin: en, fr, es).
+    IATI_DEFAULT_LANGUAGE = _env("IATI_DEFAULT_LANGUAGE", "en")
+    # Rows fetched per query while streaming a file: memory stays flat whatever the catalogue size.
+    OPEN_DATA_BATCH_SIZE = int(_env("OPEN_DATA_BATCH_SIZE", "500"))
+    # Per client, across every /open-data/ file: each one is the whole catalogue.
+    OPEN_DATA_RATE_LIMIT = _env("OPEN_DATA_RATE_LIMIT", "30 per minute;300 per hour")
     TESTING = False
     DEBUG = False
 
