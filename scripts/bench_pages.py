@@ -124,8 +124,8 @@ def agreement_count(database_url: str) -> int:
         engine.dispose()
 
 
-def build_catalogue(database_url: str, agreements: int, partners: int) -> None:
-    """Migrate, then load the demo generator's data at the requested size (not timed)."""
+def migrate(database_url: str) -> None:
+    """``flask db upgrade``: a kept catalogue follows the code's newer migrations too."""
     subprocess.run(  # noqa: S603
         [str(VENV_BIN / "flask"), "--app", "portal", "db", "upgrade"],
         env=app_env(database_url),
@@ -133,6 +133,11 @@ def build_catalogue(database_url: str, agreements: int, partners: int) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def build_catalogue(database_url: str, agreements: int, partners: int) -> None:
+    """Migrate, then load the demo generator's data at the requested size (not timed)."""
+    migrate(database_url)
     from portal import create_app
     from portal.demo import seed
     from portal.extensions import db
@@ -381,6 +386,8 @@ def main() -> None:
         if have and not args.database_url:
             Path(args.db).unlink()
         build_catalogue(database_url, args.agreements, args.partners)
+    else:
+        migrate(database_url)
     have = agreement_count(database_url)
     print(f"catalogue: {have:,} agreements ({database_url.split(':', 1)[0]})", flush=True)
 

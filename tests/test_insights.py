@@ -290,3 +290,17 @@ def test_map_classes_have_round_bounds_and_cover_every_count():
     assert map_classes([]) == []
     single = map_classes([3])
     assert single[0].low == 1 and single[-1].high == 3
+
+
+def test_legend_colours_match_the_map(client, catalogue):
+    """The legend is HTML with CSS classes (no inline styles under the CSP); its colours must be
+    the map's."""
+    from pathlib import Path
+
+    from portal.insights.charts import MAP_CLASSES, MAP_EMPTY
+
+    css = (Path(__file__).resolve().parent.parent / "static/css/portal.css").read_text()
+    assert f".map-legend .swatch-none {{ background: {MAP_EMPTY}; }}" in css
+    for index, colour in enumerate(MAP_CLASSES):
+        assert f".map-legend .swatch-{index} {{ background: {colour}; }}" in css
+    assert 'style="' not in client.get("/insights/").get_data(as_text=True)
