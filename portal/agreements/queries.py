@@ -436,8 +436,9 @@ def agreement_counts_by_country(user, country_codes: list[str] | None = None) ->
     return dict(db.session.execute(stmt).all())
 
 
-def agreements_of_organization(org: Organization, user) -> list[tuple[Agreement, list[str]]]:
-    """The agreements the viewer may see in which ``org`` is a party, with its role labels."""
+def organization_parties(org: Organization, user) -> list[tuple[Agreement, list[AgreementParty]]]:
+    """The agreements the viewer may see in which ``org`` is a party, newest first, each with
+    the organisation's party rows (one per role)."""
     party = aliased(AgreementParty)
     rows = db.session.execute(
         select(Agreement, party)
@@ -448,7 +449,15 @@ def agreements_of_organization(org: Organization, user) -> list[tuple[Agreement,
         # (/partners/1 ran 723 statements).
         .options(selectinload(Agreement.countries))
     ).all()
-    grouped: dict[int, tuple[Agreement, list[str]]] = {}
+    grouped: dict[int, tuple[Agreement, list[AgreementParty]]] = {}
     for agreement, p in rows:
-        grouped.setdefault(agreement.id, (agreement, []))[1].append(p.role_label)
+        grouped.setdefault(agreement.id, (agreement, []))[1].append(p)
     return list(grouped.values())
+
+
+def agreements_of_organization(org: Organization, user) -> list[tuple[Agreement, list[str]]]:
+    """The agreements the viewer may see in which ``org`` is a party, with its role labels."""
+    return [
+        (agreement, [p.role_label for p in parties])
+        for agreement, parties in organization_parties(org, user)
+    ]
