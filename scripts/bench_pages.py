@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VENV_BIN = Path(sys.executable).parent
 HELLO = "/__hello__/"
-SECRET = "bench-pages-secret-key"  # noqa: S105 - a throwaway server on loopback
+SECRET = "bench-pages-throwaway-secret-key-on-loopback-only"  # noqa: S105
 
 # {agreement} / {partner} / {country} are filled from the catalogue (the busiest of each).
 DEFAULT_URLS = [
@@ -124,8 +124,8 @@ def agreement_count(database_url: str) -> int:
         engine.dispose()
 
 
-def build_catalogue(database_url: str, agreements: int, partners: int) -> None:
-    """Migrate, then load the demo generator's data at the requested size (not timed)."""
+def migrate(database_url: str) -> None:
+    """``flask db upgrade``: a kept catalogue follows the code's newer migrations too."""
     subprocess.run(  # noqa: S603
         [str(VENV_BIN / "flask"), "--app", "portal", "db", "upgrade"],
         env=app_env(database_url),
@@ -133,6 +133,11 @@ def build_catalogue(database_url: str, agreements: int, partners: int) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def build_catalogue(database_url: str, agreements: int, partners: int) -> None:
+    """Migrate, then load the demo generator's data at the requested size (not timed)."""
+    migrate(database_url)
     from portal import create_app
     from portal.demo import seed
     from portal.extensions import db
@@ -381,6 +386,12 @@ def main() -> None:
         if have and not args.database_url:
             Path(args.db).unlink()
         build_catalogue(database_url, args.agreements, args.partners)
+    else:
+        try:
+            migrate(database_url)
+        except subprocess.CalledProcessError as error:  # already current, or a migration bug
+            last = (error.stderr or b"").decode(errors="replace").strip().splitlines()[-1:]
+            print(f"warning: db upgrade failed on the kept catalogue: {last}", flush=True)
     have = agreement_count(database_url)
     print(f"catalogue: {have:,} agreements ({database_url.split(':', 1)[0]})", flush=True)
 

@@ -291,3 +291,15 @@ def test_map_classes_have_round_bounds_and_cover_every_count():
     assert map_classes([]) == []
     single = map_classes([3])
     assert single[0].low == 1 and single[-1].high == 3
+
+
+def test_legend_colours_match_the_map(client, catalogue):
+    """The legend's swatches are tiny SVGs (no inline styles under the CSP) in the map's colours."""
+    from portal.insights.charts import MAP_EMPTY
+
+    html = client.get("/insights/").get_data(as_text=True)
+    legend = re.search(r'<ul class="map-legend".*?</ul>', html, re.S).group(0)
+    swatches = re.findall(r'<rect width="1" height="1" fill="(#[0-9a-f]{6})"/>', legend)
+    fills = set(re.findall(r'class="country[^"]*"[^>]* fill="(#[0-9a-f]{6})"', html))
+    assert swatches[0] == MAP_EMPTY and set(swatches[1:]) >= fills - {MAP_EMPTY}
+    assert 'style="' not in html
