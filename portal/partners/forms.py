@@ -21,6 +21,7 @@ from wtforms import (
 from wtforms.fields import URLField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.core.content_language import language_choices
 from portal.core.services import FORM_ERROR
 from portal.extensions import db
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Country, Organization, Region
@@ -67,6 +68,11 @@ class OrganizationForm(FlaskForm):
     stakeholder_group = SelectField(_l("Stakeholder group"))
     website = URLField(_l("Website"), validators=[Optional(), Length(max=500)])
     description = TextAreaField(_l("Description"))
+    language = SelectField(
+        _l("Language of the name and description"),
+        validate_choice=False,
+        description=_l("Screen readers read the text in this language."),
+    )
     partner_since = DateField(_l("Partner since"), validators=[Optional()])
     is_public = BooleanField(_l("Shown in the public directory"), default=True)
 
@@ -76,6 +82,7 @@ class OrganizationForm(FlaskForm):
         self.country_code.choices = [("", "—")] + country_choices()
         self.regions.choices = region_choices()
         self.stakeholder_group.choices = _stakeholder_choices()
+        self.language.choices = language_choices()
 
     def to_data(self) -> OrganizationData:
         return OrganizationData(
@@ -89,6 +96,7 @@ class OrganizationForm(FlaskForm):
             description=self.description.data or "",
             partner_since=self.partner_since.data,
             is_public=bool(self.is_public.data),
+            language=self.language.data or None,
             regions=list(self.regions.data or []),
         )
 
