@@ -82,12 +82,14 @@ def bdi(text: str | None, language: str | None = None) -> Markup:
     return Markup("<bdi%s>%s</bdi>") % (content_attrs(language), text or "")
 
 
-def language_choices() -> list[tuple[str, str]]:
+def language_choices() -> list:
     """Choices for a form's language field: "detect" first, then each language by its own name."""
     from flask_babel import gettext
+    from wtforms.fields.choices import SelectChoice
 
-    return [("", gettext("Detect from the text"))] + [
-        (code, language_label(code)) for code in LANGUAGE_CHOICES
+    return [SelectChoice("", gettext("Detect from the text"))] + [
+        SelectChoice(code, language_label(code), render_kw={"lang": code})
+        for code in LANGUAGE_CHOICES
     ]
 
 

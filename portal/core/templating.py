@@ -7,8 +7,10 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from flask import Flask, g, request
-from flask_babel import format_date, format_decimal, get_locale
+from flask_babel import format_decimal, get_locale
 from markupsafe import Markup
+
+from portal.core.dates import format_day, format_when
 
 
 def url_with(**changes) -> str:
@@ -34,7 +36,7 @@ def money(amount: Decimal | None, currency: str | None) -> str:
 def nice_date(value: date | datetime | None) -> str:
     if value is None:
         return "—"
-    return format_date(value, format="medium")
+    return format_day(value)
 
 
 def page_error(field_id: str | None, label, message) -> str:
@@ -65,6 +67,7 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.globals.update(
         url_with=url_with,
         page_error=page_error,
+        format_when=format_when,  # a moment in a zone, in the reader's language
         page_errors=page_errors,
         get_locale=get_locale,  # <html lang> and dir="rtl" for Arabic
         ORG_TYPES=ORG_TYPES,

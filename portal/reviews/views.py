@@ -389,7 +389,7 @@ def _prepare_round_form(form: RoundForm) -> None:
     ]
     form.org_types.choices = [SelectChoice(k, f"{v} ({k})") for k, v in ORG_TYPES.items()]
     form.stakeholder_groups.choices = [SelectChoice(k, v) for k, v in STAKEHOLDER_GROUPS.items()]
-    form.timezone.choices = timezone_choices()
+    form.timezone.choices = timezone_choices(form.timezone.data)
 
 
 @bp.route("/documents/<int:document_id>/versions/<int:number>/rounds/new", methods=["GET", "POST"])

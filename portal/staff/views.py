@@ -131,11 +131,78 @@ def dashboard():
 
 # --- Audit log ------------------------------------------------------------------------------
 
-_OBJECT_TYPE_LABELS = {
-    "organization": "Organisation",
-    "agreement": "Agreement",
-    "user": "User",
-}
+
+def _object_type_labels() -> dict[str, str]:
+    """What was changed, in the reader's language (object_type is the model's name)."""
+    return {
+        "organization": _("Organisation"),
+        "agreement": _("Agreement"),
+        "user": _("User"),
+        "advisorygroup": _("Advisory group"),
+        "meeting": _("Meeting"),
+        "agendaitem": _("Agenda item"),
+        "invitation": _("Invitation"),
+        "minutes": _("Minutes"),
+        "outcome": _("Recommendation or action"),
+        "draftdocument": _("Draft document"),
+        "documentversion": _("Document version"),
+        "reviewround": _("Review round"),
+        "comment": _("Review comment"),
+        "demo": _("Demo data"),
+    }
+
+
+def _action_labels() -> dict[str, str]:
+    """Audit actions (stored as short English verbs) in the reader's language."""
+    return {
+        "create": _("created"),
+        "update": _("edited"),
+        "archive": _("archived"),
+        "restore": _("restored"),
+        "delete": _("deleted"),
+        "import": _("imported"),
+        "upload": _("uploaded"),
+        "seed": _("demo data loaded"),
+        "propose": _("proposed"),
+        "propose_edit": _("change proposed"),
+        "approve_edit": _("proposed change approved"),
+        "reject_edit": _("proposed change rejected"),
+        "deactivate": _("deactivated"),
+        "reactivate": _("reactivated"),
+        "revoke": _("revoked"),
+        "confirm": _("confirmed"),
+        "invite": _("invited"),
+        "rsvp": _("answered the invitation"),
+        "accept": _("accepted"),
+        "decline": _("declined"),
+        "add-member": _("member added"),
+        "remove-member": _("member removed"),
+        "add_document": _("document attached"),
+        "remove_document": _("document removed"),
+        "attendance": _("attendance recorded"),
+        "circulate": _("circulated for approval"),
+        "approve": _("approved"),
+        "publish": _("published"),
+        "progress": _("progress noted"),
+        "open": _("opened"),
+        "close": _("closed"),
+        "hide": _("hidden"),
+        "dispose": _("answered"),
+        "undispose": _("answer withdrawn"),
+        "place": _("placed in the new version"),
+        "carry-comments": _("comments carried over"),
+        "rotate-feed": _("calendar link renewed"),
+    }
+
+
+@bp.app_template_global()
+def audit_action_label(action: str) -> str:
+    return _action_labels().get(action, action)
+
+
+@bp.app_template_global()
+def audit_object_label(object_type: str) -> str:
+    return _object_type_labels().get(object_type, object_type)
 
 
 def audit_object_url(entry: AuditLog) -> str | None:
@@ -218,8 +285,8 @@ def audit():
         "staff/audit.html",
         page=page,
         errors=errors,
-        object_types=[(t, _OBJECT_TYPE_LABELS.get(t, t)) for t in object_types],
-        actions=actions,
+        object_types=[(t, audit_object_label(t)) for t in object_types],
+        actions=[(a, audit_action_label(a)) for a in actions],
         actors=actors,
         filters={
             "object_type": object_type or "",
