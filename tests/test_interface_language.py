@@ -253,7 +253,7 @@ def test_the_text_reader_skips_user_content_and_reads_labels():
     html = (
         '<html lang="ar"><body><p>نص <bdi>Catalytic Action</bdi></p>'
         '<h1 lang="en" dir="auto">Agreement</h1><button aria-label="Close">x</button>'
-        '<script>var Draft = 1;</script><span>Draft</span></body></html>'
+        "<script>var Draft = 1;</script><span>Draft</span></body></html>"
     )
     assert interface_texts(html) == ["نص", "Close", "x", "Draft"]
 
