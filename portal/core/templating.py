@@ -39,6 +39,11 @@ def nice_date(value: date | datetime | None) -> str:
     return format_day(value)
 
 
+def code(text: str) -> Markup:
+    """Literal text a person types (a header, a command) inside a translated sentence."""
+    return Markup("<code>%s</code>") % text
+
+
 def page_error(field_id: str | None, label, message) -> str:
     """Record an error shown on this page, for base.html's error summary and "Error:" title.
 
@@ -67,6 +72,7 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.globals.update(
         url_with=url_with,
         page_error=page_error,
+        code=code,
         format_when=format_when,  # a moment in a zone, in the reader's language
         page_errors=page_errors,
         get_locale=get_locale,  # <html lang> and dir="rtl" for Arabic
