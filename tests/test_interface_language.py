@@ -28,6 +28,7 @@ from sqlalchemy import String, Text, select
 
 from portal.extensions import db
 from tests.conftest import login
+from tests.demo_data import clear_demo, load_demo
 
 LANGS = ("ar", "zh", "fr", "ru", "es")
 NON_LATIN = {"ar", "zh", "ru"}
@@ -90,18 +91,12 @@ def _app_context(app):
 
 @pytest.fixture(scope="module")
 def demo(app):
-    from tests.conftest import _empty_tables
-
     with app.app_context():
-        result = app.test_cli_runner().invoke(args=["seed-demo"])
-        assert result.exit_code == 0, result.output
-        app.test_cli_runner().invoke(args=["search", "sync"])
+        load_demo(app)
         content_words = _database_words()
         db.session.remove()
     yield content_words
-    with app.app_context():
-        db.session.remove()
-        _empty_tables()
+    clear_demo(app)
 
 
 def _database_words() -> set[str]:

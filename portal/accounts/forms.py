@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -99,7 +100,9 @@ class ApiTokenForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)], filters=[_strip])
+    name = StringField(
+        _lp("person", "Name"), validators=[DataRequired(), Length(max=200)], filters=[_strip]
+    )
     email = EmailField(
         _l("E-mail"),
         validators=[
@@ -115,6 +118,8 @@ class UserForm(FlaskForm):
 
 
 class UserEditForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)], filters=[_strip])
+    name = StringField(
+        _lp("person", "Name"), validators=[DataRequired(), Length(max=200)], filters=[_strip]
+    )
     role = SelectField(_l("Role"), validators=[DataRequired()])
     organization_id = SelectField(_l("Organisation"), validators=[Optional()])

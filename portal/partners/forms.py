@@ -8,6 +8,7 @@ service raises are put back beside the matching field with ``apply_service_error
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
@@ -57,7 +58,7 @@ def _stakeholder_choices() -> list[tuple[str, str]]:
 
 
 class OrganizationForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=300)])
+    name = StringField(_lp("organisation", "Name"), validators=[DataRequired(), Length(max=300)])
     acronym = StringField(_l("Acronym"), validators=[Optional(), Length(max=50)])
     org_type = SelectField(_l("Organisation type (IATI)"), validators=[DataRequired()])
     iati_ref = StringField(

@@ -33,6 +33,7 @@ from portal.demo.seed import DEMO_PASSWORD
 from portal.extensions import db
 from portal.partners.models import Organization
 from portal.reviews.models import Comment, ReviewRound
+from tests.demo_data import clear_demo, load_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -53,22 +54,12 @@ def _app_context(app):
 
 @pytest.fixture(scope="module")
 def demo(app):
-    from tests.conftest import _empty_tables
-
     with app.app_context():
-        result = app.test_cli_runner().invoke(args=["seed-demo"])
-        assert result.exit_code == 0, result.output
-        # The search index catches up through the outbox; run it now so search has results.
-        app.test_cli_runner().invoke(args=["search", "sync"])
+        load_demo(app)
         ids = _demo_ids()
         db.session.remove()
     yield ids
-    with app.app_context():
-        db.session.remove()
-        _empty_tables()
-        from portal.extensions import limiter
-
-        limiter.reset()
+    clear_demo(app)
 
 
 def _demo_ids() -> dict[str, int]:
