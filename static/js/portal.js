@@ -182,6 +182,12 @@
     labelScrollBoxes();
     // After a failed submission, start at the error summary (its links lead to the fields).
     var summary = document.querySelector(".error-summary");
+    var flashError = document.querySelector(".flash-error");
+    if (!summary && flashError) {
+      // A form-level error only ("Invalid e-mail or password"): start there.
+      flashError.setAttribute("tabindex", "-1");
+      flashError.focus();
+    }
     if (summary) {
       summary.focus();
       // A link in the summary puts the cursor in its field (a fragment link only scrolls).
