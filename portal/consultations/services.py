@@ -91,7 +91,13 @@ def link_context() -> Iterator[None]:
 def queue_meeting_mail(user: User, template: str, subject: str, category: str, **context) -> None:
     locale = user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
     with force_locale(locale):
-        context = {"user": user, "lang": locale, "rtl": locale == "ar", **context}
+        context = {
+            "user": user,
+            "lang": locale,
+            "rtl": locale == "ar",
+            "reader_tz": viewer_timezone(user),  # times also in the recipient's own zone
+            **context,
+        }
         queue_mail(
             user.email,
             _subject(subject, context),
