@@ -46,7 +46,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     # Where uploaded agreement documents live: outside static/, served only after a check.
     UPLOAD_DIR = _env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
-    MAX_CONTENT_LENGTH = int(_env("MAX_UPLOAD_MB", "20")) * 1024 * 1024
+    # The request cap, above every form's own limit (documents 15 MB, drafts and imports
+    # 10 MB), so that an oversized file reaches its form and gets the error beside the field.
+    MAX_CONTENT_LENGTH = int(_env("MAX_UPLOAD_MB", "64")) * 1024 * 1024
     # One agreement document; below the request limit so the form can say so beside the field.
     MAX_DOCUMENT_BYTES = int(_env("MAX_DOCUMENT_MB", "15")) * 1024 * 1024
     ALLOWED_DOCUMENT_EXTENSIONS = {
@@ -63,7 +65,7 @@ class Config:
         "jpeg",
     }
     SEARCH_URL = _env("SEARCH_URL", "database")
-    SMTP_URL = _env("SMTP_URL", "smtp://127.0.0.1:8025")
+    SMTP_URL = _env("SMTP_URL", "smtp://127.0.0.1:1025")  # scripts/run: MailDev
     MAIL_FROM = _env("MAIL_FROM", "Partnership Portal <no-reply@portal.localhost>")
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
     BABEL_DEFAULT_LOCALE = "en"

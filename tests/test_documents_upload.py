@@ -160,14 +160,21 @@ def test_other_allowed_types_are_accepted(staff_client, agreement, content, file
     assert doc.content_type == content_type
 
 
-def test_oversized_request_gets_styled_413(staff_client, agreement, app, upload_dir, monkeypatch):
+def test_oversized_request_returns_to_the_form_with_the_error_beside_the_field(
+    staff_client, agreement, app, upload_dir, monkeypatch
+):
+    """Over the request cap the browser is sent back to the form (not a bare 413 page), and
+    the file field says what happened; its help states the form's one limit."""
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024 * 1024)
     before = set(os.listdir(upload_dir))
     resp = upload(staff_client, agreement.id, PDF + b"0" * (1024 * 1024 + 10), "big.pdf")
-    assert resp.status_code == 413
-    page = resp.get_data(as_text=True)
-    assert "The file is too large (the limit is 1 MB)" in page
-    assert "site-header" in page  # the portal's own page, not Werkzeug's
+    assert resp.status_code == 303
+    assert "too_large=1" in resp.headers["Location"]
+    page = staff_client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "The file was too large to upload" in page
+    assert 'aria-invalid="true"' in page and "-err" in page  # beside the field, linked
+    assert "At most 15 MB." in page  # the form's own limit, stated once
+    assert "20 MB" not in page
     assert documents() == []
     assert set(os.listdir(upload_dir)) == before
 

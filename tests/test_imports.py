@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -419,6 +420,10 @@ def test_upload_preview_then_confirm_imports(staff_client, tmp_path):
     assert "城市规划研究院 1" in page  # the preview shows the rows as read
     assert "城市规划研究院 21" not in page  # …only the first 20 of them
     assert org_count() == 0  # the preview writes nothing
+    # The summary figures are numbers (`counts.update` once printed a dict method).
+    assert "built-in method" not in page
+    figures = re.findall(r'<span class="number">([^<]*)</span>', page)
+    assert figures[:3] == ["25", "0", "0"], figures
 
     token = page.split('name="token" type="hidden" value="')[1].split('"')[0]
     done = staff_client.post("/staff/import/confirm", data={"token": token}, follow_redirects=True)

@@ -431,7 +431,7 @@ def test_agreement_list_pagination(client, catalogue):
     assert len(titles(first)) == 2 and len(titles(second)) == 1
     assert titles(first) | titles(second) == set(TITLES)
     beyond = html(client, "/agreements/?per_page=2&page=50")
-    assert titles(beyond) == set()
+    assert titles(beyond) == titles(second)  # past the end: the last page
 
 
 # --------------------------------------------------------------------------- CSV
@@ -646,3 +646,37 @@ def test_home_page_links_to_catalogue_pages(client, catalogue):
     assert 'href="/regions/002"' in body
     assert f'href="/agreements/{catalogue["sahel"].id}"' in body
     assert html(client, "/agreements/?status=active").count("Nairobi water kiosks") == 1
+
+
+def test_a_page_past_the_end_shows_the_last_page(client, factories):
+    """``?page=999`` once said "showing 23953–30"; now it is the last page, numbered right."""
+    for n in range(30):
+        factories.make_agreement(title=f"Housing agreement {n:02d}")
+    db.session.commit()
+    html = client.get("/agreements/?page=999&per_page=20").get_data(as_text=True)
+    assert "showing 21–30" in html
+    assert "23953" not in html
+
+
+def test_home_region_counts_match_the_region_pages(client, factories):
+    """Home said "Africa 79" and linked to an Africa page saying 87: home counted partners by
+    head-office country only, the region page also counts partners serving the region."""
+    from portal.partners.queries import partner_counts_by_region
+
+    factories.make_org("Based in Kenya", country="KE", regions=("014",))
+    factories.make_org("Based in France, works in Africa", country="FR", regions=("002",))
+    factories.make_org("Based in France", country="FR", regions=("155",))
+    db.session.commit()
+    html = client.get("/").get_data(as_text=True)
+    africa = re.search(r'href="/regions/002">Africa</a></td><td>(\d+)</td>', html)
+    assert africa, html[:3000]
+    from flask_login import AnonymousUserMixin
+
+    assert int(africa.group(1)) == partner_counts_by_region(AnonymousUserMixin())["002"] == 2
+
+
+def test_favicon_is_served(client):
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 200 and resp.mimetype == "image/vnd.microsoft.icon"
+    assert resp.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert 'rel="icon"' in client.get("/").get_data(as_text=True)

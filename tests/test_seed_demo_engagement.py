@@ -66,7 +66,7 @@ def test_seed_demo_shows_consultations_and_reviews(app, runner, client):
     backend.ensure_ready()
     backend.clear()
     output = seed(runner)
-    assert "member1@demo.local" in output and "advisory groups" in output
+    assert "member1@example.org" in output and "advisory groups" in output
     # Seeding never leaves e-mail for the demo's made-up addresses, nor a job that would send it.
     assert db.session.scalar(select(func.count(OutgoingMail.id))) == 0
     assert set(db.session.scalars(select(BackgroundJob.status))) == {"done"}
@@ -76,9 +76,9 @@ def test_seed_demo_shows_consultations_and_reviews(app, runner, client):
     assert sag.is_public and not wuf.is_public
     roles = {m.user.email: m.role for m in sag.members}
     assert len(roles) == 15
-    assert roles["staff@demo.local"] == "secretariat" and roles["member1@demo.local"] == "chair"
-    assert roles["member12@demo.local"] == "observer"
-    assert roles["partner@demo.local"] == roles["reviewer@demo.local"] == "member"
+    assert roles["staff@example.org"] == "secretariat" and roles["member1@example.org"] == "chair"
+    assert roles["member12@example.org"] == "observer"
+    assert roles["partner@example.org"] == roles["reviewer@example.org"] == "member"
     assert len({m.constituency for m in sag.members if m.constituency}) >= 7
 
     # Six held meetings with published minutes; two upcoming ones after the real date.
@@ -90,10 +90,19 @@ def test_seed_demo_shows_consultations_and_reviews(app, runner, client):
     assert len(held) == 6 and len(upcoming) == 2
     assert all(m.minutes.status == "published" and m.attendance for m in held)
     assert all(as_utc(m.starts_at) > utcnow() for m in upcoming)
+    # A monthly series: consecutive months from the first held meeting to the last upcoming
+    # one (it once had a 14-month gap between the past and the upcoming meetings).
+    sag_months = sorted(
+        as_utc(m.starts_at).year * 12 + as_utc(m.starts_at).month
+        for m in held + upcoming
+        if m.group.name == held[0].group.name
+    )
+    assert sag_months == list(range(sag_months[0], sag_months[0] + len(sag_months))), sag_months
+    assert all(as_utc(m.starts_at) < utcnow() for m in held)
     hybrid = next(m for m in upcoming if m.mode == "hybrid")
     assert hybrid.capacity == 6
     assert sum(i.waitlisted for i in hybrid.invitations) == 2
-    partner = one(User, email="partner@demo.local")
+    partner = one(User, email="partner@example.org")
     assert all(any(i.user_id == partner.id for i in m.invitations) for m in upcoming)
     answers = {i.response for m in upcoming for i in m.invitations}
     assert {"pending", "accepted", "declined", "tentative"} <= answers
@@ -122,13 +131,13 @@ def test_seed_demo_shows_consultations_and_reviews(app, runner, client):
     assert "Create a partner pledging window" in page.text and "overdue" in page.text
 
     # The partner member sees the hybrid meeting, with its waiting list, and their invitation.
-    login(client, "partner@demo.local", PASSWORD)
+    login(client, "partner@example.org", PASSWORD)
     page = client.get(f"/consultations/meetings/{hybrid.id}")
     assert page.status_code == 200 and "2 waiting" in page.text
     client.get("/account/logout")
 
     # The reviewer: the open round on the seed report and the closed round's "what we heard".
-    login(client, "reviewer@demo.local", PASSWORD)
+    login(client, "reviewer@example.org", PASSWORD)
     seed_round = one(ReviewRound, title=content.SEED_ROUND_TITLE)
     assert as_utc(seed_round.closes_at) > utcnow()
     in_round = select(func.count(Comment.id)).where(Comment.round_id == seed_round.id)

@@ -110,6 +110,10 @@ def test_compiled_catalogue_is_up_to_date(lang):
     expected = GNUTranslations(buffer)._catalog  # type: ignore[attr-defined]
     with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.mo").open("rb") as fh:
         compiled = GNUTranslations(fh)._catalog  # type: ignore[attr-defined]
+    # The messages, not the header: the header carries the generator's version
+    # ("Generated-By: Babel 2.18.0"), which changes with every Babel release.
+    expected.pop("", None)
+    compiled.pop("", None)
     assert compiled == expected, "run: pybabel compile -d portal/translations"
 
 
@@ -142,7 +146,7 @@ def crawl(client, start: list[str], limit: int) -> dict[str, int]:
 
 def test_every_page_renders_in_every_language(app, client, runner):
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
-    login(client, "admin@demo.local", "demo-password-2026")
+    login(client, "admin@example.org", "demo-password-2026")
     start = [
         "/",
         "/staff/",

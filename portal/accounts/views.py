@@ -39,6 +39,7 @@ from portal.accounts.permissions import (
     can_manage_users,
     visible_users_filter,
 )
+from portal.core.forms import choice_list
 from portal.core.pagination import paginate
 from portal.extensions import db, limiter
 
@@ -221,9 +222,10 @@ def accept_invitation(token: str):
 
 def _language_form(data=None) -> LanguageForm:
     form = LanguageForm(data=data)
-    form.locale.choices = [("", _("Automatic (from the browser)"))] + [
-        (code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]
-    ]
+    form.locale.choices = choice_list(
+        [("", _("Automatic (from the browser)"))]
+        + [(code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]]
+    )
     return form
 
 
@@ -338,8 +340,8 @@ def _organization_choices() -> list[tuple[str, str]]:
 
 
 def _prepare_user_form(form):
-    form.role.choices = [(r, _role_label(r)) for r in assignable_roles(current_user)]
-    form.organization_id.choices = _organization_choices()
+    form.role.choices = choice_list([(r, _role_label(r)) for r in assignable_roles(current_user)])
+    form.organization_id.choices = choice_list(_organization_choices())
     return form
 
 

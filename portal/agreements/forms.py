@@ -33,6 +33,7 @@ from portal.agreements.models import (
 )
 from portal.agreements.services import AgreementData, parse_sdg_targets
 from portal.core.content_language import language_choices
+from portal.core.forms import choice_list
 from portal.extensions import db
 from portal.partners.forms import country_choices, region_choices
 from portal.partners.models import Organization
@@ -98,15 +99,15 @@ class AgreementForm(FlaskForm):
 
     def __init__(self, *args, party_org_ids: set[int] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.agreement_type.choices = [("", "—")] + list(AGREEMENT_TYPES.items())
-        self.status.choices = [("", "—")] + list(AGREEMENT_STATUSES.items())
-        self.visibility.choices = list(VISIBILITY_LABELS.items())
+        self.agreement_type.choices = choice_list([("", "—")] + list(AGREEMENT_TYPES.items()))
+        self.status.choices = choice_list([("", "—")] + list(AGREEMENT_STATUSES.items()))
+        self.visibility.choices = choice_list(VISIBILITY_LABELS.items())
         self.language.choices = language_choices()
-        self.domain_of_change.choices = [("", "—")] + [
-            (str(k), f"{k}. {v}") for k, v in DOMAINS_OF_CHANGE.items()
-        ]
-        self.countries.choices = country_choices()
-        self.regions.choices = region_choices()
+        self.domain_of_change.choices = choice_list(
+            [("", "—")] + [(str(k), f"{k}. {v}") for k, v in DOMAINS_OF_CHANGE.items()]
+        )
+        self.countries.choices = choice_list(country_choices())
+        self.regions.choices = choice_list(region_choices())
         orgs = organization_choices(party_org_ids)
         roles = [("", "—")] + list(PARTY_ROLES.items())
         for row in self.parties:
@@ -141,17 +142,42 @@ class AgreementForm(FlaskForm):
 
     @classmethod
     def for_agreement(cls, agreement: Agreement) -> AgreementForm:
+        """The edit form, filled from the agreement so that saving it untouched changes nothing.
+
+        Only ``data=`` (no ``obj=``): WTForms gives ``obj`` precedence over keyword data, and the
+        model's relationship attributes (countries, regions, sdg_targets) are objects, not the
+        codes the fields hold.
+        """
         data = AgreementData.from_agreement(agreement)
+        values = {
+            name: getattr(data, name)
+            for name in (
+                "reference",
+                "title",
+                "summary",
+                "agreement_type",
+                "status",
+                "visibility",
+                "signed_on",
+                "start_on",
+                "end_on",
+                "amount",
+                "currency",
+            )
+        }
         return cls(
-            obj=agreement,
+            formdata=None,
             party_org_ids=agreement.party_organization_ids,
-            domain_of_change=str(data.domain_of_change or ""),
-            sdg_targets="; ".join(data.sdg_targets),
-            countries=data.countries,
-            regions=data.regions,
-            parties=[
-                {"organization_id": str(org_id), "role": role} for org_id, role in data.parties
-            ],
+            data={
+                **values,
+                "domain_of_change": str(data.domain_of_change or ""),
+                "sdg_targets": "; ".join(data.sdg_targets),
+                "countries": data.countries,
+                "regions": data.regions,
+                "parties": [
+                    {"organization_id": str(org_id), "role": role} for org_id, role in data.parties
+                ],
+            },
         )
 
     def pad_party_rows(self) -> None:

@@ -289,9 +289,11 @@ def line_chart_svg(series: Series, title: str, width: int = 640, plot_height: in
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
         f'aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="chart-title">{escape(title)}</title>',
-        '<desc id="chart-desc">'
-        + escape(_("Attendance rate in per cent by month; the same figures are in the table."))
-        + "</desc>",
+        # An f-string, not `str + Markup`: Markup.__radd__ would escape the <desc> tags into
+        # visible text.
+        f'<desc id="chart-desc">'
+        f"{escape(_('Attendance rate in per cent by month; the same figures are in the table.'))}"
+        f"</desc>",
     ]
     for pct in (0, 25, 50, 75, 100):
         y = top + plot_h * (1 - pct / 100)

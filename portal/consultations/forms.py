@@ -27,6 +27,7 @@ from portal.consultations.models import (
     MeetingStatus,
     MemberRole,
 )
+from portal.core.forms import choice_list
 from portal.partners.models import STAKEHOLDER_GROUPS
 
 LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -74,12 +75,12 @@ class GroupForm(FlaskForm):
 class MemberForm(FlaskForm):
     email = StringField(_l("User e-mail"), validators=[InputRequired()])
     role = SelectField(
-        _l("Role"), choices=list(ROLE_LABELS.items()), default=MemberRole.MEMBER.value
+        _l("Role"), choices=choice_list(ROLE_LABELS.items()), default=MemberRole.MEMBER.value
     )
     organization_id = SelectField(_l("Organisation represented"), choices=[], validate_choice=False)
     constituency = SelectField(
         _l("Constituency"),
-        choices=[("", "—"), *STAKEHOLDER_GROUPS.items()],
+        choices=choice_list([("", "—"), *STAKEHOLDER_GROUPS.items()]),
         validate_choice=False,
     )
 
@@ -89,7 +90,9 @@ class MeetingForm(FlaskForm):
     group_id = SelectField(_l("Advisory group"), coerce=int, validate_choice=False)
     description = TextAreaField(_l("Description"))
     engagement_areas = MultiCheckboxField(
-        _l("Engagement areas"), choices=list(ENGAGEMENT_AREAS.items()), validate_choice=False
+        _l("Engagement areas"),
+        choices=choice_list(ENGAGEMENT_AREAS.items()),
+        validate_choice=False,
     )
     starts_local = DateTimeLocalField(
         _l("Starts (local time)"), format=LOCAL_FORMATS, validators=[InputRequired()]
@@ -100,7 +103,7 @@ class MeetingForm(FlaskForm):
     # The service checks the name against zoneinfo, with a clearer message than
     # "Not a valid choice".
     timezone = SelectField(_l("Time zone"), default="UTC", validate_choice=False)
-    mode = SelectField(_l("Mode"), choices=list(MODE_LABELS.items()), validate_choice=False)
+    mode = SelectField(_l("Mode"), choices=choice_list(MODE_LABELS.items()), validate_choice=False)
     location = StringField(_l("Place"))
     online_url = StringField(_l("Online meeting link"))
     capacity = IntegerField(_l("In-person seats"), validators=[Optional()])
@@ -108,7 +111,9 @@ class MeetingForm(FlaskForm):
         _l("Agenda proposals close (local time)"), format=LOCAL_FORMATS, validators=[Optional()]
     )
     reminder_days = IntegerField(_l("Reminder (days before)"), default=2, validators=[Optional()])
-    status = SelectField(_l("Status"), choices=list(STATUS_LABELS.items()), validate_choice=False)
+    status = SelectField(
+        _l("Status"), choices=choice_list(STATUS_LABELS.items()), validate_choice=False
+    )
 
 
 class AgendaItemForm(FlaskForm):
@@ -131,7 +136,7 @@ class AgendaDocumentForm(FlaskForm):
 class InviteForm(FlaskForm):
     scope = RadioField(
         _l("Whom to invite"),
-        choices=[("group", _l("The whole group")), ("chosen", _l("Chosen members"))],
+        choices=choice_list([("group", _l("The whole group")), ("chosen", _l("Chosen members"))]),
         default="group",
     )
     members = MultiCheckboxField(_l("Members"), coerce=int, choices=[], validate_choice=False)
@@ -140,16 +145,18 @@ class InviteForm(FlaskForm):
 class RsvpForm(FlaskForm):
     response = RadioField(
         _l("Your answer"),
-        choices=[
-            ("accepted", _l("Accept")),
-            ("tentative", _l("Tentative")),
-            ("declined", _l("Decline")),
-        ],
+        choices=choice_list(
+            [
+                ("accepted", _l("Accept")),
+                ("tentative", _l("Tentative")),
+                ("declined", _l("Decline")),
+            ]
+        ),
         validate_choice=False,
     )
     attendance = RadioField(
         _l("How will you attend?"),
-        choices=[("in-person", _l("In person")), ("online", _l("Online"))],
+        choices=choice_list([("in-person", _l("In person")), ("online", _l("Online"))]),
         validate_choice=False,
     )
     comment = TextAreaField(_l("Comment"))

@@ -23,6 +23,7 @@ from portal.consultations.models import (
     OutcomeStatus,
 )
 from portal.consultations.records_services import MAX_NOTE_CHARS, OutcomeData
+from portal.core.forms import choice_list
 from portal.extensions import db
 from portal.partners.models import Organization
 
@@ -112,13 +113,15 @@ def organization_choices(meeting: Meeting) -> list[tuple[str, str]]:
 
 class OutcomeForm(FlaskForm):
     kind = SelectField(
-        _l("Kind"), choices=list(OUTCOME_KIND_LABELS.items()), validators=[DataRequired()]
+        _l("Kind"),
+        choices=choice_list(OUTCOME_KIND_LABELS.items()),
+        validators=[DataRequired()],
     )
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=500)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20_000)])
     engagement_area = SelectField(
         _l("Engagement area"),
-        choices=[("", "—"), *ENGAGEMENT_AREAS.items()],
+        choices=choice_list([("", "—"), *ENGAGEMENT_AREAS.items()]),
         validators=[Optional()],
     )
     owner_id = SelectField(_l("Owner"), coerce=_int_or_none, validators=[Optional()])
@@ -127,15 +130,17 @@ class OutcomeForm(FlaskForm):
     )
     due_on = DateField(_l("Due date"), validators=[Optional()])
     status = SelectField(
-        _l("Status"), choices=list(OUTCOME_STATUS_LABELS.items()), validators=[DataRequired()]
+        _l("Status"),
+        choices=choice_list(OUTCOME_STATUS_LABELS.items()),
+        validators=[DataRequired()],
     )
     note = TextAreaField(
         _l("Note (recorded with this change)"), validators=[Optional(), Length(max=MAX_NOTE_CHARS)]
     )
 
     def set_choices(self, meeting: Meeting) -> None:
-        self.owner_id.choices = owner_choices(meeting)
-        self.owner_organization_id.choices = organization_choices(meeting)
+        self.owner_id.choices = choice_list(owner_choices(meeting))
+        self.owner_organization_id.choices = choice_list(organization_choices(meeting))
 
     def to_data(self) -> OutcomeData:
         return OutcomeData(
@@ -155,6 +160,6 @@ class ProgressNoteForm(FlaskForm):
     body = TextAreaField(_l("Progress note"), validators=[Optional(), Length(max=MAX_NOTE_CHARS)])
     status = SelectField(
         _l("New status"),
-        choices=[("", _l("— no change —")), *OUTCOME_STATUS_LABELS.items()],
+        choices=choice_list([("", _l("— no change —")), *OUTCOME_STATUS_LABELS.items()]),
         validators=[Optional()],
     )

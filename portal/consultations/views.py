@@ -78,6 +78,7 @@ from portal.consultations.permissions import (
     visible_meetings_filter,
 )
 from portal.core.dates import format_when, timezone_choices
+from portal.core.forms import choice_list
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ValidationError
 from portal.extensions import db
@@ -285,7 +286,7 @@ def archive_group(group_id: int):
 
 def _member_form() -> MemberForm:
     form = MemberForm()
-    form.organization_id.choices = organization_choices()
+    form.organization_id.choices = choice_list(organization_choices())
     return form
 
 
@@ -375,7 +376,7 @@ def _meeting_form(meeting: Meeting | None = None) -> MeetingForm:
         .where(AdvisoryGroup.archived_at.is_(None))
         .order_by(AdvisoryGroup.name)
     ).all()
-    form.group_id.choices = [(g.id, g.name) for g in groups]
+    form.group_id.choices = choice_list([(g.id, g.name) for g in groups])
     form.timezone.choices = _timezone_choices(form.timezone.data)
     if meeting is None and request.method == "GET":
         form.group_id.data = request.args.get("group_id", type=int)
@@ -677,11 +678,13 @@ def download_agenda_document(meeting_id: int, doc_id: int):
 
 def _invite_form(meeting: Meeting) -> InviteForm:
     form = InviteForm()
-    form.members.choices = [
-        (m.user_id, m.user.name)
-        for m in services.current_members(meeting.group)
-        if m.user.is_active
-    ]
+    form.members.choices = choice_list(
+        [
+            (m.user_id, m.user.name)
+            for m in services.current_members(meeting.group)
+            if m.user.is_active
+        ]
+    )
     return form
 
 

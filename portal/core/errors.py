@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
@@ -46,10 +46,14 @@ def init_error_handlers(app: Flask) -> None:
         if err.code is None or err.code < 400:
             return err
         if err.code == 413:
-            limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-            return render_error(
-                413, _("The file is too large (the limit is %(mb)s MB).", mb=limit_mb)
-            )
+            if request.method == "POST" and request.endpoint and request.url_rule is not None:
+                # Back to the form, which shows the error beside its file field with the
+                # form's own limit (templates/macros/ui.html, `too_large`). Every form's
+                # limit is below the request cap, so this only happens for huge files.
+                args = {**request.args.to_dict(flat=True), "too_large": "1"}
+                target = url_for(request.endpoint, **(request.view_args or {}), **args)
+                return redirect(target, 303)
+            return render_error(413, _("The file is too large."))
         description = err.description if err.code in (400, 409, 422) and err.description else None
         # Werkzeug's default descriptions are English boilerplate; ours are translatable.
         if description and description == type(err).description:

@@ -59,6 +59,8 @@ def paginate(stmt, page: int | None = None, per_page: int | None = None) -> Page
     total = db.session.execute(
         select(func.count()).select_from(stmt.order_by(None).subquery())
     ).scalar_one()
+    # Past the end (?page=999 of 13): show the last page, never "showing 23953–308".
+    page = min(page, max(1, ceil(total / per_page)))
     items = list(
         db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).unique().scalars()
     )

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import distinct, func, select
 
 from portal.agreements.models import Agreement, AgreementParty
 from portal.agreements.permissions import visible_agreements_filter
 from portal.extensions import db
-from portal.partners.models import Country, Organization, Region
+from portal.partners.models import Organization, Region
 from portal.partners.permissions import visible_organizations_filter
+from portal.partners.queries import partner_counts_by_region
 
 bp = Blueprint("core", __name__)
 
@@ -35,26 +45,14 @@ def home():
         .order_by(Agreement.signed_on.desc().nulls_last(), Agreement.id.desc())
         .limit(6)
     ).all()
-    # Partners per continent: count per country region, then fold each region into its continent.
-    region_counts = db.session.execute(
-        select(Country.region_code, func.count(Organization.id))
-        .select_from(Organization)
-        .join(Country, Organization.country_code == Country.code)
-        .where(org_filter)
-        .group_by(Country.region_code)
-    ).all()
-    regions = {r.code: r for r in db.session.scalars(select(Region))}
-    per_continent: dict[str, int] = {}
-    for code, count in region_counts:
-        node = regions.get(code)
-        while node is not None and node.level > 2:
-            node = regions.get(node.parent_code)
-        if node is not None:
-            per_continent[node.code] = per_continent.get(node.code, 0) + count
+    # Partners per continent: the same count the region page shows (partners based in, or
+    # serving, a country or region of the continent), so the link and its target agree.
+    per_region = partner_counts_by_region(current_user)
     by_continent = [
-        (r, per_continent.get(r.code, 0))
-        for r in sorted(regions.values(), key=lambda r: r.name)
-        if r.level == 2
+        (r, per_region.get(r.code, 0))
+        for r in sorted(
+            db.session.scalars(select(Region).where(Region.level == 2)), key=lambda r: r.name
+        )
     ]
     top_parties = db.session.execute(
         select(Organization, func.count(AgreementParty.agreement_id).label("n"))
@@ -84,3 +82,11 @@ def set_language(code: str):
     if not target.startswith("/") or target.startswith(("//", "/\\")):  # no open redirect
         target = url_for("core.home")
     return redirect(target)
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers and feed readers ask for /favicon.ico whatever the page's <link rel=icon>."""
+    return send_from_directory(
+        current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400
+    )

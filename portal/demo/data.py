@@ -1015,6 +1015,17 @@ SUMMARIES = {
     "ar": "يتعاون موئل الأمم المتحدة مع {org} في مجال {topic} في {city} مع المجتمعات المحلية والحكومة المحلية.",
 }
 
+# Who the summary names when the implementing partner is not in the public directory: public
+# text must not reveal a partner the catalogue hides (its parties show "Undisclosed partner").
+UNNAMED_PARTNER = {
+    "en": "a local partner",
+    "fr": "un partenaire local",
+    "es": "un socio local",
+    "ru": "местный партнёр",
+    "zh": "一家地方合作伙伴",
+    "ar": "شريك محلي",
+}
+
 SDG11_TARGETS = ["11.1", "11.2", "11.3", "11.4", "11.5", "11.6", "11.7", "11.a", "11.b", "11.c"]
 OTHER_TARGETS = ["1.4", "5.5", "6.2", "13.1", "16.1", "17.17"]
 LOCAL_CURRENCY = {

@@ -2,8 +2,8 @@
 
 What it builds (content in engagement_data.py):
 
-- the public **Stakeholder Advisory Group** (12 member accounts ``member1@demo.local`` …
-  ``member12@demo.local``, password ``demo-password-2026``, plus the demo staff user as
+- the public **Stakeholder Advisory Group** (12 member accounts ``member1@example.org`` …
+  ``member12@example.org``, password ``demo-password-2026``, plus the demo staff user as
   secretariat and the demo partner and reviewer as members) and a private **World Urban Forum
   preparatory working group**;
 - six **held monthly meetings** with agendas, invitations and RSVPs, an attendance register,
@@ -15,12 +15,13 @@ What it builds (content in engagement_data.py):
 - the **World Urban Forum background paper**: a closed round on version 1 with every comment
   answered, and version 2 published with the comments carried over ("what we heard").
 
-Dates. Past records are fixed relative to the demo's fixed "today" (``seed.TODAY``), so the
-same meetings, minutes and due dates come out on every run. Things that must lie ahead of the
-person looking at the demo are computed from the *real* date at seed time: the two upcoming
-meetings fall on the second Thursday of next month and of the month after, the open review round
-closes three weeks after seeding, and two action items are due on the upcoming meetings' dates.
-Items due on fixed past dates and still open therefore show as overdue, as intended.
+Dates. The content is written against the demo's fixed "today" (``seed.TODAY``); at seed time
+the whole record moves by whole months (``align_calendar``) so that the monthly series has no
+gap: the two upcoming meetings fall on the next two second Thursdays after the real date, the
+last held meeting on the month before, and every fixed date of the content (due dates, progress
+notes) moves with it. The open review round closes three weeks after seeding, and two action
+items are due on the upcoming meetings' dates. Items due on past dates and still open therefore
+show as overdue, as intended.
 
 Services. Everything goes through the domain services (they validate), as the demo staff user
 or, where the rule is about the person (RSVP, progress notes, comments, the chair's approval
@@ -136,19 +137,48 @@ def second_thursday(year: int, month: int) -> date:
     return first + timedelta(days=offset + 7)
 
 
+# The held meetings' calendar. Their content is written against the demo's fixed "today"
+# (seed.TODAY); at load time the whole record moves by whole months so that the last held
+# meeting is the month before the first upcoming one — a monthly series with no gap, whatever
+# the real date. Hard-coded dates in the content (due dates, notes) move with it (_shifted).
+_calendar = {"shift_months": 0}
+
+
+def _month_index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _shifted(day: date) -> date:
+    """A date of the demo content, moved with the held meetings (day clamped to the month)."""
+    months = _calendar["shift_months"]
+    if not months:
+        return day
+    first = _add_months(day, months)
+    last_day = calendar.monthrange(first.year, first.month)[1]
+    return first.replace(day=min(day.day, last_day))
+
+
 def held_meeting_day(months_before: int) -> date:
-    """The advisory group meets on the second Thursday of the month (fixed demo calendar)."""
-    month = _add_months(TODAY, -months_before)
+    """The advisory group meets on the second Thursday of the month."""
+    month = _add_months(TODAY, _calendar["shift_months"] - months_before)
     return second_thursday(month.year, month.month)
 
 
 def upcoming_meeting_days(real_today: date) -> list[date]:
-    """Second Thursday of next month and of the month after: always 8+ days ahead."""
-    days = []
-    for ahead in (1, 2):
-        month = _add_months(real_today, ahead)
-        days.append(second_thursday(month.year, month.month))
-    return days
+    """The next two second Thursdays after ``real_today`` (the current month's when it is
+    still ahead, else next month's)."""
+    month = real_today.replace(day=1)
+    if second_thursday(month.year, month.month) <= real_today:
+        month = _add_months(month, 1)
+    return [second_thursday(m.year, m.month) for m in (month, _add_months(month, 1))]
+
+
+def align_calendar(real_today: date) -> list[date]:
+    """Set the held meetings' shift from the real date; returns the upcoming meeting days."""
+    upcoming = upcoming_meeting_days(real_today)
+    # months_before=1 must land on the month before the first upcoming meeting.
+    _calendar["shift_months"] = _month_index(upcoming[0]) - _month_index(TODAY)
+    return upcoming
 
 
 def _local(day: date, at: time = MEETING_START) -> datetime:
@@ -409,7 +439,7 @@ def _publish_minutes(meeting: Meeting, body: str, staff, chair: User | None) -> 
 def _note_time(when, now: datetime) -> datetime:
     if isinstance(when, tuple):  # ("days-ago", n): relative to the real date
         return now - timedelta(days=when[1])
-    return _noon(when)
+    return _noon(_shifted(when))
 
 
 def _add_outcomes(meeting, specs, staff, upcoming: list[date], now: datetime) -> None:
@@ -419,6 +449,8 @@ def _add_outcomes(meeting, specs, staff, upcoming: list[date], now: datetime) ->
         due = spec["due"]
         if isinstance(due, str):  # "upcoming-1": the date of the first upcoming meeting
             due = upcoming[int(due.rsplit("-", 1)[1]) - 1]
+        elif due is not None:
+            due = _shifted(due)
         member = memberships.get(spec["owner"])
         outcome = records.create_outcome(
             staff,
@@ -715,12 +747,12 @@ def load_engagement(real_today: date | None = None) -> EngagementReport:
     Needs the demo partners and users of ``seed.load_demo``; without the demo staff user it
     does nothing."""
     report = EngagementReport()
-    staff = _user("staff@demo.local")
+    staff = _user("staff@example.org")
     if staff is None:
         return report
     real_today = real_today or date.today()
     now = utcnow()
-    upcoming = upcoming_meeting_days(real_today)
+    upcoming = align_calendar(real_today)
     with mail_suppressed():
         _ensure_member_users(report)
         sag = _ensure_group(content.SAG_NAME, content.SAG_DESCRIPTION, True, staff, report)

@@ -39,7 +39,7 @@ WUF_GROUP_DESCRIPTION = (
 # email, name, locale, organisation, constituency spoken for, role in the advisory group
 MEMBERS: list[dict] = [
     dict(
-        email="member1@demo.local",
+        email="member1@example.org",
         name="Amina Wanjiru",
         locale="en",
         org=("University of Nairobi", "KE"),
@@ -47,7 +47,7 @@ MEMBERS: list[dict] = [
         role="chair",
     ),
     dict(
-        email="member2@demo.local",
+        email="member2@example.org",
         name="Élodie Sawadogo",
         locale="fr",
         org=("Université Joseph Ki-Zerbo de Ouagadougou", "BF"),
@@ -55,7 +55,7 @@ MEMBERS: list[dict] = [
         role="member",
     ),
     dict(
-        email="member3@demo.local",
+        email="member3@example.org",
         name="Rania Haddad",
         locale="ar",
         org=("children-youth", ["LB", "JO", "EG", "MA", "TN"]),
@@ -63,7 +63,7 @@ MEMBERS: list[dict] = [
         role="member",
     ),
     dict(
-        email="member4@demo.local",
+        email="member4@example.org",
         name="Li Wei (李伟)",
         locale="zh",
         org=("Songyang County People's Government", "CN"),
@@ -71,7 +71,7 @@ MEMBERS: list[dict] = [
         role="member",
     ),
     dict(
-        email="member5@demo.local",
+        email="member5@example.org",
         name="Carmen Ortega",
         locale="es",
         org=("Ayuntamiento de Madrid", "ES"),
@@ -79,7 +79,7 @@ MEMBERS: list[dict] = [
         role="member",
     ),
     dict(
-        email="member6@demo.local",
+        email="member6@example.org",
         name="Tomasz Nowak",
         locale="en",
         org=("Miasto Katowice", "PL"),
@@ -87,7 +87,7 @@ MEMBERS: list[dict] = [
         role="member",
     ),
     dict(
-        email="member7@demo.local",
+        email="member7@example.org",
         name="Grace Achieng",
         locale="en",
         org=("women", ["KE", "UG", "TZ", "GH", "NG", "ZA"]),
@@ -95,7 +95,7 @@ MEMBERS: list[dict] = [
         role="member",
     ),
     dict(
-        email="member8@demo.local",
+        email="member8@example.org",
         name="Kim Ji-won",
         locale="en",
         org=("International Urban Training Center, Gangwon Province", "KR"),
@@ -103,7 +103,7 @@ MEMBERS: list[dict] = [
         role="member",
     ),
     dict(
-        email="member9@demo.local",
+        email="member9@example.org",
         name="Daniel Mensah",
         locale="en",
         org=("grassroots", ["GH", "NG", "KE", "ZA", "UG"]),
@@ -111,7 +111,7 @@ MEMBERS: list[dict] = [
         role="member",
     ),
     dict(
-        email="member10@demo.local",
+        email="member10@example.org",
         name="Sofia Lindqvist",
         locale="en",
         org=("business-industries", ["SE", "DK", "NO", "FI", "DE", "GB"]),
@@ -119,7 +119,7 @@ MEMBERS: list[dict] = [
         role="member",
     ),
     dict(
-        email="member11@demo.local",
+        email="member11@example.org",
         name="Oluwaseun Adeyemi",
         locale="en",
         org=("persons-with-disabilities", ["NG", "GH", "KE", "ZA", "IN"]),
@@ -127,7 +127,7 @@ MEMBERS: list[dict] = [
         role="member",
     ),
     dict(
-        email="member12@demo.local",
+        email="member12@example.org",
         name="Hans Keller",
         locale="en",
         org=("Government of Switzerland", "CH"),
@@ -137,26 +137,28 @@ MEMBERS: list[dict] = [
 ]
 # Demo users of seed.py who also sit in the advisory group.
 EXISTING_MEMBERS: list[dict] = [
-    dict(email="staff@demo.local", org=("UN-Habitat", "KE"), constituency=None, role="secretariat"),
     dict(
-        email="partner@demo.local",
+        email="staff@example.org", org=("UN-Habitat", "KE"), constituency=None, role="secretariat"
+    ),
+    dict(
+        email="partner@example.org",
         org=("Catalytic Action", "LB"),
         constituency="civil-society",
         role="member",
     ),
     dict(
-        email="reviewer@demo.local",
+        email="reviewer@example.org",
         org=("UCL Development Planning Unit", "GB"),
         constituency="research-academia",
         role="member",
     ),
 ]
 WUF_MEMBERS: list[tuple[str, str]] = [
-    ("member6@demo.local", "chair"),
-    ("staff@demo.local", "secretariat"),
-    ("member5@demo.local", "member"),
-    ("member8@demo.local", "member"),
-    ("member3@demo.local", "member"),
+    ("member6@example.org", "chair"),
+    ("staff@example.org", "secretariat"),
+    ("member5@example.org", "member"),
+    ("member8@example.org", "member"),
+    ("member3@example.org", "member"),
 ]
 
 MEETING_TIMEZONE = "Africa/Nairobi"
@@ -218,12 +220,12 @@ The secretariat presented the five engagement areas. Members asked that the Worl
                 kind="recommendation",
                 title="Adopt the terms of reference with monthly meetings and published minutes",
                 area="programme-design",
-                owner="staff@demo.local",
+                owner="staff@example.org",
                 due=date(2025, 6, 12),
                 status="done",
                 notes=[
                     (
-                        "staff@demo.local",
+                        "staff@example.org",
                         "Adopted at the 2nd meeting; published on the group page.",
                         "done",
                         date(2025, 6, 12),
@@ -234,12 +236,12 @@ The secretariat presented the five engagement areas. Members asked that the Worl
                 kind="action",
                 title="Circulate a stakeholder-mapping template to all members",
                 area="programme-design",
-                owner="staff@demo.local",
+                owner="staff@example.org",
                 due=date(2025, 5, 30),
                 status="done",
                 notes=[
                     (
-                        "staff@demo.local",
+                        "staff@example.org",
                         "Template sent; nine members returned it.",
                         "done",
                         date(2025, 5, 28),
@@ -289,18 +291,18 @@ Sofia Lindqvist presented examples of co-financing by foundations and companies 
                 kind="recommendation",
                 title="Create a partner pledging window for softly earmarked contributions",
                 area="resource-mobilisation",
-                owner="member10@demo.local",
+                owner="member10@example.org",
                 due=date(2025, 9, 30),
                 status="in-progress",
                 notes=[
                     (
-                        "member10@demo.local",
+                        "member10@example.org",
                         "Draft safeguards against conflicts of interest shared with the secretariat.",
                         "in-progress",
                         date(2025, 8, 20),
                     ),
                     (
-                        "staff@demo.local",
+                        "staff@example.org",
                         "Legal review of the pledging window is still pending.",
                         None,
                         date(2025, 10, 9),
@@ -311,12 +313,12 @@ Sofia Lindqvist presented examples of co-financing by foundations and companies 
                 kind="action",
                 title="Compile examples of foundation co-financing for the resource mobilisation strategy",
                 area="resource-mobilisation",
-                owner="member1@demo.local",
+                owner="member1@example.org",
                 due=date(2025, 7, 31),
                 status="done",
                 notes=[
                     (
-                        "member1@demo.local",
+                        "member1@example.org",
                         "Twelve examples compiled and shared in the group's folder.",
                         "done",
                         date(2025, 7, 24),
@@ -365,12 +367,12 @@ Les membres ont demandé que les données de suivi soient publiées sur le porta
                 kind="action",
                 title="Propose three local indicators for the voluntary local review template",
                 area="monitoring-reporting",
-                owner="member2@demo.local",
+                owner="member2@example.org",
                 due=date(2025, 9, 1),
                 status="done",
                 notes=[
                     (
-                        "member2@demo.local",
+                        "member2@example.org",
                         "Trois indicateurs proposés : accès à l'eau potable, temps de trajet domicile-travail, part des ménages en situation d'occupation précaire.",
                         "done",
                         date(2025, 8, 28),
@@ -381,12 +383,12 @@ Les membres ont demandé que les données de suivi soient publiées sur le porta
                 kind="recommendation",
                 title="Publish monitoring data on the partnership portal in open formats",
                 area="monitoring-reporting",
-                owner="staff@demo.local",
+                owner="staff@example.org",
                 due=date(2025, 12, 15),
                 status="in-progress",
                 notes=[
                     (
-                        "staff@demo.local",
+                        "staff@example.org",
                         "Agreements are now downloadable as CSV; IATI export is being tested.",
                         "in-progress",
                         date(2025, 10, 20),
@@ -440,12 +442,12 @@ Oluwaseun Adeyemi asked that the report's outline be reviewed for disability inc
                 kind="action",
                 title="Submit city case studies for the World Cities Report 2026",
                 area="knowledge-products",
-                owner="member4@demo.local",
+                owner="member4@example.org",
                 due=date(2025, 9, 30),
                 status="done",
                 notes=[
                     (
-                        "member4@demo.local",
+                        "member4@example.org",
                         "已提交松阳县案例研究（中英文）。Case study submitted in Chinese and English.",
                         "done",
                         date(2025, 9, 26),
@@ -456,7 +458,7 @@ Oluwaseun Adeyemi asked that the report's outline be reviewed for disability inc
                 kind="action",
                 title="Review the World Cities Report outline for disability inclusion",
                 area="knowledge-products",
-                owner="member11@demo.local",
+                owner="member11@example.org",
                 due=date(2025, 10, 15),
                 status="open",
                 notes=[],
@@ -502,12 +504,12 @@ Members welcomed the data workshops held in Cameroon, Guinea, Nigeria and the Un
                 kind="recommendation",
                 title="Involve community organisations in the safer cities peer review",
                 area="programme-design",
-                owner="member9@demo.local",
+                owner="member9@example.org",
                 due=date(2025, 11, 30),
                 status="open",
                 notes=[
                     (
-                        "member9@demo.local",
+                        "member9@example.org",
                         "List of community organisations in the pilot cities shared with the secretariat.",
                         None,
                         date(2025, 10, 30),
@@ -518,12 +520,12 @@ Members welcomed the data workshops held in Cameroon, Guinea, Nigeria and the Un
                 kind="action",
                 title="Share the urban-rural linkages data toolkit with European partners",
                 area="programme-design",
-                owner="member6@demo.local",
+                owner="member6@example.org",
                 due=date(2025, 10, 31),
                 status="dropped",
                 notes=[
                     (
-                        "member6@demo.local",
+                        "member6@example.org",
                         "Superseded: the toolkit will be published as an online course on the learning platform.",
                         "dropped",
                         date(2025, 10, 9),
@@ -574,12 +576,12 @@ Grace Achieng asked that Urban October events be reported by constituency and re
                 kind="action",
                 title="Collect partner comments on the World Urban Forum background paper and publish the answers",
                 area="advocacy",
-                owner="staff@demo.local",
+                owner="staff@example.org",
                 due=date(2025, 10, 31),
                 status="done",
                 notes=[
                     (
-                        "staff@demo.local",
+                        "staff@example.org",
                         "All comments answered; version 2 published with the comments carried over.",
                         "done",
                         date(2025, 10, 6),
@@ -590,12 +592,12 @@ Grace Achieng asked that Urban October events be reported by constituency and re
                 kind="action",
                 title="Prepare a youth-led networking event proposal for the World Urban Forum",
                 area="advocacy",
-                owner="member3@demo.local",
+                owner="member3@example.org",
                 due="upcoming-1",
                 status="in-progress",
                 notes=[
                     (
-                        "member3@demo.local",
+                        "member3@example.org",
                         "First draft of the concept note shared with the working group.",
                         "in-progress",
                         ("days-ago", 6),
@@ -606,7 +608,7 @@ Grace Achieng asked that Urban October events be reported by constituency and re
                 kind="recommendation",
                 title="Report Urban October events by constituency and region",
                 area="advocacy",
-                owner="member7@demo.local",
+                owner="member7@example.org",
                 due="upcoming-2",
                 status="open",
                 notes=[],
@@ -634,7 +636,7 @@ UPCOMING_MEETINGS: list[dict] = [
         ],
         # A member's proposal still waiting for the secretariat's decision.
         proposal=(
-            "member3@demo.local",
+            "member3@example.org",
             "Youth-led networking event at the World Urban Forum: concept note",
             "Rania Haddad",
             15,
@@ -657,7 +659,7 @@ UPCOMING_MEETINGS: list[dict] = [
             ),
         ],
         proposal=(
-            "member7@demo.local",
+            "member7@example.org",
             "Urban October 2026: reporting by constituency",
             "Grace Achieng",
             20,
@@ -670,26 +672,26 @@ UPCOMING_MEETINGS: list[dict] = [
 # e-mail → (answer, in person?). Everyone else stays "pending".
 UPCOMING_RSVPS: list[dict[str, tuple[str, bool | None]]] = [
     {
-        "member1@demo.local": ("accepted", None),
-        "member2@demo.local": ("accepted", None),
-        "member4@demo.local": ("declined", None),
-        "member6@demo.local": ("tentative", None),
-        "member10@demo.local": ("accepted", None),
-        "reviewer@demo.local": ("accepted", None),
-        "member12@demo.local": ("accepted", None),
+        "member1@example.org": ("accepted", None),
+        "member2@example.org": ("accepted", None),
+        "member4@example.org": ("declined", None),
+        "member6@example.org": ("tentative", None),
+        "member10@example.org": ("accepted", None),
+        "reviewer@example.org": ("accepted", None),
+        "member12@example.org": ("accepted", None),
     },
     {
-        "member1@demo.local": ("accepted", True),
-        "member7@demo.local": ("accepted", True),
-        "member9@demo.local": ("accepted", True),
-        "member11@demo.local": ("accepted", True),
-        "member2@demo.local": ("accepted", True),
-        "member3@demo.local": ("accepted", True),
-        "member5@demo.local": ("accepted", True),  # seventh in person: waiting list
-        "member8@demo.local": ("accepted", True),  # eighth: waiting list
-        "member4@demo.local": ("accepted", False),
-        "member12@demo.local": ("tentative", False),
-        "member10@demo.local": ("declined", None),
+        "member1@example.org": ("accepted", True),
+        "member7@example.org": ("accepted", True),
+        "member9@example.org": ("accepted", True),
+        "member11@example.org": ("accepted", True),
+        "member2@example.org": ("accepted", True),
+        "member3@example.org": ("accepted", True),
+        "member5@example.org": ("accepted", True),  # seventh in person: waiting list
+        "member8@example.org": ("accepted", True),  # eighth: waiting list
+        "member4@example.org": ("accepted", False),
+        "member12@example.org": ("tentative", False),
+        "member10@example.org": ("declined", None),
     },
 ]
 
@@ -723,12 +725,12 @@ The secretariat will propose criteria for the travel grants, giving priority to 
             kind="action",
             title="Draft the criteria for World Urban Forum travel grants",
             area="advocacy",
-            owner="staff@demo.local",
+            owner="staff@example.org",
             due=date(2025, 11, 14),
             status="in-progress",
             notes=[
                 (
-                    "staff@demo.local",
+                    "staff@example.org",
                     "Draft criteria circulated to the working group.",
                     "in-progress",
                     date(2025, 10, 24),
@@ -758,7 +760,7 @@ SEED_ROUND_INSTRUCTIONS = (
 # passage, anonymous. A reply names the index of the comment it answers as "reply_to".
 SEED_COMMENTS: list[dict] = [
     dict(
-        author="member1@demo.local",
+        author="member1@example.org",
         para=37,
         type="general",
         quote="利益攸关方咨询小组",
@@ -766,13 +768,13 @@ SEED_COMMENTS: list[dict] = [
         change="……以征求针对以下五个方面的建议和支持：(a) 资源调动；(b) 监测和报告各项全球承诺；(c) 知识产品；(d) 方案设计和实施；(e) 宣传。",
     ),
     dict(
-        author="member2@demo.local",
+        author="member2@example.org",
         para=37,
         type="technical",
         body="Le paragraphe devrait préciser le nombre de réunions tenues entre juillet et décembre 2021 et le nombre moyen de participants, afin de rendre compte de la régularité des consultations.",
     ),
     dict(
-        author="member4@demo.local",
+        author="member4@example.org",
         para=37,
         type="editorial",
         quote="每月与利益攸关方举行协商会议",
@@ -780,72 +782,72 @@ SEED_COMMENTS: list[dict] = [
         change="每月与利益攸关方举行磋商会议",
     ),
     dict(
-        author="partner@demo.local",
+        author="partner@example.org",
         para=38,
         type="general",
         quote="在线门户网站",
         body="Catalytic Action welcomes the portal. Please add that partners can keep their own profiles up to date and that agreement data are published to the IATI standard.",
     ),
     dict(
-        author="reviewer@demo.local",
+        author="reviewer@example.org",
         para=38,
         type="technical",
         body="Transparency needs a measurable indicator, for example the share of agreements published with their value and parties within 30 days of signature.",
         change="Add at the end: “人居署将报告在签署后 30 天内公布的协定所占比例。”",
     ),
     dict(
-        author="member3@demo.local",
+        author="member3@example.org",
         para=38,
         type="general",
         body="نقترح الإشارة إلى أن البوابة متاحة باللغات الرسمية الست للأمم المتحدة، حتى تتمكن المنظمات الشعبية في المنطقة العربية من استخدامها.",
     ),
     dict(
-        author="member6@demo.local",
+        author="member6@example.org",
         para=39,
         type="general",
         quote="8 000 多个合作伙伴",
         body="As the host city of the eleventh session, Katowice suggests saying how many comments were received and how they were reflected in the final background paper.",
     ),
     dict(
-        author="member8@demo.local",
+        author="member8@example.org",
         para=39,
         type="technical",
         body="Please say in which languages the draft background paper was circulated. If only in English, partners in other regions were at a disadvantage.",
     ),
     dict(
-        author="member5@demo.local",
+        author="member5@example.org",
         para=39,
         type="technical",
         body="Sería útil indicar el plazo concedido a los asociados para presentar comentarios; dos semanas no bastan a las redes de gobiernos locales, que deben consultar a sus miembros.",
     ),
     dict(
-        author="member12@demo.local",
+        author="member12@example.org",
         para=40,
         type="editorial",
         quote="瑞士常驻人居署副代表",
         body="Please give the full name of the ad hoc working group and the expected date of the revised draft policy.",
     ),
     dict(
-        author="member1@demo.local",
+        author="member1@example.org",
         para=40,
         type="general",
         body="The ad hoc working group should consult stakeholders before the policy is finalised. The Advisory Group offers to host a dedicated session.",
     ),
     dict(
-        author="member9@demo.local",
+        author="member9@example.org",
         para=36,
         type="general",
         quote="520 场活动",
         body="Many Urban October events were organised by grassroots groups with no budget at all. The report could recognise their contribution explicitly.",
     ),
     dict(
-        author="member7@demo.local",
+        author="member7@example.org",
         para=36,
         type="technical",
         body="Please break the 520 events down by region and say how many focused on women and girls.",
     ),
     dict(
-        author="member10@demo.local",
+        author="member10@example.org",
         para=6,
         type="technical",
         quote="非硬性专用资金",
@@ -853,101 +855,101 @@ SEED_COMMENTS: list[dict] = [
         change="Add: “人居署还与基金会和私营部门探讨了共同供资的伙伴关系。”",
     ),
     dict(
-        author="member11@demo.local",
+        author="member11@example.org",
         para=27,
         type="general",
         body="Organisations of persons with disabilities should be named alongside grassroots women's organisations, and the report should say whether the virtual event was accessible (captions, sign language).",
     ),
     dict(
-        author="member2@demo.local",
+        author="member2@example.org",
         para=23,
         type="general",
         body="Le centre d'excellence de Ouagadougou a accueilli sa première cohorte d'étudiants en 2021 ; nous proposons de l'indiquer.",
         change="……建立一个由世界银行资助的住房问题英才中心，该中心已于 2021 年招收首批学生。",
     ),
     dict(
-        author="member4@demo.local",
+        author="member4@example.org",
         para=34,
         type="editorial",
         body="“城乡连续体”一词在第 32 段和第 34 段中的用法不一致，建议统一术语。",
     ),
     dict(
-        author="member8@demo.local",
+        author="member8@example.org",
         para=24,
         type="technical",
         quote="250 多人",
         body="Add the participants' evaluation of the workshops (average satisfaction 4.5 out of 5), so the report shows results and not only activities.",
     ),
     dict(
-        author="reviewer@demo.local",
+        author="reviewer@example.org",
         para=17,
         type="technical",
         quote="181 个国家",
         body="Please cite the source of the figure of 181 countries (the learning platform's analytics) and the number of course completions.",
     ),
     dict(
-        author="member9@demo.local",
+        author="member9@example.org",
         para=13,
         type="general",
         body="Community organisations in the pilot cities of Mexico and South Africa should take part in the peer review, not only municipal officials.",
     ),
     dict(
-        author="member3@demo.local",
+        author="member3@example.org",
         para=12,
         type="editorial",
         body="يرجى ذكر عدد المدن التي شاركت في تحدي الأيام الأربعين للمدن الأكثر أمانا.",
     ),
     dict(
-        author="member6@demo.local",
+        author="member6@example.org",
         para=32,
         type="general",
         body="The urban-rural linkages data workshops would be useful to European partners too; please consider an online edition.",
     ),
     dict(
-        author="member7@demo.local",
+        author="member7@example.org",
         para=28,
         type="general",
         body="We welcome the call for new members of the advisory group on gender issues. The call should reach grassroots women's organisations through the partner networks.",
     ),
     dict(
-        author="member5@demo.local",
+        author="member5@example.org",
         para=10,
         type="technical",
         body="El prototipo de la herramienta de seguimiento de la seguridad urbana debería probarse también en ciudades de América Latina y de Europa.",
     ),
     dict(
-        author="member10@demo.local",
+        author="member10@example.org",
         para=38,
         type="technical",
         body="Consider an open API for the portal so that partners' own systems can reuse the agreement data.",
     ),
     dict(
-        author="partner@demo.local",
+        author="partner@example.org",
         para=None,
         type="general",
         body="A clear report overall. A short table summarising, for each resolution, what was done and what is pending would help readers.",
     ),
     dict(
-        author="member12@demo.local",
+        author="member12@example.org",
         para=None,
         type="editorial",
         body="The heading of section 六 refers to decision 1/3 while section 三 concerns resolution 1/3. The references are correct but easily confused; a footnote would help.",
     ),
     dict(
-        author="member1@demo.local",
+        author="member1@example.org",
         para=39,
         type="technical",
         body="Please state how the comments were answered — a comment matrix published with a response to every comment is the practice this group recommended.",
     ),
     dict(
-        author="member11@demo.local",
+        author="member11@example.org",
         para=39,
         type="general",
         anonymous=True,
         body="Organisations of persons with disabilities found the draft hard to review without an accessible version. Please commit to screen-reader friendly formats for future reviews.",
     ),
     dict(
-        author="member2@demo.local",
+        author="member2@example.org",
         reply_to=10,
         type="general",
         body="D'accord. Le groupe pourrait proposer deux dates en janvier pour cette séance avec le groupe de travail spécial.",
@@ -1087,75 +1089,75 @@ Version 2, revised after the partner review.
 
 WUF_COMMENTS: list[dict] = [
     dict(
-        author="member1@demo.local",
+        author="member1@example.org",
         para=3,
         type="technical",
         body="The figures are vague. Please use UN-Habitat's own estimates.",
         change="More than 2.8 billion people experience some form of housing inadequacy, and about 1.1 billion live in slums or informal settlements.",
     ),
     dict(
-        author="member9@demo.local",
+        author="member9@example.org",
         para=5,
         type="general",
         body="Add indigenous peoples and migrants to the cross-cutting perspectives.",
     ),
     dict(
-        author="member2@demo.local",
+        author="member2@example.org",
         para=6,
         type="technical",
         body="Le dialogue 1 devrait inclure les mécanismes de garantie pour les coopératives d'habitat, très présentes en Afrique de l'Ouest.",
     ),
     dict(
-        author="member6@demo.local",
+        author="member6@example.org",
         para=2,
         type="editorial",
         body="Mention the Katowice Declared Actions as the main outcome of the eleventh session.",
     ),
     dict(
-        author="member4@demo.local",
+        author="member4@example.org",
         para=10,
         type="technical",
         body="建议在对话 5 中加入地方自愿审查（VLR）的内容，并介绍中国城市的经验。",
     ),
     dict(
-        author="member3@demo.local",
+        author="member3@example.org",
         para=12,
         type="general",
         body="نطلب تخصيص جزء من منح السفر لمنظمات المجتمع المدني في البلدان المتأثرة بالنزاعات.",
     ),
     dict(
-        author="member10@demo.local",
+        author="member10@example.org",
         para=11,
         type="general",
         body="Private-sector partners should be able to co-organise networking events without a public or civil-society partner.",
     ),
     dict(
-        author="member7@demo.local",
+        author="member7@example.org",
         para=13,
         type="general",
         body="Excluding remote participation shuts out many grassroots women's organisations. Streamed sessions need captions and sign language, not only interpretation.",
     ),
     dict(
-        author="reviewer@demo.local",
+        author="reviewer@example.org",
         para=8,
         type="technical",
         body="Dialogue 3 should cover heat stress and cooling: informal settlements are the most exposed.",
     ),
     dict(
-        author="partner@demo.local",
+        author="partner@example.org",
         para=4,
         type="general",
         body="Mention children and displaced communities as co-designers of housing and public space (see the DeCID handbook).",
     ),
     dict(
-        author="member8@demo.local",
+        author="member8@example.org",
         para=14,
         type="editorial",
         body="“A declared set of voluntary commitments” is unclear.",
         change="a set of declared actions by partners",
     ),
     dict(
-        author="member12@demo.local",
+        author="member12@example.org",
         para=None,
         type="general",
         body="The paper should say how the Forum's outcomes feed into the stakeholder engagement policy being prepared by the ad hoc working group.",

@@ -38,15 +38,15 @@ GENERATED_PARTNERS = 300
 GENERATED_AGREEMENTS = 1050
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 — public, documented demo login
 DEMO_USERS = [
-    ("admin@demo.local", "Demo Admin", Role.ADMIN, None),
-    ("staff@demo.local", "Demo Staff", Role.STAFF, None),
+    ("admin@example.org", "Demo Admin", Role.ADMIN, None),
+    ("staff@example.org", "Demo Staff", Role.STAFF, None),
     (
-        "partner@demo.local",
+        "partner@example.org",
         "Demo Partner",
         Role.PARTNER,
         ("Catalytic Action", "LB"),
     ),
-    ("reviewer@demo.local", "Demo Reviewer", Role.REVIEWER, None),
+    ("reviewer@example.org", "Demo Reviewer", Role.REVIEWER, None),
 ]
 HABITAT = ("UN-Habitat", "KE")
 
@@ -253,7 +253,11 @@ def _generate_agreements(
             {
                 "reference": f"UNH/{signed.year}/{country}/{n:04d}",
                 "title": rng.choice(data.TITLES[lang]).format(topic=topic, city=city)[:500],
-                "summary": data.SUMMARIES[lang].format(org=lead["name"], topic=topic, city=city),
+                "summary": data.SUMMARIES[lang].format(
+                    org=lead["name"] if lead["is_public"] else data.UNNAMED_PARTNER[lang],
+                    topic=topic,
+                    city=city,
+                ),
                 "agreement_type": agreement_type,
                 "status": status,
                 "signed_on": None if status in ("draft", "negotiation") else signed,

@@ -9,16 +9,19 @@ from wtforms import HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Regexp
 
+from portal.core.forms import choice_list
 from portal.imports.validation import AGREEMENTS, ORGANIZATIONS
 
 
 class UploadForm(FlaskForm):
     kind = SelectField(
         _l("What does the file contain?"),
-        choices=[
-            SelectChoice(ORGANIZATIONS, _l("Organisations")),
-            SelectChoice(AGREEMENTS, _l("Agreements")),
-        ],
+        choices=choice_list(
+            [
+                SelectChoice(ORGANIZATIONS, _l("Organisations")),
+                SelectChoice(AGREEMENTS, _l("Agreements")),
+            ]
+        ),
         validators=[DataRequired()],
     )
     file = FileField(

@@ -7,6 +7,8 @@ service raises are put back beside the matching field with ``apply_service_error
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
@@ -23,6 +25,7 @@ from wtforms.fields import URLField
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.core.content_language import language_choices
+from portal.core.forms import choice_list
 from portal.core.services import FORM_ERROR
 from portal.extensions import db
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Country, Organization, Region
@@ -79,10 +82,12 @@ class OrganizationForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.org_type.choices = [("", "—")] + [(k, f"{k} — {v}") for k, v in ORG_TYPES.items()]
-        self.country_code.choices = [("", "—")] + country_choices()
-        self.regions.choices = region_choices()
-        self.stakeholder_group.choices = _stakeholder_choices()
+        self.org_type.choices = choice_list(
+            [("", "—")] + [(k, f"{k} — {v}") for k, v in ORG_TYPES.items()]
+        )
+        self.country_code.choices = choice_list([("", "—")] + country_choices())
+        self.regions.choices = choice_list(region_choices())
+        self.stakeholder_group.choices = choice_list(_stakeholder_choices())
         self.language.choices = language_choices()
 
     def to_data(self) -> OrganizationData:
@@ -103,13 +108,15 @@ class OrganizationForm(FlaskForm):
 
     @classmethod
     def for_organization(cls, org: Organization) -> OrganizationForm:
-        data = OrganizationData.from_organization(org)
-        return cls(
-            obj=org,
-            country_code=data.country_code or "",
-            regions=data.regions,
-            stakeholder_group=data.stakeholder_group or "",
-        )
+        """The edit form filled from the organisation; saving it untouched changes nothing.
+
+        Only ``data=`` (no ``obj=``): WTForms gives ``obj`` precedence over keyword data, and
+        ``org.regions`` holds Region objects where the field holds codes.
+        """
+        data = asdict(OrganizationData.from_organization(org))
+        data["country_code"] = data["country_code"] or ""
+        data["stakeholder_group"] = data["stakeholder_group"] or ""
+        return cls(formdata=None, data=data)
 
 
 class ProposalForm(FlaskForm):
@@ -122,7 +129,7 @@ class ProposalForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.stakeholder_group.choices = _stakeholder_choices()
+        self.stakeholder_group.choices = choice_list(_stakeholder_choices())
 
     def changes(self) -> dict[str, str | None]:
         return {

@@ -333,7 +333,7 @@ EXPORTS = {
         to_xlsx,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ),
-    "csv": (to_csv, "text/csv; charset=utf-8"),
+    "csv": (to_csv, "text/csv"),  # Werkzeug adds "; charset=utf-8" to text/* types
     "docx": (
         to_docx,
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, render_template
@@ -209,8 +209,13 @@ def publish_version(version: DocumentVersion, actor) -> DocumentVersion:
 
 
 def _aware(value: datetime, tz: ZoneInfo) -> datetime:
-    """A naive time is a wall-clock time in the round's time zone."""
-    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+    """A naive time is a wall-clock time in the round's time zone; the result is in UTC.
+
+    Always UTC: SQLite keeps no offset, so a Nairobi 07:36 stored as is would read back as
+    07:36 UTC (three hours late).
+    """
+    local = value.replace(tzinfo=tz) if value.tzinfo is None else value
+    return local.astimezone(UTC)
 
 
 def open_round(

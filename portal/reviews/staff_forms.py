@@ -10,13 +10,15 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from portal.core.forms import choice_list
 from portal.reviews.dispositions import DECISION_LABELS, MAX_RESPONSE_LENGTH
 
 
-def _decision_choices() -> list[tuple[str, str]]:
-    return [("", _l("— choose —"))] + [(k, v) for k, v in DECISION_LABELS.items()]
+def _decision_choices() -> list[SelectChoice]:
+    return choice_list([("", _l("— choose —")), *DECISION_LABELS.items()])
 
 
 class DispositionForm(FlaskForm):

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from portal.core.forms import choice_list
 from portal.core.pagination import paginate
 from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError
 from portal.extensions import db, login_manager
@@ -275,9 +276,10 @@ def _suggestion(comment: Comment, paragraphs: list[Paragraph]) -> Paragraph | No
 
 def _placement_form(comment: Comment, paragraphs: list[Paragraph], formdata=None) -> PlacementForm:
     form = PlacementForm(formdata=formdata, prefix=f"c{comment.id}")
-    form.paragraph.choices = [("document", _("The whole document"))] + [
-        (str(p.id), f"{paragraph_label(p)} — {p.text[:90]}") for p in paragraphs
-    ]
+    form.paragraph.choices = choice_list(
+        [("document", _("The whole document"))]
+        + [(str(p.id), f"{paragraph_label(p)} — {p.text[:90]}") for p in paragraphs]
+    )
     form.paragraph.label.text = _("Place comment #%(id)d on", id=comment.id)
     if formdata is None:
         suggestion = _suggestion(comment, paragraphs)

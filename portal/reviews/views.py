@@ -26,6 +26,7 @@ from wtforms.fields.choices import SelectChoice
 from portal.accounts.models import Role, User
 from portal.accounts.services import INVITATION_SALT, find_user_by_email, make_password_token
 from portal.core.audit import record_audit
+from portal.core.forms import choice_list
 from portal.core.models import utcnow
 from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError
 from portal.extensions import db
@@ -61,16 +62,19 @@ from portal.reviews.rendering import comment_counts, highlight, outline, table_r
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
 
-@bp.app_context_processor
-def _review_helpers():
-    return {
-        "review_round_time": services.format_round_time,
-        "review_table_rows": table_rows,
-        "review_highlight": highlight,
-        "review_author": author_label,
-        "ROUND_STATE_LABELS": ROUND_STATE_LABELS,
-        "COMMENT_STATUS_LABELS": COMMENT_STATUS_LABELS,
-    }
+@bp.record_once
+def _review_helpers(state):
+    # Template globals, not a context processor: the document macros are imported
+    # (`{% from "reviews/_document.html" import render_document %}`), and imported macros
+    # see globals but not the request's context.
+    state.app.jinja_env.globals.update(
+        review_round_time=services.format_round_time,
+        review_table_rows=table_rows,
+        review_highlight=highlight,
+        review_author=author_label,
+        ROUND_STATE_LABELS=ROUND_STATE_LABELS,
+        COMMENT_STATUS_LABELS=COMMENT_STATUS_LABELS,
+    )
 
 
 ROUND_STATE_LABELS = {
@@ -373,22 +377,30 @@ def diff(document_id: int):
 def _prepare_round_form(form: RoundForm) -> None:
     from portal.consultations.models import AdvisoryGroup
 
-    form.group_ids.choices = [
-        SelectChoice(g.id, g.name)
-        for g in db.session.scalars(
-            select(AdvisoryGroup)
-            .where(AdvisoryGroup.archived_at.is_(None))
-            .order_by(AdvisoryGroup.name)
-        )
-    ]
-    form.regions.choices = [
-        SelectChoice(r.code, f"{r.name} ({r.code})")
-        for r in db.session.scalars(
-            select(Region).where(Region.level > 1).order_by(Region.level, Region.name)
-        )
-    ]
-    form.org_types.choices = [SelectChoice(k, f"{v} ({k})") for k, v in ORG_TYPES.items()]
-    form.stakeholder_groups.choices = [SelectChoice(k, v) for k, v in STAKEHOLDER_GROUPS.items()]
+    form.group_ids.choices = choice_list(
+        [
+            SelectChoice(g.id, g.name)
+            for g in db.session.scalars(
+                select(AdvisoryGroup)
+                .where(AdvisoryGroup.archived_at.is_(None))
+                .order_by(AdvisoryGroup.name)
+            )
+        ]
+    )
+    form.regions.choices = choice_list(
+        [
+            SelectChoice(r.code, f"{r.name} ({r.code})")
+            for r in db.session.scalars(
+                select(Region).where(Region.level > 1).order_by(Region.level, Region.name)
+            )
+        ]
+    )
+    form.org_types.choices = choice_list(
+        [SelectChoice(k, f"{v} ({k})") for k, v in ORG_TYPES.items()]
+    )
+    form.stakeholder_groups.choices = choice_list(
+        [SelectChoice(k, v) for k, v in STAKEHOLDER_GROUPS.items()]
+    )
     form.timezone.choices = timezone_choices(form.timezone.data)
 
 

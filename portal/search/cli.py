@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
@@ -77,8 +77,13 @@ def _targets():
 def rebuild_command() -> None:
     """Build fresh indexes from the database and swap them in atomically."""
     from portal.search.documents import all_docs, count_docs
+    from portal.search.models import SearchOutbox
 
     console = _console()
+    # Outbox rows queued before the rebuild are covered by it: the rebuild reads the database
+    # after them. They are dropped once every engine is rebuilt (else `search status` reports
+    # changes pending that the index already holds).
+    covered_up_to = db.session.scalar(select(func.max(SearchOutbox.id)))
     for backend in _targets():
         backend.ensure_ready()
         with Session(db.engine) as session:
@@ -101,6 +106,9 @@ def rebuild_command() -> None:
         console.print(
             f"{backend.name}: indexed {count} documents in {elapsed:.2f} s ({rate:,.0f} docs/s)"
         )
+    if covered_up_to is not None:
+        db.session.execute(delete(SearchOutbox).where(SearchOutbox.id <= covered_up_to))
+        db.session.commit()
 
 
 @search_cli.command("check")

@@ -415,6 +415,9 @@ def test_dashboard_counts_rsvps_rates_attendance_and_lists_overdue_items(client,
     assert re.search(r"Pierre Martin</th>.*?Europe.*?>1<.*?>2<.*?50\.0%", members, re.S)
 
     assert '<svg class="chart"' in page and 'role="img"' in page
+    # The chart's description is an SVG element for screen readers, not escaped visible text.
+    assert '<desc id="chart-desc">Attendance rate' in page
+    assert "&lt;desc" not in page
     table = re.search(
         r'<table class="data" id="attendance-series">(.*?)</table>', page, re.S
     ).group(1)

@@ -12,6 +12,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from tests.backends import missing_backend
+
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -41,7 +43,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: scripts/test installs Debian's chromium")
+        missing_backend(
+            f"Chromium not found at {CHROMIUM}: scripts/test installs Debian's chromium"
+        )
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser

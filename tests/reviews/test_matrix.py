@@ -113,6 +113,7 @@ def test_xlsx_round_trips_chinese_and_arabic(client, matrix_round):
 def test_csv_is_utf8_with_bom(client, matrix_round):
     review_round, _ = matrix_round
     resp = _download(client, review_round, "csv")
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not twice
     assert resp.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
     _check_rows(rows)

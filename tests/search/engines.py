@@ -1,4 +1,5 @@
-"""Connections to the real search engines for tests (never mocks, never skipped).
+"""Connections to the real search engines for tests (never mocks; skipped only outside
+scripts/test, see tests/backends.py).
 
 Start them with ``scripts/services/elasticsearch.sh start`` and
 ``scripts/services/meilisearch.sh start``; point elsewhere with PORTAL_TEST_ES_URL,
@@ -17,6 +18,7 @@ import requests
 
 from portal.search.backends.elasticsearch import ElasticsearchBackend
 from portal.search.backends.meilisearch import MeilisearchBackend
+from tests.backends import missing_backend
 
 ES_URL = os.environ.get("PORTAL_TEST_ES_URL", "http://127.0.0.1:9200")
 MEILI_URL = os.environ.get("PORTAL_TEST_MEILI_URL", "http://127.0.0.1:7700")
@@ -29,16 +31,16 @@ def unique_prefix() -> str:
 
 
 def require_engine(name: str, health_url: str, script: str, env_var: str, headers=None) -> None:
-    """Fail (not skip) with the command that fixes it when an engine is not running."""
+    """Skip — or, under scripts/test, fail — with the command that fixes it when an engine
+    is not running."""
     try:
         response = requests.get(health_url, timeout=3, headers=headers or {})
         response.raise_for_status()
     except requests.RequestException as exc:
-        pytest.fail(
-            f"{name} is not reachable at {health_url} ({exc}).\n"
+        missing_backend(
+            f"{name} is not reachable at {health_url} ({type(exc).__name__}). "
             f"Start it with `{script} start` (see `{script} status`), "
-            f"or set {env_var} to a running server.",
-            pytrace=False,
+            f"or set {env_var} to a running server."
         )
 
 
