@@ -79,7 +79,7 @@ class AgreementForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=500)])
     summary = TextAreaField(_l("Summary"))
     language = SelectField(
-        _l("Language of the title and summary"),
+        _l("Language of the text"),
         validate_choice=False,
         description=_l("Screen readers read the text in this language."),
     )

@@ -73,7 +73,7 @@ class OrganizationForm(FlaskForm):
     website = URLField(_l("Website"), validators=[Optional(), Length(max=500)])
     description = TextAreaField(_l("Description"))
     language = SelectField(
-        _l("Language of the name and description"),
+        _l("Language of the text"),
         validate_choice=False,
         description=_l("Screen readers read the text in this language."),
     )
