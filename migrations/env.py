@@ -103,6 +103,12 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        # Fresh planner statistics after schema or reference-data changes (SQLite has none
+        # until ANALYZE runs).
+        from portal.core.sqlite import refresh_statistics
+
+        with connection.begin():
+            refresh_statistics(connection)
 
 
 if context.is_offline_mode():

@@ -27,6 +27,7 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
 
     app.url_map.converters["int"] = IdConverter  # before any route is registered
     configure(app, config)
+    register_operations(app)  # request id, logs, metrics, health: before everything else
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
@@ -40,10 +41,21 @@ def configure(app: Flask, config: str | dict[str, Any] | None) -> None:
     name = config if isinstance(config, str) else overrides.get("ENV_NAME")
     if overrides.get("TESTING"):
         name = name or "testing"
-    app.config.from_object(config_for(name))
+    config_class = config_for(name)
+    app.config.from_object(config_class)
     app.config.update(overrides)
-    if not app.config.get("SECRET_KEY"):
+    if config_class.__name__ == "ProductionConfig":
+        from portal.core.security import check_secret_key
+
+        check_secret_key(app)  # never a generated key in production: refuse to start
+    elif not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _default_secret()
+
+
+def register_operations(app: Flask) -> None:
+    from portal.ops import init_ops
+
+    init_ops(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -166,6 +178,8 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from portal.core.security import init_security
     from portal.core.templating import init_templating
 
     init_templating(app)
+    init_security(app)

@@ -82,8 +82,20 @@ class Config:
     MAIL_SEND_LIMIT = int(_env("MAIL_SEND_LIMIT", "20"))
     MAIL_SEND_SECONDS = float(_env("MAIL_SEND_SECONDS", "5"))
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    # memory:// counts per process; several web workers or nodes share counts through Redis
+    # (redis://host:6379/0). Should Redis go away, each process counts on its own meanwhile
+    # (the fallback) rather than failing logins; /readyz reports it.
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "portal")
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # Operations (docs/deployment.md): "json" logs one object per line with the request id.
+    LOG_FORMAT = _env("LOG_FORMAT", "text")
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    # /metrics answers loopback only, or anyone sending "Authorization: Bearer <token>".
+    METRICS_TOKEN = _env("METRICS_TOKEN") or None
+    # How many reverse proxies (nginx) stand in front: their X-Forwarded-For/-Proto are trusted.
+    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", False)
@@ -93,6 +105,14 @@ class Config:
     REMEMBER_COOKIE_DURATION = timedelta(days=30)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     WTF_CSRF_TIME_LIMIT = None  # tie CSRF tokens to the session, not a clock
+    # Security headers (portal/core/security.py). Report-only is for trying a stricter policy.
+    CSP_REPORT_ONLY = _env_bool("CSP_REPORT_ONLY", False)
+    HSTS_ENABLED = _env_bool("HSTS", False)
+    # Spreadsheet imports: refused before parsing when beyond these (a zip bomb is a few KB).
+    IMPORT_MAX_UNPACKED_BYTES = int(_env("IMPORT_MAX_UNPACKED_MB", "20")) * 1024 * 1024
+    IMPORT_MAX_ROWS = int(_env("IMPORT_MAX_ROWS", "10000"))
+    IMPORT_MAX_COLUMNS = int(_env("IMPORT_MAX_COLUMNS", "100"))
+    IMPORT_MAX_CELL_CHARS = int(_env("IMPORT_MAX_CELL_CHARS", "10000"))
     PER_PAGE = 25
     TESTING = False
     DEBUG = False
@@ -103,6 +123,7 @@ class DevelopmentConfig(Config):
 
 
 class ProductionConfig(Config):
+    HSTS_ENABLED = _env_bool("HSTS", True)
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)
     REMEMBER_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)
 

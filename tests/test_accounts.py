@@ -119,7 +119,8 @@ def test_login_starts_a_fresh_session(client, factories):
     with client.session_transaction() as sess:
         assert "planted" not in sess
         assert sess["lang"] == "fr"  # the language choice is kept
-        assert sess["_user_id"] == str(user.id)
+        # "<user id>:<server-side session key>" (issue 15: sessions end on logout)
+        assert sess["_user_id"].split(":")[0] == str(user.id)
 
 
 def test_ip_rate_limit_answers_429_with_the_styled_error_page(client, app, monkeypatch):
@@ -225,7 +226,7 @@ def test_password_reset_full_flow_with_real_mail(client, factories, smtp_server)
     assert link.startswith("http://127.0.0.1:5000/account/reset/")  # built from BASE_URL
     assert link in smtp_server.html(message)
 
-    form = client.get(_path(link))
+    form = client.get(_path(link), follow_redirects=True)
     assert form.status_code == 200
     assert "li.wei@example.org" in _text(form)
     short = client.post(_path(link), data={"password": "short", "confirm": "short"})
@@ -427,7 +428,7 @@ def test_staff_creates_a_partner_user_who_gets_an_invitation(client, factories, 
     assert "Habitat for Humanity" in smtp_server.text(message)
     link = _link_in(message)
     client.post("/account/logout")
-    assert client.get(_path(link)).status_code == 200
+    assert client.get(_path(link), follow_redirects=True).status_code == 200
     done = client.post(_path(link), data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert done.status_code == 302
     assert login(client, "fatima@example.org", NEW_PASSWORD).status_code == 302
@@ -602,7 +603,8 @@ def test_deactivate_and_reactivate_but_not_yourself(client, factories):
     db.session.expire_all()
     assert db.session.get(User, staff.id).active is True
     actions = db.session.scalars(select(AuditLog.action).order_by(AuditLog.id)).all()
-    assert actions == ["deactivate", "reactivate"]
+    # Security events (issue 15) sit in the same log: the staff login, the refused login.
+    assert actions == ["login", "deactivate", "login-failed", "reactivate"]
 
 
 def test_deactivated_users_session_ends(client, factories):

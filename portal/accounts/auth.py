@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask, Request
 from flask_babel import lazy_gettext as _l
 
-from portal.core.models import utcnow
+from portal.core.models import as_utc, utcnow
 from portal.extensions import db, login_manager
+
+TOKEN_USE_RESOLUTION = timedelta(minutes=5)
 
 
 def init_login(app: Flask) -> None:
@@ -19,12 +23,7 @@ def init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from portal.accounts.models import User
-
-        if not user_id.isdigit():
-            return None
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.is_active else None
+        return load_session_user(user_id)
 
     @login_manager.request_loader
     def load_user_from_token(request: Request):
@@ -33,9 +32,37 @@ def init_login(app: Flask) -> None:
         token = bearer_token(request)
         if token is None:
             return None
-        token.last_used_at = utcnow()
-        db.session.commit()
+        # "Last used" to the nearest few minutes: a script polling the API must not turn
+        # every read into a database write.
+        now = utcnow()
+        last = as_utc(token.last_used_at)
+        if last is None or now - last >= TOKEN_USE_RESOLUTION:
+            token.last_used_at = now
+            db.session.commit()
         return token.user
+
+
+def load_session_user(user_id: str):
+    """The active user named by a session or remember-me cookie ("<id>:<session key>"), if that
+    server-side session still exists and has not expired. One read, no write."""
+    from portal.accounts.models import User, UserSession
+
+    raw_id, _sep, key = (user_id or "").partition(":")
+    if not raw_id.isdigit() or len(raw_id) > 12 or not key or len(key) > 200:
+        return None  # a cookie from before server-side sessions, or forged: log in again
+    user = db.session.execute(
+        db.select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            User.id == int(raw_id),
+            UserSession.key_hash == UserSession.hash(key),
+            UserSession.expires_at > utcnow(),
+        )
+    ).scalar_one_or_none()
+    if user is None or not user.is_active:
+        return None
+    user.session_key = key
+    return user
 
 
 def bearer_token(request: Request):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import secrets
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -14,6 +15,25 @@ from portal.core.models import TimestampMixin, utcnow
 from portal.extensions import db
 
 _hasher = PasswordHasher()
+_dummy_hashes: dict[tuple, str] = {}
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """The one place a password is checked against a hash (tests count the calls)."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def verify_dummy_password(password: str) -> None:
+    """Spend the time of a real verification for a login with no account (or no password yet),
+    so unknown and known addresses take the same time. The dummy hash is made once per set of
+    hasher parameters, with the same parameters as real hashes."""
+    key = (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _hasher.hash(secrets.token_urlsafe(24))
+    verify_password(_dummy_hashes[key], password)
 
 
 class Role(enum.StrEnum):
@@ -61,16 +81,24 @@ class User(UserMixin, TimestampMixin, db.Model):
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
+    # Flask-Login keeps ``get_id()`` in the session and in the remember-me cookie. Ours names the
+    # server-side session too ("<user id>:<session key>"), so either cookie is worth nothing
+    # once that session row is gone (logout, password change, deactivation).
+    session_key = None  # set at login and by the loader; not a column
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_key}" if self.session_key else str(self.id)
+
     def set_password(self, password: str) -> None:
         self.password_hash = _hasher.hash(password)
 
     def check_password(self, password: str) -> bool:
+        """Every call costs one hash verification, whether or not a password is set, so the
+        time a login takes says nothing about the account (see ``verify_dummy_password``)."""
         if not self.password_hash:
+            verify_dummy_password(password)
             return False
-        try:
-            return _hasher.verify(self.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        return verify_password(self.password_hash, password)
 
     def password_fingerprint(self) -> str:
         """Changes whenever the password does: reset tokens embed it, so they are single-use."""
@@ -118,3 +146,30 @@ class LoginFailure(db.Model):
 
     def __repr__(self) -> str:
         return f"<LoginFailure {self.email} at {self.created_at}>"
+
+
+class UserSession(db.Model):
+    """One logged-in browser. The cookie names the row by a random key (only its SHA-256 is
+    stored); the row goes on logout, password change or deactivation, and with it every copy
+    of the cookie. Checked on each request by the same query that loads the user, and never
+    written to after login, so ordinary requests cost no database write."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Absolute end: 12 hours, or the remember-me cookie's 30 days.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    user = relationship("User")
+
+    def __repr__(self) -> str:
+        return f"<UserSession user={self.user_id} until {self.expires_at}>"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()

@@ -18,7 +18,15 @@ from flask_babel import gettext as _
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
 
-from portal.accounts.models import ApiToken, LoginFailure, Role, User
+from portal.accounts.models import (
+    ApiToken,
+    LoginFailure,
+    Role,
+    User,
+    UserSession,
+    verify_dummy_password,
+)
+from portal.accounts.passwords import password_problem
 from portal.accounts.permissions import (
     can_assign_role,
     can_change_active,
@@ -96,9 +104,13 @@ def authenticate(email: str, password: str, ip_address: str | None = None) -> Lo
     """
     email = (email or "").strip().lower()[:254]
     if recent_login_failures(email) >= _lock_threshold():
+        record_security_event("login-locked", find_user_by_email(email), email=email)
         return LoginResult(LoginOutcome.LOCKED)
     user = find_user_by_email(email)
+    if user is None:
+        verify_dummy_password(password)  # the same time as a wrong password (issue 15, S3)
     if user is None or not user.check_password(password) or not user.is_active:
+        record_security_event("login-failed", user, email=email)
         # Keep the table small: this address's rows outside the window are no longer needed.
         db.session.execute(
             delete(LoginFailure).where(
@@ -111,7 +123,128 @@ def authenticate(email: str, password: str, ip_address: str | None = None) -> Lo
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
     user.last_login_at = utcnow()
     db.session.flush()
+    record_security_event("login", user)
     return LoginResult(LoginOutcome.OK, user)
+
+
+def _masked(email: str) -> str:
+    """An address typed at the login form, recognisable to its owner but not a list of
+    addresses (people sometimes type a password into the e-mail field)."""
+    local, at, domain = email.partition("@")
+    if not at or not local or not domain or " " in email:
+        return "(not an e-mail address)"
+    return f"{local[0]}…@{domain[:100]}"
+
+
+SECURITY_SUMMARIES = {
+    "login": "Logged in",
+    "login-failed": "Failed login",
+    "login-locked": "Login refused: too many failures",
+    "logout": "Logged out",
+    "sessions-ended": "Sessions ended",
+}
+
+
+def record_security_event(
+    action: str, user: User | None, *, email: str = "", detail: str = ""
+) -> None:
+    """A login, failed login, lock-out, logout or ending of sessions, in the audit log (only
+    administrators see these; ``portal.core.audit.SECURITY_ACTIONS``)."""
+    summary = SECURITY_SUMMARIES.get(action, action)
+    if user is not None:
+        summary = f"{summary}: {user.email}"
+    elif email:
+        summary = f"{summary}: unknown address {_masked(email)}"
+    if detail:
+        summary = f"{summary} ({detail})"
+    from flask_login import current_user
+
+    actor = current_user if current_user and current_user.is_authenticated else user
+    record_audit(
+        action,
+        user if user is not None else "user",
+        summary=summary,
+        actor_id=getattr(actor, "id", None),
+    )
+
+
+# --- Server-side sessions ----------------------------------------------------------------------
+
+
+def start_session(
+    user: User, *, remember: bool, ip_address: str | None = None, user_agent: str | None = None
+) -> str:
+    """Open a server-side session for a login; sets ``user.session_key`` for Flask-Login.
+
+    Expired rows of this user are pruned here, at login, rather than by any request."""
+    now = utcnow()
+    lifetime = current_app.config[
+        "REMEMBER_COOKIE_DURATION" if remember else "PERMANENT_SESSION_LIFETIME"
+    ]
+    db.session.execute(
+        delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at <= now)
+    )
+    key = secrets.token_urlsafe(32)
+    db.session.add(
+        UserSession(
+            user_id=user.id,
+            key_hash=UserSession.hash(key),
+            created_at=now,
+            expires_at=now + lifetime,
+            ip_address=(ip_address or "")[:64] or None,
+            user_agent=(user_agent or "")[:200] or None,
+        )
+    )
+    db.session.flush()
+    user.session_key = key
+    return key
+
+
+def end_session(user: User) -> None:
+    """Logout: this browser's session ends, and every copy of its cookies with it."""
+    if user.session_key:
+        db.session.execute(
+            delete(UserSession).where(
+                UserSession.user_id == user.id,
+                UserSession.key_hash == UserSession.hash(user.session_key),
+            )
+        )
+        db.session.flush()
+        record_security_event("logout", user)
+        user.session_key = None
+
+
+def end_sessions(user: User, *, keep_current: bool = False, reason: str = "") -> int:
+    """End the user's sessions everywhere (password change or reset, deactivation, "log out
+    everywhere else"); with ``keep_current`` the browser doing it stays logged in."""
+    stmt = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep_current and user.session_key:
+        stmt = stmt.where(UserSession.key_hash != UserSession.hash(user.session_key))
+    ended = db.session.execute(stmt).rowcount or 0
+    db.session.flush()
+    if ended:
+        record_security_event(
+            "sessions-ended", user, detail=f"{ended}, {reason}" if reason else str(ended)
+        )
+    if not keep_current:
+        user.session_key = None
+    return ended
+
+
+def prune_expired_sessions() -> int:
+    """Delete every expired session row (the worker's round; logins prune their own user's)."""
+    result = db.session.execute(delete(UserSession).where(UserSession.expires_at <= utcnow()))
+    db.session.flush()
+    return result.rowcount or 0
+
+
+def other_sessions_count(user: User) -> int:
+    stmt = select(func.count(UserSession.id)).where(
+        UserSession.user_id == user.id, UserSession.expires_at > utcnow()
+    )
+    if user.session_key:
+        stmt = stmt.where(UserSession.key_hash != UserSession.hash(user.session_key))
+    return db.session.scalar(stmt) or 0
 
 
 # --- Signed links for password reset and invitations ------------------------------------------
@@ -209,10 +342,20 @@ def request_password_reset(email: str) -> None:
     )
 
 
+def check_password_policy(user: User, password: str) -> None:
+    problem = password_problem(password, email=user.email or "", name=user.name or "")
+    if problem:
+        raise AccountError(problem, field="password")
+
+
 def set_new_password(user: User, password: str, *, reason: str = "password-reset") -> None:
+    """Set a password (reset link, invitation, change) and end the user's other sessions: a
+    thief holding a copied cookie loses it the moment the owner changes the password."""
+    check_password_policy(user, password)
     user.set_password(password)
     db.session.flush()
     record_audit(reason, user, summary=f"Password set for {user.email}", actor_id=user.id)
+    end_sessions(user, keep_current=reason == "password-change", reason=reason)
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
@@ -322,6 +465,7 @@ def create_user(
         name=name.strip(), email=email, role=role, organization_id=organization_id, active=True
     )
     if password:
+        check_password_policy(user, password)
         user.set_password(password)
     db.session.add(user)
     db.session.flush()
@@ -372,9 +516,13 @@ def update_user(actor, target: User, *, name: str, role: str, organization_id: i
     target.organization_id = organization_id
     db.session.flush()
     record_audit(
-        "update",
+        "role-change" if before["role"] != role else "update",
         target,
-        summary=f"User {target.email} changed",
+        summary=(
+            f"User {target.email}: role {before['role']} → {role}"
+            if before["role"] != role
+            else f"User {target.email} changed"
+        ),
         before=before,
         after=snapshot(target, USER_AUDIT_FIELDS),
     )
@@ -391,6 +539,8 @@ def set_user_active(actor, target: User, active: bool) -> User:
     before = snapshot(target, USER_AUDIT_FIELDS)
     target.active = active
     db.session.flush()
+    if not active:
+        end_sessions(target, reason="deactivated")
     record_audit(
         "reactivate" if active else "deactivate",
         target,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     abort,
@@ -16,8 +14,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import pgettext
+from flask_babel import ngettext, pgettext
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from portal.accounts import services
@@ -41,6 +40,7 @@ from portal.accounts.permissions import (
 )
 from portal.core.forms import choice_list
 from portal.core.pagination import paginate
+from portal.core.security import mark_no_referrer, mark_private, safe_next
 from portal.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
@@ -69,18 +69,6 @@ def _role_label(role: str) -> str:
 @bp.app_context_processor
 def _account_helpers():
     return {"role_label": _role_label}
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only a relative path on this site: no scheme, no host, no ``//`` or ``/\\`` tricks."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return None
-    if any(c in target for c in "\\\r\n\t") or any(ord(c) < 32 for c in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def _login_limit() -> str:
@@ -112,7 +100,14 @@ def login():
             session.clear()
             if lang:
                 session["lang"] = lang
-            login_user(result.user, remember=bool(form.remember.data))
+            remember = bool(form.remember.data)
+            services.start_session(
+                result.user,
+                remember=remember,
+                ip_address=request.remote_addr,
+                user_agent=request.user_agent.string,
+            )
+            login_user(result.user, remember=remember)
             db.session.commit()
             return redirect(safe_next(form.next.data) or url_for("core.home"))
         db.session.commit()  # keep the failure count
@@ -138,6 +133,10 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        # The server-side session goes, so a copy of either cookie is worthless from now on.
+        services.end_session(current_user._get_current_object())
+        db.session.commit()
     session.clear()
     # After the clear: logout_user leaves a note in the session that makes Flask-Login delete
     # the remember-me cookie on this response.
@@ -175,46 +174,83 @@ def _token_problem_message(problem: services.TokenProblem) -> str:
     return _("This link is not valid. Check that you copied all of it, or ask for a new one.")
 
 
-def _set_password_page(token: str, salt: str, max_age: int, *, invitation: bool):
+# A valid link's token moves from the URL into the session at the first visit, and the browser
+# is sent on to a page whose address holds no secret: nothing is left in the address bar, the
+# history or a Referer. Posting to the link itself still works (forms opened earlier).
+_LINK_KEY = "password_link"
+
+
+def _link_salt(invitation: bool) -> tuple[str, int]:
+    if invitation:
+        return services.INVITATION_SALT, services.invitation_max_age()
+    return services.RESET_SALT, services.reset_max_age()
+
+
+def _token_problem_page(problem: services.TokenProblem, invitation: bool):
+    return (
+        render_template(
+            "accounts/token_problem.html",
+            message=_token_problem_message(problem),
+            invitation=invitation,
+        ),
+        400,
+    )
+
+
+def _set_password_page(token: str, *, invitation: bool, from_session: bool = False):
+    mark_no_referrer()  # the URL is a secret: it must not reach another site as a Referer
+    mark_private()
+    salt, max_age = _link_salt(invitation)
     user, problem = services.load_password_token(token, salt, max_age)
     if problem is not None:
-        return (
-            render_template(
-                "accounts/token_problem.html",
-                message=_token_problem_message(problem),
-                invitation=invitation,
-            ),
-            400,
-        )
+        if from_session:
+            session.pop(_LINK_KEY, None)
+        return _token_problem_page(problem, invitation)
+    if request.method == "GET" and not from_session:
+        session[_LINK_KEY] = {"token": token, "invitation": invitation}
+        return redirect(url_for("accounts.choose_password"), 303)
     form = SetPasswordForm()
     if form.validate_on_submit():
-        services.set_new_password(
-            user,
-            form.password.data,
-            reason="invitation-accepted" if invitation else "password-reset",
-        )
-        db.session.commit()
-        flash(_("Your password has been set. You can now log in."), "success")
-        if current_user.is_authenticated:
-            logout_user()
-        return redirect(url_for("accounts.login"))
+        try:
+            services.set_new_password(
+                user,
+                form.password.data,
+                reason="invitation-accepted" if invitation else "password-reset",
+            )
+        except services.AccountError as err:
+            form.password.errors = [*form.password.errors, err.message]
+        else:
+            db.session.commit()
+            if current_user.is_authenticated:
+                session.clear()
+                logout_user()
+            session.pop(_LINK_KEY, None)
+            flash(_("Your password has been set. You can now log in."), "success")
+            return redirect(url_for("accounts.login"))
     return render_template(
         "accounts/set_password.html", form=form, user=user, invitation=invitation
+    ), (400 if form.errors else 200)
+
+
+@bp.route("/choose-password", methods=["GET", "POST"])
+def choose_password():
+    link = session.get(_LINK_KEY)
+    if not isinstance(link, dict) or not isinstance(link.get("token"), str):
+        mark_private()
+        return _token_problem_page(services.TokenProblem.INVALID, invitation=False)
+    return _set_password_page(
+        link["token"], invitation=bool(link.get("invitation")), from_session=True
     )
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
-    return _set_password_page(
-        token, services.RESET_SALT, services.reset_max_age(), invitation=False
-    )
+    return _set_password_page(token, invitation=False)
 
 
 @bp.route("/welcome/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str):
-    return _set_password_page(
-        token, services.INVITATION_SALT, services.invitation_max_age(), invitation=True
-    )
+    return _set_password_page(token, invitation=True)
 
 
 # --- Profile -----------------------------------------------------------------------------------
@@ -236,6 +272,7 @@ def _render_profile(status=200, **forms):
     return (
         render_template(
             "accounts/profile.html",
+            other_sessions=services.other_sessions_count(current_user),
             tokens=services.list_api_tokens(current_user),
             new_token=forms.pop("new_token", None),
             **forms,
@@ -264,6 +301,26 @@ def change_password():
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("accounts.profile"))
     return _render_profile(400, password_form=form)
+
+
+@bp.route("/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():
+    if not FlaskForm().validate_on_submit():  # the CSRF check
+        abort(400)
+    ended = services.end_sessions(
+        current_user._get_current_object(), keep_current=True, reason="log out everywhere else"
+    )
+    db.session.commit()
+    flash(
+        ngettext(
+            "%(num)s other session has been logged out.",
+            "%(num)s other sessions have been logged out.",
+            ended,
+        ),
+        "success",
+    )
+    return redirect(url_for("accounts.profile"))
 
 
 @bp.route("/language", methods=["POST"])

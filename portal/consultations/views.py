@@ -80,6 +80,7 @@ from portal.consultations.permissions import (
 from portal.core.dates import format_when, timezone_choices
 from portal.core.forms import choice_list
 from portal.core.models import as_utc, utcnow
+from portal.core.security import mark_no_referrer, mark_private, safe_next
 from portal.core.services import PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.partners.forms import apply_service_errors
@@ -215,7 +216,7 @@ def set_timezone():
     flash(
         _("Meeting times are now also shown in %(tz)s.", tz=form.timezone.data or "UTC"), "success"
     )
-    return redirect(request.form.get("next") or url_for("consultations.index"), 303)
+    return redirect(safe_next(request.form.get("next")) or url_for("consultations.index"), 303)
 
 
 @bp.route("/feed/reset", methods=["POST"])
@@ -794,6 +795,8 @@ def meeting_ics(meeting_id: int):
 
 @bp.route("/feed/<token>.ics")
 def feed(token: str):
+    mark_no_referrer()
+    mark_private()  # a personal calendar reached without a login: never in a shared cache
     user: User | None = services.user_from_feed_token(token)
     if user is None:
         abort(404)

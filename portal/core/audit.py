@@ -19,6 +19,43 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.core.models import utcnow
 from portal.extensions import db
 
+# Security events (issue 15): who logged in, failed, was locked out, changed a password, made
+# or revoked an API token, ended sessions. Only administrators see them in the audit log; role
+# changes and deactivations are staff business and stay visible to all staff too.
+SECURITY_ACTIONS = frozenset(
+    {
+        "login",
+        "login-failed",
+        "login-locked",
+        "logout",
+        "sessions-ended",
+        "password-change",
+        "password-reset",
+        "invitation-accepted",
+    }
+)
+SECURITY_OBJECT_TYPES = frozenset({"apitoken"})
+# Shown to administrators under "Security events" along with the above.
+ADMIN_SECURITY_ACTIONS = SECURITY_ACTIONS | {"role-change", "deactivate", "reactivate"}
+
+
+def visible_audit_filter(user):
+    """The audit rows ``user`` may read: everything for administrators; for other staff,
+    everything but personal security events."""
+    if getattr(user, "is_admin", False):
+        return db.true()
+    return db.and_(
+        AuditLog.action.not_in(SECURITY_ACTIONS),
+        AuditLog.object_type.not_in(SECURITY_OBJECT_TYPES),
+    )
+
+
+def security_events_filter():
+    return db.or_(
+        AuditLog.action.in_(ADMIN_SECURITY_ACTIONS),
+        AuditLog.object_type.in_(SECURITY_OBJECT_TYPES),
+    )
+
 
 class AuditLog(db.Model):
     __tablename__ = "audit_log"

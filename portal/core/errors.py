@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from portal.core.security import plain_query_args
 from portal.extensions import db
 
 
@@ -50,7 +51,9 @@ def init_error_handlers(app: Flask) -> None:
                 # Back to the form, which shows the error beside its file field with the
                 # form's own limit (templates/macros/ui.html, `too_large`). Every form's
                 # limit is below the request cap, so this only happens for huge files.
-                args = {**request.args.to_dict(flat=True), "too_large": "1"}
+                # Only plain query arguments: not url_for's options (_external, _scheme …),
+                # not a second value for a route variable (a TypeError, so a 500).
+                args = {**plain_query_args(*(request.view_args or {})), "too_large": "1"}
                 target = url_for(request.endpoint, **(request.view_args or {}), **args)
                 return redirect(target, 303)
             return render_error(413, _("The file is too large."))

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import BadRequest
 from werkzeug.utils import cached_property
+
+# No API takes more than a few levels; a thousand nested arrays only exhaust the stack.
+MAX_JSON_DEPTH = 32
 
 
 def _without_nul(data: ImmutableMultiDict) -> ImmutableMultiDict:
@@ -32,9 +36,47 @@ def _json_without_nul(value):
     return value
 
 
+def check_json(value) -> None:
+    """Refuse JSON nested deeper than ``MAX_JSON_DEPTH`` or holding text that is not Unicode
+    (a lone ``\\ud800`` escape decodes to a surrogate no database or encoder accepts).
+
+    Iterative, so a deep document cannot overflow the stack here either."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise BadRequest(
+                    f"The JSON document is nested too deeply (limit {MAX_JSON_DEPTH})."
+                )
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    _check_text(key)
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise BadRequest(
+            "The JSON document contains an invalid character (an unpaired surrogate escape "
+            f"at position {err.start})."
+        ) from None
+
+
 class PortalRequest(Request):
     def get_json(self, *args, **kwargs):  # type: ignore[override]
-        return _json_without_nul(super().get_json(*args, **kwargs))
+        try:
+            value = super().get_json(*args, **kwargs)
+        except RecursionError:
+            raise BadRequest("The JSON document is nested too deeply.") from None
+        check_json(value)
+        return _json_without_nul(value)
 
     @cached_property
     def args(self) -> ImmutableMultiDict:  # type: ignore[override]

@@ -17,6 +17,7 @@ from sqlalchemy import distinct, func, select
 
 from portal.agreements.models import Agreement, AgreementParty
 from portal.agreements.permissions import visible_agreements_filter
+from portal.core.security import safe_next
 from portal.extensions import db
 from portal.partners.models import Organization, Region
 from portal.partners.permissions import visible_organizations_filter
@@ -78,10 +79,7 @@ def set_language(code: str):
 
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
-    target = request.args.get("next") or url_for("core.home")
-    if not target.startswith("/") or target.startswith(("//", "/\\")):  # no open redirect
-        target = url_for("core.home")
-    return redirect(target)
+    return redirect(safe_next(request.args.get("next")) or url_for("core.home"))
 
 
 @bp.route("/favicon.ico")

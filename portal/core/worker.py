@@ -21,23 +21,42 @@ from portal.extensions import db
 Step = Callable[[], str | None]  # returns a short report line, or None when there was nothing
 
 
+class _LoopState:
+    stopping = False  # SIGTERM received: finish the current step, then stop
+    sleeping = False  # between rounds: nothing to finish, stop at once
+
+
+_state = _LoopState()
+
+
+def stop_requested() -> bool:
+    """True once the running worker got SIGTERM; long steps check it between batches."""
+    return _state.stopping
+
+
 def run_loop(name: str, steps: list[tuple[str, Step]], *, interval: float, once: bool) -> None:
     """Run ``steps`` every ``interval`` seconds until Ctrl-C or SIGTERM.
 
-    A failing step is logged and the loop goes on (the database or SMTP server may be briefly
-    away); with ``once`` the failure propagates so scripts and tests see it.
+    SIGTERM (how systemd and other service managers stop a worker) is graceful: the step in
+    progress finishes its current batch (``stop_requested``) and the loop ends; between rounds
+    it ends at once. A second SIGTERM, or Ctrl-C, interrupts at once: the open transaction
+    rolls back, which releases its claims (search rows are locked, not leased), so nothing is
+    lost. A failing step is logged and the loop goes on (the database or SMTP server may be
+    briefly away); with ``once`` the failure propagates so scripts and tests see it.
     """
 
-    def _stop(_signum, _frame):
-        raise KeyboardInterrupt
+    def _on_sigterm(_signum, _frame):
+        if _state.stopping or _state.sleeping:
+            raise KeyboardInterrupt
+        _state.stopping = True
 
-    # Service managers stop workers with SIGTERM: treat it like Ctrl-C.
+    _state.stopping = _state.sleeping = False
     try:
-        previous = signal.signal(signal.SIGTERM, _stop)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (embedded use): leave signals alone
         previous = None
     try:
-        while True:
+        while not _state.stopping:
             for label, step in steps:
                 try:
                     report = step()
@@ -50,13 +69,23 @@ def run_loop(name: str, steps: list[tuple[str, Step]], *, interval: float, once:
                     report = None
                 if report:
                     click.echo(f"{label}: {report}")
-            if once:
+                if _state.stopping:
+                    break
+            if once or _state.stopping:
                 break
             db.session.remove()  # a fresh session per round: no stale identity map
-            time.sleep(interval)
+            _state.sleeping = True
+            try:
+                if not _state.stopping:
+                    time.sleep(interval)
+            finally:
+                _state.sleeping = False
+        if _state.stopping:
+            click.echo(f"{name} stopped (SIGTERM) after finishing its current batch.")
     except KeyboardInterrupt:
         click.echo(f"{name} stopped.")
     finally:
+        _state.stopping = _state.sleeping = False
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
@@ -71,11 +100,19 @@ def general_steps() -> list[tuple[str, Step]]:
         count = reminders_round()
         return f"queued {count} meeting reminder(s)" if count else None
 
+    def expired_sessions() -> str | None:
+        from portal.accounts.services import prune_expired_sessions
+
+        count = prune_expired_sessions()
+        db.session.commit()
+        return f"removed {count} expired session(s)" if count else None
+
     return [
         ("reviews", jobs_round_report),
         ("consultations", meeting_reminders),
         ("search", sync_round_report),
         ("mail", send_due_report),
+        ("sessions", expired_sessions),
     ]
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from portal.core.sqlite import refresh_statistics
 from portal.demo.engagement import MEMBER_LOGINS, load_engagement
 from portal.demo.seed import (
     DEMO_PASSWORD,
@@ -59,6 +60,8 @@ def seed_demo_command(force: bool) -> None:
         engagement = load_engagement()
         report.engagement = engagement.total
         progress.update(task, advance=1, description="Wrote consultations and reviews")
+        db.session.commit()
+        refresh_statistics(db.session)
         db.session.commit()
     if report.total == 0:
         console.print("All demo records are already present; nothing was added.")

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from portal.core.sqlite import refresh_statistics
 from portal.extensions import db
 from portal.imports.reading import ImportFileError, read_sheet
 from portal.imports.services import ImportRun, execute_import, plan_import
@@ -104,6 +105,8 @@ def _run(files: dict[str, Path], dry_run: bool) -> None:
         return
     with _progress_bars(console) as factory:
         execute_import(run, progress=factory)
+    db.session.commit()
+    refresh_statistics(db.session)  # a bulk load changes the planner's picture
     db.session.commit()
     _print_summary(console, run, done=True)
 

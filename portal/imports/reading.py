@@ -20,7 +20,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import PurePath
 
-from flask import has_request_context
+from flask import current_app, has_app_context, has_request_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -38,6 +38,31 @@ class Sheet:
     rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     # Cells found under a column without a header, reported by validation as (row, position).
     stray_cells: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What a spreadsheet may hold before we refuse it, checked before and while parsing so a
+    "zip bomb" (a few hundred KB that unpack to 100 MB of XML) is refused in milliseconds."""
+
+    unpacked_bytes: int = 20 * 1024 * 1024
+    rows: int = 10_000
+    columns: int = 100
+    cell_chars: int = 10_000
+    zip_entries: int = 1_000
+
+    @classmethod
+    def from_config(cls) -> ImportLimits:
+        if not has_app_context():
+            return cls()
+        config = current_app.config
+        default = cls()
+        return cls(
+            unpacked_bytes=int(config.get("IMPORT_MAX_UNPACKED_BYTES", default.unpacked_bytes)),
+            rows=int(config.get("IMPORT_MAX_ROWS", default.rows)),
+            columns=int(config.get("IMPORT_MAX_COLUMNS", default.columns)),
+            cell_chars=int(config.get("IMPORT_MAX_CELL_CHARS", default.cell_chars)),
+        )
 
 
 def file_extension(filename: str) -> str:
@@ -62,14 +87,15 @@ def read_sheet(data: bytes, filename: str) -> Sheet:
 
 def _read_sheet(data: bytes, filename: str) -> Sheet:
     ext = file_extension(filename)
+    limits = ImportLimits.from_config()
     if ext == "csv":
-        return _read_csv(data)
+        return _read_csv(data, limits)
     if ext == "xlsx":
-        return _read_xlsx(data)
+        return _read_xlsx(data, limits)
     raise ImportFileError(_("Only .csv and .xlsx files can be imported."))
 
 
-def _read_csv(data: bytes) -> Sheet:
+def _read_csv(data: bytes, limits: ImportLimits) -> Sheet:
     if data.startswith(b"PK\x03\x04"):
         raise ImportFileError(
             _("This file looks like a spreadsheet (XLSX), not CSV. Rename it to .xlsx.")
@@ -89,17 +115,78 @@ def _read_csv(data: bytes) -> Sheet:
             )
         ) from err
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        records = _limited(csv.reader(io.StringIO(text, newline=""), strict=True), limits)
     except csv.Error as err:
         raise ImportFileError(_("The CSV file is malformed: %(error)s", error=str(err))) from err
     return _build_sheet(enumerate(records, start=1))
 
 
-def _read_xlsx(data: bytes) -> Sheet:
+def _limited(records, limits: ImportLimits) -> list[list]:
+    """The records, read one at a time and refused as soon as one passes a limit."""
+    kept: list[list] = []
+    filled = 0  # blank rows (a whole column formatted in Excel) do not count
+    for number, record in enumerate(records, start=1):
+        filled += any(record)
+        if filled > limits.rows + 1:  # the header row plus the data rows
+            raise ImportFileError(
+                _(
+                    "The file has more than %(n)s rows. Split it into smaller files and import "
+                    "them one after the other.",
+                    n=limits.rows,
+                )
+            )
+        if len(record) > limits.columns and any(record[limits.columns :]):
+            raise ImportFileError(
+                _("Row %(row)s has more than %(n)s columns.", row=number, n=limits.columns)
+            )
+        record = list(record[: limits.columns])
+        for position, value in enumerate(record, start=1):
+            if isinstance(value, str) and len(value) > limits.cell_chars:
+                raise ImportFileError(
+                    _(
+                        "Row %(row)s, column %(column)s holds more than %(n)s characters.",
+                        row=number,
+                        column=position,
+                        n=limits.cell_chars,
+                    )
+                )
+        kept.append(record)
+    return kept
+
+
+def _check_archive(data: bytes, limits: ImportLimits) -> None:
+    """Refuse an XLSX whose parts unpack to more than the limit, before any XML is parsed.
+
+    The sizes are those declared in the zip directory; Python's zipfile never inflates an
+    entry beyond its declared size (it fails the CRC check instead), so they cannot lie."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise ImportFileError(
+            _(
+                "The XLSX file could not be opened; it may be damaged or password-protected. "
+                "Open it in a spreadsheet program, save it again and retry."
+            )
+        ) from err
+    unpacked = sum(entry.file_size for entry in entries)
+    if len(entries) > limits.zip_entries or unpacked > limits.unpacked_bytes:
+        raise ImportFileError(
+            _(
+                "The spreadsheet unpacks to %(size)s MB, more than the %(limit)s MB allowed. "
+                "Split it into smaller files, or save it as CSV.",
+                size=max(1, round(unpacked / (1024 * 1024))),
+                limit=max(1, limits.unpacked_bytes // (1024 * 1024)),
+            )
+        )
+
+
+def _read_xlsx(data: bytes, limits: ImportLimits) -> Sheet:
     from openpyxl import load_workbook
 
     if not data.startswith(b"PK\x03\x04"):
         raise ImportFileError(_("This is not a valid XLSX file (it is not a zip archive)."))
+    _check_archive(data, limits)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as err:
@@ -118,9 +205,8 @@ def _read_xlsx(data: bytes) -> Sheet:
             raise ImportFileError(_("The XLSX file has no worksheet."))
         sheet = workbook.worksheets[0]
         try:
-            records = [
-                [_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)
-            ]
+            rows = sheet.iter_rows(values_only=True, max_col=limits.columns + 1)
+            records = _limited(([_cell_text(v) for v in row] for row in rows), limits)
         except ImportFileError:
             raise
         except Exception as err:  # broken sheet XML inside a valid zip

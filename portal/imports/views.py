@@ -20,6 +20,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from portal.core.sqlite import refresh_statistics
 from portal.extensions import db
 from portal.imports.forms import ConfirmForm, UploadForm
 from portal.imports.permissions import can_import
@@ -165,6 +166,8 @@ def confirm():
         db.session.rollback()
         return _preview(run, meta["kind"], meta["filename"], None, status=409)
     counts = execute_import(run, actor_id=current_user.id)[meta["kind"]]
+    db.session.commit()
+    refresh_statistics(db.session)  # a bulk load changes the planner's picture
     db.session.commit()
     _discard(token, meta)
     flash(

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from portal.core.forms import choice_list
 from portal.core.pagination import paginate
+from portal.core.security import plain_query_args
 from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError
 from portal.extensions import db, login_manager
 from portal.reviews import dashboard as round_dashboard
@@ -157,7 +158,7 @@ def staff_comments(round_id: int):
 
 
 def _back_to_list(review_round: ReviewRound, anchor: str = "") -> str:
-    args = {k: v for k, v in request.args.items() if k != "round_id"}
+    args = plain_query_args("round_id", "comment_id")
     return url_for("reviews.staff_comments", round_id=review_round.id, **args) + anchor
 
 

@@ -28,6 +28,7 @@ from portal.accounts.services import INVITATION_SALT, find_user_by_email, make_p
 from portal.core.audit import record_audit
 from portal.core.forms import choice_list
 from portal.core.models import utcnow
+from portal.core.security import mark_no_referrer, mark_private
 from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Region
@@ -802,6 +803,8 @@ def invitations(round_id: int):
 def follow_invitation(token: str):
     """A reviewer's personal link. It never logs anyone in: it leads to the round (after
     logging in), or — for an address without an account — to choosing a password first."""
+    mark_no_referrer()
+    mark_private()
     invitation = find_invitation(token)
     if invitation is None:
         return render_template("reviews/link_problem.html"), 404
@@ -851,6 +854,8 @@ def follow_invitation(token: str):
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 def unsubscribe(token: str):
     """Stops reminders for one round. GET only asks (mail scanners follow links); POST acts."""
+    mark_no_referrer()
+    mark_private()
     invitation = find_invitation(token)
     if invitation is None:
         return render_template("reviews/link_problem.html"), 404

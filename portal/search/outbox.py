@@ -7,7 +7,9 @@
    rows, ``SEARCH_APPLY_SECONDS``), in a fresh session. Success deletes the rows; failure
    schedules a retry with exponential backoff and is logged — a user's save never fails
    because an engine is down.
-3. ``flask search sync`` / ``flask search worker`` retry what is left.
+3. ``flask search sync`` / ``flask search worker`` retry what is left. Many workers may run
+   at once: on PostgreSQL batches are claimed with ``FOR UPDATE SKIP LOCKED``
+   (``apply_pending``).
 
 Rows carry only a document id: whoever applies them loads the object's *current* state, so
 rows may be applied twice, late or out of order and the index still ends up right.
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import delete, event, insert, inspect, select, update
+from sqlalchemy import delete, event, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from portal.core.models import utcnow
@@ -170,64 +172,132 @@ def apply_pending(
     limit: int | None = None,
     time_budget: float | None = None,
     due_only: bool = True,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ApplyReport:
     """Apply outbox rows to every index target; returns what was applied and what failed.
 
     ``doc_ids`` restricts to those documents (the after-commit path); otherwise rows are
     taken oldest first, only those due (``due_only``) unless an operator asks for all.
+    ``limit`` bounds the rows taken. Work goes in batches, each claimed, applied and committed
+    on its own; ``should_stop`` (default: the worker received SIGTERM) is asked between
+    batches, so a stopping worker finishes its current batch and leaves the rest unclaimed.
+
+    Many workers (and the after-commit path of every web process) may run this at once. On
+    PostgreSQL a batch is claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` and each of its
+    documents with a transaction-level advisory lock, so no row is applied by two processes,
+    and two processes never write the same document concurrently (the later state could lose
+    to the earlier one). The locks go with the transaction: a worker killed mid-batch loses
+    nothing — its rows are free again when PostgreSQL drops the connection. SQLite serialises
+    writers anyway; there the portal runs one worker (docs/deployment.md).
     """
+    from portal.core.worker import stop_requested
     from portal.search.documents import docs_for
     from portal.search.registry import index_targets
 
     started = time.monotonic()
     report = ApplyReport()
     targets = index_targets(app)
+    stop = should_stop or stop_requested
+    wanted = sorted(doc_ids)[: limit or None] if doc_ids is not None else None
+    left = limit
+    cursor = 0  # rows are taken in id order; a failed or skipped row is not retried this call
     with Session(db.engine) as session:
-        stmt = select(SearchOutbox.id, SearchOutbox.doc_id, SearchOutbox.attempts).order_by(
-            SearchOutbox.id
-        )
-        if doc_ids is not None:
-            # A bulk import may touch 50k documents: take a bounded share, the worker the rest.
-            wanted = sorted(doc_ids)[: limit or None]
-            stmt = stmt.where(SearchOutbox.doc_id.in_(wanted))
-        elif due_only:
-            stmt = stmt.where(SearchOutbox.next_attempt_at <= utcnow())
-        if limit:
-            stmt = stmt.limit(limit)
-        rows_by_doc: dict[str, list[tuple[int, int]]] = {}
-        for row_id, doc_id, attempts in session.execute(stmt):
-            rows_by_doc.setdefault(doc_id, []).append((row_id, attempts))
-        doc_list = list(rows_by_doc)
-        for start in range(0, len(doc_list), APPLY_BATCH):
+        locking = session.get_bind().dialect.name == "postgresql"
+        while left is None or left > 0:
             if time_budget is not None and time.monotonic() - started > time_budget:
                 break  # the rest stays in the outbox for the worker
-            batch = doc_list[start : start + APPLY_BATCH]
-            docs = docs_for(session, batch)
-            upserts = [doc for doc in docs.values() if doc is not None]
-            deletes = [doc_id for doc_id, doc in docs.items() if doc is None]
-            session.expunge_all()
-            error = _apply_to_targets(targets, upserts, deletes)
-            row_ids = [row_id for doc_id in batch for row_id, _ in rows_by_doc[doc_id]]
-            if error is None:
-                session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(row_ids)))
-                report.applied += len(batch)
-            else:
-                report.failed += len(batch)
-                report.errors.append(error)
-                now = utcnow()
-                for doc_id in batch:
-                    for row_id, attempts in rows_by_doc[doc_id]:
-                        session.execute(
-                            update(SearchOutbox)
-                            .where(SearchOutbox.id == row_id)
-                            .values(
-                                attempts=attempts + 1,
-                                next_attempt_at=now + backoff(attempts + 1),
-                                last_error=error[:1000],
-                            )
-                        )
-            session.commit()
+            if stop():
+                break
+            size = APPLY_BATCH if left is None else min(APPLY_BATCH, left)
+            claimed, rows_by_doc, cursor = _claim_batch(
+                session, cursor, size, wanted=wanted, due_only=due_only, locking=locking
+            )
+            if not claimed:
+                break
+            if left is not None:
+                left -= claimed
+            if rows_by_doc:
+                _apply_batch(session, targets, rows_by_doc, report, docs_for)
+            session.commit()  # releases this batch's row and document locks
     return report
+
+
+# Advisory lock namespace (first key of pg_try_advisory_xact_lock(int, int)): search documents.
+_DOC_LOCK_SPACE = 0x5EA5
+_TRY_DOC_LOCKS = text(
+    "SELECT d, pg_try_advisory_xact_lock(:space, hashtext(d)) "
+    "FROM unnest(CAST(:docs AS text[])) AS d"
+)
+
+
+def _claim_batch(
+    session: Session,
+    cursor: int,
+    size: int,
+    *,
+    wanted: list[str] | None,
+    due_only: bool,
+    locking: bool,
+) -> tuple[int, dict[str, list[tuple[int, int]]], int]:
+    """Claim up to ``size`` rows after ``cursor``: (rows claimed, {doc: [(row, attempts)]} of
+    the documents this process may apply now, new cursor)."""
+    stmt = (
+        select(SearchOutbox.id, SearchOutbox.doc_id, SearchOutbox.attempts)
+        .where(SearchOutbox.id > cursor)
+        .order_by(SearchOutbox.id)
+        .limit(size)
+    )
+    if wanted is not None:
+        stmt = stmt.where(SearchOutbox.doc_id.in_(wanted))
+    elif due_only:
+        stmt = stmt.where(SearchOutbox.next_attempt_at <= utcnow())
+    if locking:
+        # Rows another worker holds are skipped, not waited for: it is applying them.
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = session.execute(stmt).all()
+    if not rows:
+        return 0, {}, cursor
+    rows_by_doc: dict[str, list[tuple[int, int]]] = {}
+    for row_id, doc_id, attempts in rows:
+        rows_by_doc.setdefault(doc_id, []).append((row_id, attempts))
+    if locking:
+        # A newer row for a document another process is applying right now: leave it for a
+        # later pass (it stays in the outbox), so that process's older state cannot land last.
+        granted = session.execute(
+            _TRY_DOC_LOCKS, {"space": _DOC_LOCK_SPACE, "docs": list(rows_by_doc)}
+        ).all()
+        for doc_id, ok in granted:
+            if not ok:
+                del rows_by_doc[doc_id]
+    return len(rows), rows_by_doc, rows[-1][0]
+
+
+def _apply_batch(session, targets, rows_by_doc, report: ApplyReport, docs_for) -> None:
+    batch = list(rows_by_doc)
+    docs = docs_for(session, batch)
+    upserts = [doc for doc in docs.values() if doc is not None]
+    deletes = [doc_id for doc_id, doc in docs.items() if doc is None]
+    session.expunge_all()
+    error = _apply_to_targets(targets, upserts, deletes)
+    row_ids = [row_id for doc_id in batch for row_id, _ in rows_by_doc[doc_id]]
+    if error is None:
+        session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(row_ids)))
+        report.applied += len(batch)
+        return
+    report.failed += len(batch)
+    report.errors.append(error)
+    now = utcnow()
+    for doc_id in batch:
+        for row_id, attempts in rows_by_doc[doc_id]:
+            session.execute(
+                update(SearchOutbox)
+                .where(SearchOutbox.id == row_id)
+                .values(
+                    attempts=attempts + 1,
+                    next_attempt_at=now + backoff(attempts + 1),
+                    last_error=error[:1000],
+                )
+            )
 
 
 def _apply_to_targets(targets, upserts, deletes) -> str | None:

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 from portal.accounts.models import User
 from portal.agreements.models import AGREEMENT_STATUSES, Agreement, Visibility
-from portal.core.audit import AuditLog
+from portal.core.audit import AuditLog, security_events_filter, visible_audit_filter
 from portal.core.pagination import paginate
 from portal.core.routing import MAX_ID
 from portal.core.services import PermissionDenied, ValidationError
@@ -111,7 +111,10 @@ def dashboard():
         .limit(10)
     ).all()
     latest = db.session.scalars(
-        select(AuditLog).order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(10)
+        select(AuditLog)
+        .where(visible_audit_filter(current_user))
+        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+        .limit(10)
     ).all()
     return render_template(
         "staff/dashboard.html",
@@ -244,7 +247,11 @@ def _parse_day(raw: str | None, name: str, errors: dict[str, str]) -> date | Non
 def audit():
     args = request.args
     errors: dict[str, str] = {}
-    stmt = select(AuditLog)
+    visible = visible_audit_filter(current_user)
+    stmt = select(AuditLog).where(visible)
+    security_only = current_user.is_admin and args.get("security") == "1"
+    if security_only:
+        stmt = stmt.where(security_events_filter())
     object_type = args.get("object_type") or None
     action = args.get("action") or None
     actor = args.get("actor") or None
@@ -274,12 +281,16 @@ def audit():
     page = paginate(stmt.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()))
 
     object_types = db.session.scalars(
-        select(AuditLog.object_type).distinct().order_by(AuditLog.object_type)
+        select(AuditLog.object_type).where(visible).distinct().order_by(AuditLog.object_type)
     ).all()
-    actions = db.session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)).all()
+    actions = db.session.scalars(
+        select(AuditLog.action).where(visible).distinct().order_by(AuditLog.action)
+    ).all()
     actors = db.session.scalars(
         select(User)
-        .where(User.id.in_(select(AuditLog.actor_id).where(AuditLog.actor_id.is_not(None))))
+        .where(
+            User.id.in_(select(AuditLog.actor_id).where(AuditLog.actor_id.is_not(None), visible))
+        )
         .order_by(User.name)
     ).all()
     return render_template(
@@ -296,6 +307,7 @@ def audit():
             "date_from": args.get("date_from", ""),
             "date_to": args.get("date_to", ""),
             "object_id": object_id,
+            "security": security_only,
         },
         object_url=audit_object_url,
         show_value=show_value,

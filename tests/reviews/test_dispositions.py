@@ -257,4 +257,4 @@ def test_dashboard_shows_response_rates_and_heat_strip(client, review, factories
     assert '<th scope="row">Women</th><td>1</td><td>0</td><td>0%</td>' in body
     # Heat strip: ¶3 has one live comment (the hidden one does not count).
     assert "¶ 3: 1 comment<" in body
-    assert "--heat: 1.00" in body
+    assert "heat-cell heat-10 heat-high" in body  # full intensity, as a class (CSP: no style="")

@@ -4,8 +4,8 @@ minutes and review comments (draft documents already have ``lang``).
 Existing rows stay NULL here; the portal detects a language the next time a row is written, and
 ``flask --app portal content-language detect`` fills the rest at once.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005_content_language
+Revises: 0004_user_sessions
 Create Date: 2026-12-03 06:20:00
 
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0004'
-down_revision = '0003'
+revision = '0005_content_language'
+down_revision = '0004_user_sessions'
 branch_labels = None
 depends_on = None
 
