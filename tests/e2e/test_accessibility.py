@@ -241,7 +241,10 @@ def test_enough_page_states_are_checked():
 
 def _context(browser, live_server, email: str | None):
     context = browser.new_context(
-        base_url=live_server, locale="en-GB", viewport={"width": 1280, "height": 900}
+        base_url=live_server,
+        locale="en-GB",
+        viewport={"width": 1280, "height": 900},
+        bypass_csp=True,  # axe-core is injected as a script; the page itself is unchanged
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
