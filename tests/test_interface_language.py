@@ -26,6 +26,7 @@ import pytest
 from babel.messages.pofile import read_po
 from sqlalchemy import String, Text, select
 
+from portal.demo.seed import DEMO_PASSWORD
 from portal.extensions import db
 from tests.conftest import login
 from tests.demo_data import clear_demo, load_demo
@@ -34,9 +35,9 @@ LANGS = ("ar", "zh", "fr", "ru", "es")
 NON_LATIN = {"ar", "zh", "ru"}
 ROLES = {
     None: ["/", "/partners/", "/agreements/", "/regions/", "/consultations/", "/search/?q=water"],
-    "partner@demo.local": ["/reviews/", "/account/", "/consultations/"],
-    "staff@demo.local": ["/staff/", "/staff/audit", "/consultations/dashboard", "/reviews/"],
-    "admin@demo.local": ["/account/users", "/staff/import/", "/staff/proposals"],
+    "partner@example.org": ["/reviews/", "/account/", "/consultations/"],
+    "staff@example.org": ["/staff/", "/staff/audit", "/consultations/dashboard", "/reviews/"],
+    "admin@example.org": ["/account/users", "/staff/import/", "/staff/proposals"],
 }
 LIMIT_PER_ROLE = 45
 SKIP_LINK = re.compile(
@@ -267,7 +268,7 @@ def test_the_check_finds_english_messages_words_and_dates(vocab):
 def test_no_english_left_in_the_interface(email, app, demo, vocab):
     client = app.test_client()
     if email:
-        assert login(client, email, "demo-password-2026").status_code in (302, 303)
+        assert login(client, email, DEMO_PASSWORD).status_code in (302, 303)
     urls = crawl_urls(client, ROLES[email], LIMIT_PER_ROLE)
     assert len(urls) >= 8, urls
     problems: list[str] = []

@@ -64,7 +64,7 @@ def demo(app):
 
 def _demo_ids() -> dict[str, int]:
     s = db.session
-    partner = s.scalar(select(User).where(User.email == "partner@demo.local"))
+    partner = s.scalar(select(User).where(User.email == "partner@example.org"))
     group = s.scalar(
         select(AdvisoryGroup).where(AdvisoryGroup.is_public.is_(True)).order_by(AdvisoryGroup.id)
     )
@@ -226,9 +226,9 @@ ADMIN = [
 
 ROLES = {
     "anonymous": (None, ANONYMOUS),
-    "partner": ("partner@demo.local", PARTNER),
-    "staff": ("staff@demo.local", STAFF),
-    "admin": ("admin@demo.local", ADMIN),
+    "partner": ("partner@example.org", PARTNER),
+    "staff": ("staff@example.org", STAFF),
+    "admin": ("admin@example.org", ADMIN),
 }
 
 
@@ -330,7 +330,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
 def test_phone_screenshots_fit_320_pixels(code, browser, live_server, demo, tmp_path):
     """Directory, agreement page and review page at 320 px: the full-page screenshot is exactly
     320 px wide (nothing sticks out sideways) and the page reads right to left in Arabic."""
-    context, page = _context(browser, live_server, "partner@demo.local")
+    context, page = _context(browser, live_server, "partner@example.org")
     out = os.environ.get("PORTAL_TEST_ARTIFACTS") or str(tmp_path)
     os.makedirs(out, exist_ok=True)
     try:
