@@ -153,6 +153,7 @@ def _object_type_labels() -> dict[str, str]:
         "reviewround": _("Review round"),
         "comment": _("Review comment"),
         "demo": _("Demo data"),
+        "apitoken": _("API token"),
     }
 
 
@@ -196,6 +197,15 @@ def _action_labels() -> dict[str, str]:
         "place": pgettext("audit action", "placed in the new version"),
         "carry-comments": pgettext("audit action", "comments carried over"),
         "rotate-feed": pgettext("audit action", "calendar link renewed"),
+        "login": pgettext("audit action", "logged in"),
+        "login-failed": pgettext("audit action", "login failed"),
+        "login-locked": pgettext("audit action", "locked out"),
+        "logout": pgettext("audit action", "logged out"),
+        "sessions-ended": pgettext("audit action", "sessions ended"),
+        "password-change": pgettext("audit action", "password changed"),
+        "password-reset": pgettext("audit action", "password reset"),
+        "invitation-accepted": pgettext("audit action", "invitation accepted"),
+        "role-change": pgettext("audit action", "role changed"),
     }
 
 
