@@ -122,6 +122,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.consultations.views import bp as consultations_bp
     from portal.core.views import bp as core_bp
     from portal.imports.views import bp as imports_bp
+    from portal.insights.views import bp as insights_bp
+    from portal.opendata.views import bp as opendata_bp
     from portal.partners.regions_views import bp as regions_bp
     from portal.partners.views import bp as partners_bp
     from portal.reviews.views import bp as reviews_bp
@@ -134,12 +136,14 @@ def register_blueprints(app: Flask) -> None:
         partners_bp,
         regions_bp,
         agreements_bp,
+        insights_bp,
         search_bp,
         imports_bp,
         staff_bp,
         api_bp,
         consultations_bp,
         reviews_bp,
+        opendata_bp,
     ):
         app.register_blueprint(bp)
 

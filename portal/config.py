@@ -114,6 +114,22 @@ class Config:
     IMPORT_MAX_COLUMNS = int(_env("IMPORT_MAX_COLUMNS", "100"))
     IMPORT_MAX_CELL_CHARS = int(_env("IMPORT_MAX_CELL_CHARS", "10000"))
     PER_PAGE = 25
+    # Open data (/open-data/, docs/open-data.md): the licence every download carries, and the
+    # organisation that publishes the IATI files (its IATI organisation identifier and type).
+    OPEN_DATA_LICENCE = _env("OPEN_DATA_LICENCE", "CC-BY-4.0")  # an SPDX identifier
+    OPEN_DATA_LICENCE_TITLE = _env("OPEN_DATA_LICENCE_TITLE", "Creative Commons Attribution 4.0")
+    OPEN_DATA_LICENCE_URL = _env(
+        "OPEN_DATA_LICENCE_URL", "https://creativecommons.org/licenses/by/4.0/"
+    )
+    IATI_PUBLISHER_REF = _env("IATI_PUBLISHER_REF", "XM-DAC-41120")
+    IATI_PUBLISHER_NAME = _env("IATI_PUBLISHER_NAME", "UN-Habitat")
+    IATI_PUBLISHER_TYPE = _env("IATI_PUBLISHER_TYPE", "40")  # IATI OrganisationType
+    # IATI xml:lang of catalogue text whose script does not say otherwise (Latin: en, fr, es).
+    IATI_DEFAULT_LANGUAGE = _env("IATI_DEFAULT_LANGUAGE", "en")
+    # Rows fetched per query while streaming a file: memory stays flat whatever the catalogue size.
+    OPEN_DATA_BATCH_SIZE = int(_env("OPEN_DATA_BATCH_SIZE", "500"))
+    # Per client, across every /open-data/ file: each one is the whole catalogue.
+    OPEN_DATA_RATE_LIMIT = _env("OPEN_DATA_RATE_LIMIT", "30 per minute;300 per hour")
     TESTING = False
     DEBUG = False
 

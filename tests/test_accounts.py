@@ -692,11 +692,15 @@ def test_api_token_authenticates_json_requests_until_revoked(client, factories):
 
     assert titles() == []
     assert titles(headers=headers) == ["Confidential Nairobi pilot"]
-    assert titles(headers={"Authorization": "Bearer not-a-token"}) == []
+    # A token that is not valid is refused, never read as anonymous (docs/api.md).
+    assert (
+        script.get("/api/v1/search?q=Nairobi", headers={"Authorization": "Bearer no"}).status_code
+        == 401
+    )
     token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == staff.id))
     db.session.expire_all()
     assert db.session.get(ApiToken, token.id).last_used_at is not None
 
     login(client, staff.email)
     client.post(f"/account/tokens/{token.id}/revoke")
-    assert titles(headers=headers) == []
+    assert script.get("/api/v1/search?q=Nairobi", headers=headers).status_code == 401

@@ -1,4 +1,4 @@
-"""Query builders for the agreement list, its facets and its CSV export.
+"""Query builders for the agreement list and its facets (its downloads: portal/opendata).
 
 Views and the JSON API share these. Every builder applies ``visible_agreements_filter`` for the
 viewer itself, so a list, a count or a facet can never include an agreement the viewer may not
@@ -7,10 +7,8 @@ see, and a party organisation the viewer may not see never becomes a filter or a
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -359,16 +357,23 @@ def agreement_facets(
     # Only organisations the viewer may see become facet values (an undisclosed partner
     # never appears by name or by id). The party table is aliased so that the EXISTS inside
     # the agreement visibility filter keeps its own agreement_parties.
+    # Counted per organisation id first, then joined to the (visible) organisations: the
+    # planner then starts from the matching agreements rather than from every organisation.
     party = aliased(AgreementParty)
-    party_rows = db.session.execute(
-        select(Organization.id, Organization.name, func.count(distinct(party.agreement_id)))
-        .join(party, party.organization_id == Organization.id)
-        .where(
-            visible_organizations_filter(user),
-            party.agreement_id.in_(select(Agreement.id).where(*conds("party"))),
+    per_org = (
+        select(
+            party.organization_id.label("org_id"),
+            func.count(distinct(party.agreement_id)).label("n"),
         )
-        .group_by(Organization.id, Organization.name)
-        .order_by(func.count(distinct(party.agreement_id)).desc(), Organization.name)
+        .where(party.agreement_id.in_(select(Agreement.id).where(*conds("party"))))
+        .group_by(party.organization_id)
+        .subquery("party_counts")
+    )
+    party_rows = db.session.execute(
+        select(Organization.id, Organization.name, per_org.c.n)
+        .join(per_org, per_org.c.org_id == Organization.id)
+        .where(visible_organizations_filter(user))
+        .order_by(per_org.c.n.desc(), Organization.name)
         .limit(PARTY_FACET_LIMIT)
     ).all()
     parties = [FacetOption(str(i), name, n, i == filters.party) for i, name, n in party_rows]
@@ -431,8 +436,9 @@ def agreement_counts_by_country(user, country_codes: list[str] | None = None) ->
     return dict(db.session.execute(stmt).all())
 
 
-def agreements_of_organization(org: Organization, user) -> list[tuple[Agreement, list[str]]]:
-    """The agreements the viewer may see in which ``org`` is a party, with its role labels."""
+def organization_parties(org: Organization, user) -> list[tuple[Agreement, list[AgreementParty]]]:
+    """The agreements the viewer may see in which ``org`` is a party, newest first, each with
+    the organisation's party rows (one per role)."""
     party = aliased(AgreementParty)
     rows = db.session.execute(
         select(Agreement, party)
@@ -443,75 +449,15 @@ def agreements_of_organization(org: Organization, user) -> list[tuple[Agreement,
         # (/partners/1 ran 723 statements).
         .options(selectinload(Agreement.countries))
     ).all()
-    grouped: dict[int, tuple[Agreement, list[str]]] = {}
+    grouped: dict[int, tuple[Agreement, list[AgreementParty]]] = {}
     for agreement, p in rows:
-        grouped.setdefault(agreement.id, (agreement, []))[1].append(p.role_label)
+        grouped.setdefault(agreement.id, (agreement, []))[1].append(p)
     return list(grouped.values())
 
 
-# --------------------------------------------------------------------------- CSV (open data)
-
-# The import format of DESIGN §7, so a downloaded list can be read by the same tools.
-CSV_COLUMNS = (
-    "reference",
-    "title",
-    "summary",
-    "agreement_type",
-    "status",
-    "signed_on",
-    "start_on",
-    "end_on",
-    "amount",
-    "currency",
-    "domain_of_change",
-    "sdg_targets",
-    "countries",
-    "regions",
-    "parties",
-    "visibility",
-)
-
-
-def _cell(value) -> str:
-    """Text as-is, except that a leading formula character is neutralised for spreadsheets."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-def _party_name(org: Organization, user) -> str:
-    return org.name if can_view_organization(user, org) else UNDISCLOSED
-
-
-def agreements_csv(agreements: Iterable[Agreement], user) -> str:
-    """CSV text, starting with a UTF-8 BOM so Excel opens non-Latin text correctly."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for a in agreements:
-        parties = [f"{_party_name(p.organization, user)}|{p.role}" for p in a.parties]
-        writer.writerow(
-            [
-                _cell(a.reference),
-                _cell(a.title),
-                _cell(a.summary),
-                a.agreement_type,
-                a.status,
-                a.signed_on.isoformat() if a.signed_on else "",
-                a.start_on.isoformat() if a.start_on else "",
-                a.end_on.isoformat() if a.end_on else "",
-                f"{a.amount:.2f}" if a.amount is not None else "",
-                a.currency or "",
-                a.domain_of_change or "",
-                ";".join(t.target for t in a.sdg_targets),
-                ";".join(c.code for c in a.countries),
-                ";".join(r.code for r in a.regions),
-                _cell(";".join(parties)),
-                a.visibility,
-            ]
-        )
-    return out.getvalue()
+def agreements_of_organization(org: Organization, user) -> list[tuple[Agreement, list[str]]]:
+    """The agreements the viewer may see in which ``org`` is a party, with its role labels."""
+    return [
+        (agreement, [p.role_label for p in parties])
+        for agreement, parties in organization_parties(org, user)
+    ]

@@ -1,4 +1,4 @@
-"""Agreement pages: the public list (with its open-data CSV), agreement pages, document downloads.
+"""Agreement pages: the public list (with its open-data downloads), agreement pages, documents.
 
 Routes are grouped by audience (public pages first); staff routes are appended below them.
 """
@@ -6,11 +6,9 @@ Routes are grouped by audience (public pages first); staff routes are appended b
 from __future__ import annotations
 
 import os
-from datetime import date
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     render_template,
@@ -34,14 +32,15 @@ from portal.agreements.permissions import can_view_agreement, can_view_document
 from portal.agreements.queries import (
     AgreementFilters,
     agreement_facets,
-    agreements_csv,
     agreements_query,
-    with_list_details,
 )
 from portal.core.pagination import paginate
 from portal.extensions import db
 from portal.partners.permissions import can_view_organization
 from portal.partners.queries import RegionTree
+
+# ?format= values a list page answers with a download (portal/opendata/views.py).
+DOWNLOAD_FORMATS = ("csv", "xlsx", "json")
 
 bp = Blueprint("agreements", __name__, url_prefix="/agreements")
 
@@ -100,17 +99,12 @@ def index():
     tree = RegionTree.load()
     filters = AgreementFilters.from_args(request.args, current_user, tree)
     stmt = agreements_query(filters, current_user, tree)
-    if request.args.get("format") == "csv":
-        agreements = db.session.scalars(with_list_details(stmt)).unique().all()
-        filename = f"agreements-{date.today().isoformat()}.csv"
-        return Response(
-            agreements_csv(agreements, current_user),
-            mimetype="text/csv",
-            headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+    fmt = request.args.get("format")
+    if fmt in DOWNLOAD_FORMATS:
+        from portal.opendata.views import list_download  # opendata builds on this module
+
+        # The filtered list as open data, with the viewer's own permissions (docs/open-data.md).
+        return list_download("agreements", fmt, stmt)
     page = paginate(stmt.options(selectinload(Agreement.countries)))
     return render_template(
         "agreements/index.html",

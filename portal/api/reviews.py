@@ -17,11 +17,14 @@ Errors: 400 ``{"error": …, "errors": {field: message}}`` for bad input, 401 wi
 
 from __future__ import annotations
 
-from flask import abort, jsonify, request
+from flask import abort, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal.accounts.auth import bearer_token
+from portal.api import schemas as s
+from portal.api.openapi import OPTIONAL_AUTH, REQUIRED_AUTH, TAGS, api_response, spec
 from portal.api.views import bp
 from portal.core.models import as_utc
 from portal.core.services import PermissionDenied, ValidationError
@@ -40,65 +43,87 @@ def _visible_round(round_id: int, user) -> ReviewRound:
     return round_
 
 
-def _iso(value) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
+def _utc(value):
+    return as_utc(value) if value is not None else None
 
 
-@bp.get("/reviews/rounds/<int:round_id>")
+ROUND_ID = {"round_id": "The review round's id."}
+
+
+@bp.get("/reviews/rounds/<int(min=1):round_id>")
+@spec.validate(
+    resp=api_response(s.ReviewRoundOut, 401, 403, 404),
+    tags=[TAGS["reviews"]],
+    security=OPTIONAL_AUTH,
+    operation_id="getReviewRound",
+    path_parameter_descriptions=ROUND_ID,
+)
 def review_round(round_id: int):
+    """One review round
+
+    The round's state and the text under review, paragraph by paragraph. 401 without
+    credentials and 403 with them when you are not invited (staff see every round).
+    """
     round_ = _visible_round(round_id, current_user)
     version = round_.version
-    return jsonify(
-        {
-            "id": round_.id,
-            "title": round_.title,
-            "document": version.document.title,
-            "version": version.number,
-            "state": permissions.round_state(round_).value,
-            "opens_at": _iso(round_.opens_at),
-            "closes_at": _iso(round_.closes_at),
-            "you_may_comment": permissions.can_comment(current_user, round_),
-            "paragraphs": [
-                {"anchor": p.anchor, "number": p.number, "kind": p.kind, "text": p.text}
-                for p in version.paragraphs
-            ],
-        }
+    return s.ReviewRoundOut(
+        id=round_.id,
+        title=round_.title,
+        document=version.document.title,
+        version=version.number,
+        state=permissions.round_state(round_).value,
+        opens_at=_utc(round_.opens_at),
+        closes_at=_utc(round_.closes_at),
+        you_may_comment=permissions.can_comment(current_user, round_),
+        paragraphs=[
+            s.ParagraphOut(anchor=p.anchor, number=p.number, kind=p.kind, text=p.text)
+            for p in version.paragraphs
+        ],
     )
 
 
-def _comment_json(comment: Comment, viewer) -> dict:
+def _comment_out(comment: Comment, viewer) -> s.CommentOut:
     from portal.reviews.views import author_label
 
     paragraph = comment.paragraph
-    return {
-        "id": comment.id,
-        "paragraph": (
-            {"anchor": paragraph.anchor, "number": paragraph.number} if paragraph else None
+    return s.CommentOut(
+        id=comment.id,
+        paragraph=(
+            s.ParagraphRef(anchor=paragraph.anchor, number=paragraph.number) if paragraph else None
         ),
-        "parent_id": comment.parent_id,
-        "author": author_label(comment, viewer),
-        "comment_type": comment.comment_type,
-        "body": comment.body,
-        "proposed_change": comment.proposed_change,
-        "quote": comment.quoted_text,
-        "status": comment.status,
-        "created_at": _iso(comment.created_at),
-    }
+        parent_id=comment.parent_id,
+        author=str(author_label(comment, viewer)),
+        comment_type=comment.comment_type,
+        body=comment.body,
+        proposed_change=comment.proposed_change,
+        quote=comment.quoted_text,
+        status=comment.status,
+        created_at=_utc(comment.created_at),
+    )
 
 
-@bp.get("/reviews/rounds/<int:round_id>/comments")
+@bp.get("/reviews/rounds/<int(min=1):round_id>/comments")
+@spec.validate(
+    resp=api_response(s.CommentList, 401, 403, 404),
+    tags=[TAGS["reviews"]],
+    security=OPTIONAL_AUTH,
+    operation_id="listReviewComments",
+    path_parameter_descriptions=ROUND_ID,
+)
 def review_comments(round_id: int):
+    """Comments in a round
+
+    The comments you may see in the round: your own, everyone's where reviewers see each
+    other, all of them for staff. Anonymous comments name no one but to staff.
+    """
     round_ = _visible_round(round_id, current_user)
     comments = db.session.scalars(
         select(Comment)
         .where(permissions.visible_comments_filter(current_user, round_))
         .order_by(Comment.id)
     ).all()
-    return jsonify(
-        {
-            "total": len(comments),
-            "comments": [_comment_json(c, current_user) for c in comments],
-        }
+    return s.CommentList(
+        total=len(comments), comments=[_comment_out(c, current_user) for c in comments]
     )
 
 
@@ -109,25 +134,42 @@ def _token_user():
 
 
 def _bad_request(errors: dict[str, str]):
-    message = "; ".join(errors.values())
-    return jsonify({"error": {"code": 400, "message": message}, "errors": errors}), 400
+    message = " ".join(errors.values())
+    body = s.ApiError(error=s.ApiErrorBody(code=400, message=message), errors=errors)
+    return body, 400
 
 
-@bp.post("/reviews/rounds/<int:round_id>/comments")
+@bp.post("/reviews/rounds/<int(min=1):round_id>/comments")
 @csrf.exempt  # bearer tokens only (see the module docstring)
+@spec.validate(
+    json=s.CommentIn,
+    resp=api_response(s.CommentOut, 400, 401, 403, 404, 409, status=201),
+    tags=[TAGS["reviews"]],
+    security=REQUIRED_AUTH,
+    operation_id="postReviewComment",
+    path_parameter_descriptions=ROUND_ID,
+    # The use case validates the body (with the page's messages); the model documents it.
+    skip_validation=True,
+)
 def post_review_comment(round_id: int):
+    """Comment in a round
+
+    Posts a comment as the token's owner, through the same use case as the review page:
+    invited reviewers and staff only, only while the round is open. Only a bearer token is
+    accepted here, never the session cookie. 409 when commenting is closed.
+    """
     user = _token_user()
     if user is None:
-        abort(401, description="Send an API token: Authorization: Bearer <token>.")
+        abort(401)
     round_ = _visible_round(round_id, user)
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return _bad_request({"_form": "Send a JSON object (Content-Type: application/json)."})
+        return _bad_request({"_form": _("Send a JSON object (Content-Type: application/json).")})
     text_fields = ("body", "comment_type", "proposed_change", "quote", "paragraph")
     wrong = [name for name in text_fields if name in data and not isinstance(data[name], str)]
-    errors = {name: "Must be a string." for name in wrong}
+    errors = {name: _("Must be a string.") for name in wrong}
     if not isinstance(data.get("anonymous", False), bool):
-        errors["anonymous"] = "Must be true or false."
+        errors["anonymous"] = _("Must be true or false.")
     if errors:
         return _bad_request(errors)
     paragraph = None
@@ -139,15 +181,19 @@ def post_review_comment(round_id: int):
             select(Paragraph).where(Paragraph.version_id == round_.version_id, condition)
         )
         if paragraph is None:
-            return _bad_request({"paragraph": f"No paragraph {ref} in the version under review."})
+            return _bad_request(
+                {"paragraph": _("No paragraph %(ref)s in the version under review.", ref=ref)}
+            )
     parent = None
     if data.get("parent_id") is not None:
         parent_id = data["parent_id"]
+        if isinstance(parent_id, float) and parent_id.is_integer():
+            parent_id = int(parent_id)  # 21.0 is an integer in JSON
         # bool is an int in Python, an id is not; ids are 32-bit (PostgreSQL errs beyond).
         valid = type(parent_id) is int and 0 < parent_id < 2**31
         parent = db.session.get(Comment, parent_id) if valid else None
         if parent is None:
-            return _bad_request({"parent_id": "No such comment."})
+            return _bad_request({"parent_id": _("No such comment.")})
     try:
         comment = post_comment(
             round_,
@@ -170,4 +216,4 @@ def post_review_comment(round_id: int):
         db.session.rollback()
         abort(409, description=err.message)
     db.session.commit()
-    return jsonify(_comment_json(comment, user)), 201
+    return _comment_out(comment, user), 201

@@ -5,14 +5,31 @@ from __future__ import annotations
 from flask import abort, jsonify, request
 from flask_login import current_user
 
+from portal.api import schemas as s
+from portal.api.openapi import OPTIONAL_AUTH, TAGS, api_response, spec
 from portal.api.views import bp
 from portal.search.service import FACET_PARAMS, BadSearchRequest, parse_search_args, run_search
 
 
 @bp.get("/search")
+@spec.validate(
+    query=s.SearchQuery,
+    resp=api_response(s.SearchResultsOut, 400, 401),
+    tags=[TAGS["search"]],
+    security=OPTIONAL_AUTH,
+    operation_id="search",
+    # The search page's parser reads the query string (it clamps page numbers rather than
+    # refusing them); the model documents it.
+    skip_validation=True,
+)
 def search():
-    """Query parameters: q, kind, region, country, org_type, agreement_type, status, year,
-    domain (repeatable), sort (relevance|date), page, per_page (≤ 100)."""
+    """Search
+
+    The search page's results: partners, agreements, draft paragraphs, minutes and (for
+    staff) comments you may see, best first, with facet counts. Filters are repeatable
+    and combine with OR within a parameter, AND across parameters. When the search engine
+    is unavailable the database answers and `fallback` is true.
+    """
     try:
         params = parse_search_args(request.args, strict=True)
     except BadSearchRequest as err:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from portal.core.security import plain_query_args
 from portal.extensions import db
@@ -19,6 +19,7 @@ def wants_json() -> bool:
 def _messages() -> dict[int, str]:
     return {
         400: _("The request could not be understood."),
+        401: _("Log in, or send a valid API token (Authorization: Bearer …)."),
         403: _("You do not have permission to see this page."),
         404: _("We could not find that page."),
         405: _("That method is not allowed here."),
@@ -28,11 +29,27 @@ def _messages() -> dict[int, str]:
     }
 
 
-def render_error(code: int, message: str | None = None):
+def render_error(code: int, message: str | None = None, headers=None):
     message = message or _messages().get(code) or _("Error")
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), code
-    return render_template("errors/error.html", code=code, message=message), code
+        response = jsonify({"error": {"code": code, "message": message}})
+        if code == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    else:
+        response = render_template("errors/error.html", code=code, message=message)
+    return response, code, headers or {}
+
+
+def _matches_for(methods) -> bool:
+    """Whether the request's URL matches a route for one of ``methods``, converters included."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in methods:
+        try:
+            adapter.match(request.path, method=method)
+            return True
+        except HTTPException:
+            continue
+    return False
 
 
 def init_error_handlers(app: Flask) -> None:
@@ -47,7 +64,13 @@ def init_error_handlers(app: Flask) -> None:
         if err.code is None or err.code < 400:
             return err
         if err.code == 413:
-            if request.method == "POST" and request.endpoint and request.url_rule is not None:
+            api = wants_json()  # a JSON client gets a JSON 413, not a redirect to a form
+            if (
+                request.method == "POST"
+                and not api
+                and request.endpoint
+                and request.url_rule is not None
+            ):
                 # Back to the form, which shows the error beside its file field with the
                 # form's own limit (templates/macros/ui.html, `too_large`). Every form's
                 # limit is below the request cap, so this only happens for huge files.
@@ -61,7 +84,16 @@ def init_error_handlers(app: Flask) -> None:
         # Werkzeug's default descriptions are English boilerplate; ours are translatable.
         if description and description == type(err).description:
             description = None
-        return render_error(err.code, description)
+        allow = None
+        if isinstance(err, MethodNotAllowed) and err.valid_methods:
+            if not _matches_for(err.valid_methods):
+                # Werkzeug answers 405 when another method's rule has the same shape even if
+                # the value is refused by its converter (an id past the INTEGER range): there
+                # is no such resource for any method.
+                return render_error(404)
+            # 405 says which methods the URL does have (RFC 9110 §15.5.6).
+            allow = {"Allow": ", ".join(sorted(err.valid_methods))}
+        return render_error(err.code, description, allow)
 
     @app.errorhandler(DataError)
     def _bad_value(err: DataError):

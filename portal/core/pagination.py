@@ -53,14 +53,19 @@ class Page:
         return min(self.total, self.page * self.per_page)
 
 
-def paginate(stmt, page: int | None = None, per_page: int | None = None) -> Page:
+def paginate(
+    stmt, page: int | None = None, per_page: int | None = None, *, clamp: bool = True
+) -> Page:
+    """One page of ``stmt``. Pages clamp a page past the end to the last one; the API
+    (``clamp=False``) answers it with no items, so a client paging until an empty page stops."""
     if page is None or per_page is None:
         page, per_page = page_args()
     total = db.session.execute(
         select(func.count()).select_from(stmt.order_by(None).subquery())
     ).scalar_one()
     # Past the end (?page=999 of 13): show the last page, never "showing 23953–308".
-    page = min(page, max(1, ceil(total / per_page)))
+    if clamp:
+        page = min(page, max(1, ceil(total / per_page)))
     items = list(
         db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).unique().scalars()
     )

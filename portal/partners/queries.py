@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, distinct, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, distinct, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased, selectinload
 
 from portal.agreements.models import Agreement, AgreementParty
@@ -199,6 +199,41 @@ def visible_agreement_count(user):
     )
 
 
+def contribution_measure(user, measure: str, currency: str | None = None):
+    """A subquery (org_id, measure) for ordering the directory by a partner's contribution —
+    one GROUP BY over the visible agreements, joined once, not a subquery per organisation.
+
+    ``funding`` / ``implementing``: number of visible agreements in that role; ``value``: total
+    value, in one currency, of the visible agreements it funds or implements (each agreement
+    once, even when the partner both funds and implements it).
+    """
+    party = aliased(AgreementParty)
+    if measure in CONTRIBUTING_ROLES:
+        return (
+            select(
+                party.organization_id.label("org_id"),
+                func.count(distinct(party.agreement_id)).label("measure"),
+            )
+            .join(Agreement, Agreement.id == party.agreement_id)
+            .where(party.role == measure, visible_agreements_filter(user))
+            .group_by(party.organization_id)
+            .subquery("contribution")
+        )
+    pairs = (
+        select(party.organization_id.label("org_id"), party.agreement_id.label("agreement_id"))
+        .where(party.role.in_(CONTRIBUTING_ROLES))
+        .distinct()
+        .subquery("contributing")
+    )
+    return (
+        select(pairs.c.org_id, func.sum(Agreement.amount).label("measure"))
+        .join(Agreement, Agreement.id == pairs.c.agreement_id)
+        .where(Agreement.currency == (currency or ""), visible_agreements_filter(user))
+        .group_by(pairs.c.org_id)
+        .subquery("contribution")
+    )
+
+
 def agreement_counts_for(user, org_ids: list[int]) -> dict[int, int]:
     if not org_ids:
         return {}
@@ -214,7 +249,9 @@ def agreement_counts_for(user, org_ids: list[int]) -> dict[int, int]:
 
 # --------------------------------------------------------------------------- partner directory
 
-PARTNER_SORTS = ("name", "since", "recent", "agreements")
+PARTNER_SORTS = ("name", "since", "recent", "agreements", "funding", "implementing", "value")
+CONTRIBUTING_ROLES = ("funding", "implementing")
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
 
 @dataclass
@@ -225,6 +262,7 @@ class PartnerFilters:
     stakeholder_group: str | None = None
     q: str | None = None
     sort: str = "name"
+    currency: str | None = None  # for sort=value: contributions are never summed across currencies
     # Human-readable notes about filter values that were ignored (bad input is never a 500).
     problems: list[str] = field(default_factory=list)
 
@@ -262,6 +300,14 @@ class PartnerFilters:
             f.sort = sort
         else:
             f.problems.append(_("Unknown sort order; sorted by name instead."))
+        currency = (args.get("currency") or "").strip().upper()
+        if currency:
+            if CURRENCY_CODE.fullmatch(currency):
+                f.currency = currency
+            else:
+                f.problems.append(
+                    _("A currency is three letters, like USD; that currency was ignored.")
+                )
         return f
 
     @property
@@ -307,6 +353,10 @@ def partners_query(filters: PartnerFilters, user, tree: RegionTree | None = None
         order = (Organization.partner_since.desc().nulls_last(), name)
     elif filters.sort == "agreements":
         order = (visible_agreement_count(user).desc(), name)
+    elif filters.sort in ("funding", "implementing", "value"):
+        measure = contribution_measure(user, filters.sort, filters.currency)
+        stmt = stmt.outerjoin(measure, measure.c.org_id == Organization.id)
+        order = (func.coalesce(measure.c.measure, literal(0)).desc(), name)
     else:
         order = (name,)
     return stmt.order_by(*order, Organization.id)

@@ -20,6 +20,7 @@ from portal.agreements.queries import (
 )
 from portal.core.pagination import paginate
 from portal.extensions import db
+from portal.insights.views import scoped_picture
 from portal.partners.models import Country, Organization
 from portal.partners.permissions import visible_organizations_filter
 from portal.partners.place_names import place_name
@@ -58,6 +59,29 @@ def _agreements_preview(*conditions):
     return paginate(stmt, page=1, per_page=PREVIEW_SIZE)
 
 
+def region_countries(
+    tree: RegionTree, code: str, user
+) -> tuple[list[Country], dict[str, int], dict[str, int]]:
+    """The countries a region page lists, alphabetical in the reader's language, with the
+    partners and agreements the viewer may see in each. A region with sub-regions (a
+    continent has dozens of countries) lists only those with something to show."""
+    codes = tree.subtree_codes(code)
+    countries = sorted(
+        db.session.scalars(select(Country).where(Country.region_code.in_(codes))),
+        key=lambda country: place_name(country.name).casefold(),
+    )
+    country_codes = [c.code for c in countries]
+    partners_by_country = partner_counts_by_country(user, country_codes)
+    agreements_by_country = agreement_counts_by_country(user, country_codes)
+    if tree.children.get(code):
+        countries = [
+            c
+            for c in countries
+            if partners_by_country.get(c.code) or agreements_by_country.get(c.code)
+        ]
+    return countries, partners_by_country, agreements_by_country
+
+
 # --------------------------------------------------------------------------- Public pages
 
 
@@ -82,21 +106,10 @@ def show(code: str):
     codes = tree.subtree_codes(region.code)
     partners = _partners_preview(organization_in_region(codes))
     agreements = _agreements_preview(agreement_in_region(codes))
-    countries = sorted(  # alphabetical in the reader's language
-        db.session.scalars(select(Country).where(Country.region_code.in_(codes))),
-        key=lambda country: place_name(country.name).casefold(),
+    countries, partners_by_country, agreements_by_country = region_countries(
+        tree, region.code, current_user
     )
-    country_codes = [c.code for c in countries]
-    partners_by_country = partner_counts_by_country(current_user, country_codes)
-    agreements_by_country = agreement_counts_by_country(current_user, country_codes)
     is_leaf = not tree.children.get(region.code)
-    if not is_leaf:
-        # A continent has dozens of countries: list those with something to show.
-        countries = [
-            c
-            for c in countries
-            if partners_by_country.get(c.code) or agreements_by_country.get(c.code)
-        ]
     return render_template(
         "regions/show.html",
         region=region,
@@ -111,6 +124,7 @@ def show(code: str):
         partners=partners,
         partner_agreement_counts=agreement_counts_for(current_user, [o.id for o in partners.items]),
         agreements=agreements,
+        picture=scoped_picture(tree, region=region.code),
     )
 
 
@@ -129,4 +143,5 @@ def country(alpha2: str):
         partners=partners,
         partner_agreement_counts=agreement_counts_for(current_user, [o.id for o in partners.items]),
         agreements=_agreements_preview(agreement_in_country(country.code)),
+        picture=scoped_picture(tree, country=country.code),
     )

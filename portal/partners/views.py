@@ -5,13 +5,18 @@ Routes are grouped by audience (public pages first); staff routes are appended b
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from portal.agreements.queries import agreements_of_organization
 from portal.core.pagination import paginate
 from portal.extensions import db
+from portal.insights.queries import catalogue_currencies, contribution_figures, partner_contribution
+from portal.insights.views import scoped_picture
 from portal.partners.models import Organization
 from portal.partners.permissions import can_propose_organization_edit, can_view_organization
 from portal.partners.queries import (
@@ -21,6 +26,9 @@ from portal.partners.queries import (
     partner_facets,
     partners_query,
 )
+
+# ?format= values a list page answers with a download (portal/opendata/views.py).
+DOWNLOAD_FORMATS = ("csv", "xlsx", "json")
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 
@@ -51,19 +59,38 @@ def get_visible_organization_or_404(org_id: int) -> Organization:
 def directory():
     tree = RegionTree.load()
     filters = PartnerFilters.from_args(request.args, tree)
-    page = paginate(partners_query(filters, current_user, tree))
+    currencies = catalogue_currencies(current_user)
+    if filters.currency and filters.currency not in currencies:
+        filters.problems.append(_("No agreement has a value in that currency."))
+        filters.currency = None
+    if filters.sort == "value" and not filters.currency:
+        filters.currency = currencies[0] if currencies else None
+    stmt = partners_query(filters, current_user, tree)
+    fmt = request.args.get("format")
+    if fmt in DOWNLOAD_FORMATS:
+        from portal.opendata.views import list_download  # opendata builds on this module
+
+        # The filtered directory as open data, with the viewer's own permissions.
+        return list_download("partners", fmt, stmt)
+    page = paginate(stmt)
+    ids = [o.id for o in page.items]
     return render_template(
         "partners/directory.html",
         filters=filters,
         page=page,
         facets=partner_facets(filters, current_user, tree),
-        agreement_counts=agreement_counts_for(current_user, [o.id for o in page.items]),
+        agreement_counts=agreement_counts_for(current_user, ids),
+        currencies=currencies,
+        contributions=contribution_figures(ids, current_user, filters.currency)
+        if filters.sort in ("funding", "implementing", "value")
+        else None,
     )
 
 
 @bp.route("/<int:org_id>")
 def show(org_id: int):
     org = get_visible_organization_or_404(org_id)
+    tree = RegionTree.load()
     is_staff = current_user.is_authenticated and current_user.is_staff
     propose_edit_url = None
     if can_propose_organization_edit(current_user, org):
@@ -72,6 +99,8 @@ def show(org_id: int):
         "partners/show.html",
         org=org,
         agreements=agreements_of_organization(org, current_user),
+        contribution=partner_contribution(org, current_user, tree, date.today()),
+        picture=scoped_picture(tree, party=org.id),
         # Focal points marked public are for everyone; the rest of the address book is staff-only.
         contacts=[c for c in org.contacts if c.is_public or is_staff],
         propose_edit_url=propose_edit_url,

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from portal.core.principals import viewer_principals
 from portal.search.base import FACET_FIELDS, SearchQuery, SearchResults, SearchUnavailable
@@ -59,7 +60,7 @@ def _bounded_int(
         value = int(raw)
     except ValueError:
         if strict:
-            raise BadSearchRequest(f"'{name}' must be a whole number") from None
+            raise BadSearchRequest(_("“%(name)s” must be a whole number.", name=name)) from None
         return default
     return max(low, min(value, high))
 
@@ -78,7 +79,9 @@ def parse_search_args(args, *, strict: bool = False, default_per_page: int = 20)
     sort = args.get("sort", "relevance")
     if sort not in ("relevance", "date"):
         if strict:
-            raise BadSearchRequest("'sort' must be 'relevance' or 'date'")
+            raise BadSearchRequest(
+                _("“%(name)s” must be one of: %(values)s.", name="sort", values="relevance, date")
+            )
         sort = "relevance"
     return SearchRequest(
         text=(args.get("q") or "")[:1000],

@@ -53,6 +53,10 @@ def _urls(app, world) -> list[tuple[str, str]]:
     rule: Rule
     for rule in app.url_map.iter_rules():
         args = {name: values.get(name, 1) for name in rule.arguments}
+        for name, converter in (rule._converters or {}).items():
+            choices = getattr(converter, "items", None)  # any(a, b): the first allowed value
+            if choices and str(args.get(name)) not in choices:
+                args[name] = sorted(choices)[0]
         if rule.endpoint == "core.set_language":
             args["code"] = "en"
         with app.test_request_context():

@@ -1,0 +1,224 @@
+"""Open data: bulk files of the public catalogue at /open-data/, and list downloads.
+
+Routes: the index page, the data dictionary, ``datapackage.json``, partners and agreements as
+CSV/XLSX/JSON, and the IATI 2.03 activity and organisation files. ``list_download`` serves the
+CSV/XLSX/JSON links of the (filtered) agreement list and partner directory, with the viewer's
+permissions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import format_number
+from flask_login import current_user
+from sqlalchemy import Select, func, select
+
+from portal.agreements.models import Agreement
+from portal.core.models import as_utc
+from portal.extensions import db, limiter
+from portal.opendata import iati
+from portal.opendata.dictionary import (
+    DATASETS,
+    agreement_record,
+    datapackage_descriptor,
+    partner_record,
+)
+from portal.opendata.formats import csv_chunks, json_chunks, xlsx_file
+from portal.opendata.services import (
+    PUBLIC_VIEWER,
+    Licence,
+    in_batches,
+    public_agreements_statement,
+    public_organizations_statement,
+    with_agreement_details,
+    with_organization_details,
+)
+from portal.partners.models import Organization
+
+bp = Blueprint("opendata", __name__, url_prefix="/open-data")
+
+FORMATS = ("csv", "xlsx", "json")
+MIMETYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+    "xml": "application/xml",
+}
+PUBLIC_CACHE = "public, max-age=300"
+
+
+def _files_limit() -> str:
+    return current_app.config["OPEN_DATA_RATE_LIMIT"]
+
+
+# A whole-catalogue file costs seconds of a worker: one budget per client for all of them.
+files_limit = limiter.shared_limit(_files_limit, scope="open-data-files")
+
+
+def _records(dataset: str, stmt: Select, viewer) -> Iterator[list[dict]]:
+    """Batches of dictionary records for ``stmt``'s rows, as ``viewer`` may see them."""
+    if dataset == "agreements":
+        publisher = iati.Publisher.from_config()
+        for batch in in_batches(with_agreement_details(stmt)):
+            yield [agreement_record(a, viewer, publisher.activity_identifier) for a in batch]
+    else:
+        for batch in in_batches(with_organization_details(stmt)):
+            yield [partner_record(org) for org in batch]
+
+
+def _file_response(
+    dataset: str, fmt: str, stmt: Select, viewer, filename: str, *, public: bool
+) -> Response:
+    fields = DATASETS[dataset]
+    licence = Licence.from_config()
+    source = request.url
+    if fmt == "csv":
+        response = Response(
+            stream_with_context(csv_chunks(fields, _records(dataset, stmt, viewer))),
+            mimetype=MIMETYPES["csv"],
+        )
+        response.charset = "utf-8"
+    elif fmt == "json":
+        response = Response(
+            stream_with_context(
+                json_chunks(
+                    dataset,
+                    fields,
+                    _records(dataset, stmt, viewer),
+                    licence=licence,
+                    source=source,
+                )
+            ),
+            mimetype=MIMETYPES["json"],
+        )
+    else:
+        spool = xlsx_file(
+            fields, _records(dataset, stmt, viewer), sheet=dataset, licence=licence, source=source
+        )
+        response = send_file(spool, mimetype=MIMETYPES["xlsx"], download_name=filename)
+    disposition = "inline" if fmt == "json" else "attachment"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    return _open_data_headers(response, licence, public=public)
+
+
+def _open_data_headers(response: Response, licence: Licence, *, public: bool) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Link"] = (
+        f'<{licence.url}>; rel="license", '
+        f'<{url_for("opendata.datapackage", _external=True)}>; rel="describedby"'
+    )
+    # Public files are the same for everyone; a viewer's own list may hold what only they see.
+    response.headers["Cache-Control"] = PUBLIC_CACHE if public else "private, no-store"
+    return response
+
+
+def list_download(dataset: str, fmt: str, stmt: Select) -> Response:
+    """A list page's own download: the filtered rows the signed-in viewer sees, in order."""
+    if fmt not in FORMATS:
+        abort(404)
+    filename = f"{dataset}-{datetime.now(UTC).date().isoformat()}.{fmt}"
+    public = not current_user.is_authenticated
+    return _file_response(dataset, fmt, stmt, current_user, filename, public=public)
+
+
+def _count(stmt: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@bp.route("/")
+def index():
+    return render_template(
+        "opendata/index.html",
+        licence=Licence.from_config(),
+        counts={
+            "agreements": format_number(_count(public_agreements_statement())),
+            "partners": format_number(_count(public_organizations_statement())),
+        },
+        formats=FORMATS,
+    )
+
+
+@bp.route("/dictionary")
+def dictionary():
+    return render_template(
+        "opendata/dictionary.html",
+        datasets=DATASETS,
+        licence=Licence.from_config(),
+        publisher=iati.Publisher.from_config(),
+    )
+
+
+@bp.route("/datapackage.json")
+def datapackage():
+    descriptor = datapackage_descriptor(
+        licence=Licence.from_config(),
+        homepage=url_for("opendata.index", _external=True),
+        title=current_app.config["IATI_PUBLISHER_NAME"],
+    )
+    response = current_app.json.response(descriptor)
+    return _open_data_headers(response, Licence.from_config(), public=True)
+
+
+# --------------------------------------------------------------------------- public files
+
+
+_STATEMENTS: dict[str, Callable[[], Select]] = {
+    "agreements": public_agreements_statement,
+    "partners": public_organizations_statement,
+}
+
+
+@bp.route("/<any(agreements, partners):dataset>.<any(csv, xlsx, json):fmt>")
+@files_limit
+def download(dataset: str, fmt: str):
+    stmt = _STATEMENTS[dataset]()
+    return _file_response(dataset, fmt, stmt, PUBLIC_VIEWER, f"{dataset}.{fmt}", public=True)
+
+
+@bp.route("/iati/activities.xml")
+@files_limit
+def iati_activities():
+    publisher = iati.Publisher.from_config()
+    batches = in_batches(with_agreement_details(public_agreements_statement()))
+    today = datetime.now(UTC).date()
+    response = Response(
+        stream_with_context(iati.activities_xml(batches, publisher, today)),
+        mimetype=MIMETYPES["xml"],
+    )
+    response.headers["Content-Disposition"] = 'inline; filename="activities.xml"'
+    return _open_data_headers(response, Licence.from_config(), public=True)
+
+
+@bp.route("/iati/organisations.xml")
+@files_limit
+def iati_organisations():
+    publisher = iati.Publisher.from_config()
+    stmt = public_organizations_statement()
+    updated = db.session.scalar(select(func.max(Organization.updated_at)).where(stmt.whereclause))
+    latest_agreement = db.session.scalar(
+        select(func.max(Agreement.updated_at)).where(public_agreements_statement().whereclause)
+    )
+    updated = max((as_utc(d) for d in (updated, latest_agreement) if d is not None), default=None)
+    batches = in_batches(with_organization_details(stmt))
+    response = Response(
+        stream_with_context(iati.organisations_xml(batches, publisher, updated)),
+        mimetype=MIMETYPES["xml"],
+    )
+    response.headers["Content-Disposition"] = 'inline; filename="organisations.xml"'
+    return _open_data_headers(response, Licence.from_config(), public=True)
