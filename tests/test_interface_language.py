@@ -256,7 +256,7 @@ def test_the_text_reader_skips_user_content_and_reads_labels():
 
 def test_the_check_finds_english_messages_words_and_dates(vocab):
     found = english_left(
-        ["Comment on this paragraph", "in-progress", "الخميس Thu 14 Jan 2027", "عرض Partners"],
+        ["Comment on this paragraph", "in-progress", "الخميس Thu 14 Jan 2027", "عرض Withdraw"],
         "ar",
         vocab,
         content_words=set(),
