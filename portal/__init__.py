@@ -86,6 +86,9 @@ def register_extensions(app: Flask) -> None:
     init_review_search(app)
     register_consultation_search()
     init_mail(app)
+    from portal.core.content_language import init_content_language
+
+    init_content_language(app)
 
 
 def _import_models() -> None:
@@ -150,6 +153,7 @@ def register_blueprints(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from portal.accounts.cli import users_cli
     from portal.consultations.cli import consultations_cli
+    from portal.core.content_language import content_language_cli
     from portal.core.worker import worker_command
     from portal.demo.cli import seed_demo_command
     from portal.imports.cli import import_cli
@@ -167,6 +171,7 @@ def register_cli(app: Flask) -> None:
         search_cli,
         reviews_cli,
         consultations_cli,
+        content_language_cli,
         worker_command,
     ):
         app.cli.add_command(command)

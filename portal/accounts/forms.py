@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -27,8 +28,17 @@ def _lower_strip(value):
 
 class LoginForm(FlaskForm):
     # No Email() validator: a malformed address gets the same generic answer as a wrong one.
-    email = StringField(_l("E-mail"), validators=[DataRequired()], filters=[_lower_strip])
-    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    email = StringField(
+        _l("E-mail"),
+        validators=[DataRequired()],
+        filters=[_lower_strip],
+        render_kw={"autocomplete": "username", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired()],
+        render_kw={"autocomplete": "current-password"},
+    )
     remember = BooleanField(_l("Keep me logged in on this device"))
     next = HiddenField()
 
@@ -44,10 +54,12 @@ def _new_password_fields():
                 message=_l("Use at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
             ),
         ],
+        render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         _l("Repeat the new password"),
         validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
     )
     return password, confirm
 
@@ -57,6 +69,7 @@ class ResetRequestForm(FlaskForm):
         _l("E-mail"),
         validators=[DataRequired(), Email(message=_l("Enter a valid e-mail address."))],
         filters=[_lower_strip],
+        render_kw={"autocomplete": "email"},
     )
 
 
@@ -65,7 +78,11 @@ class SetPasswordForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired()],
+        render_kw={"autocomplete": "current-password"},
+    )
     password, confirm = _new_password_fields()
 
 
@@ -83,7 +100,9 @@ class ApiTokenForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)], filters=[_strip])
+    name = StringField(
+        _lp("person", "Name"), validators=[DataRequired(), Length(max=200)], filters=[_strip]
+    )
     email = EmailField(
         _l("E-mail"),
         validators=[
@@ -99,6 +118,8 @@ class UserForm(FlaskForm):
 
 
 class UserEditForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)], filters=[_strip])
+    name = StringField(
+        _lp("person", "Name"), validators=[DataRequired(), Length(max=200)], filters=[_strip]
+    )
     role = SelectField(_l("Role"), validators=[DataRequired()])
     organization_id = SelectField(_l("Organisation"), validators=[Optional()])

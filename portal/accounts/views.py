@@ -14,7 +14,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import ngettext, pgettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -59,7 +59,7 @@ LANGUAGE_NAMES = {
 def _role_label(role: str) -> str:
     labels = {
         "admin": _("Administrator"),
-        "staff": _("Staff"),
+        "staff": pgettext("role", "Staff"),
         "partner": _("Partner"),
         "reviewer": _("Reviewer"),
     }

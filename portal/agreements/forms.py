@@ -32,6 +32,7 @@ from portal.agreements.models import (
     Visibility,
 )
 from portal.agreements.services import AgreementData, parse_sdg_targets
+from portal.core.content_language import language_choices
 from portal.core.forms import choice_list
 from portal.extensions import db
 from portal.partners.forms import country_choices, region_choices
@@ -77,6 +78,11 @@ class AgreementForm(FlaskForm):
     reference = StringField(_l("Reference"), validators=[DataRequired(), Length(max=100)])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=500)])
     summary = TextAreaField(_l("Summary"))
+    language = SelectField(
+        _l("Language of the text"),
+        validate_choice=False,
+        description=_l("Screen readers read the text in this language."),
+    )
     agreement_type = SelectField(_l("Type"), validators=[DataRequired()])
     status = SelectField(_l("Status"), validators=[DataRequired()])
     visibility = SelectField(_l("Visibility"), validators=[DataRequired()])
@@ -96,6 +102,7 @@ class AgreementForm(FlaskForm):
         self.agreement_type.choices = choice_list([("", "—")] + list(AGREEMENT_TYPES.items()))
         self.status.choices = choice_list([("", "—")] + list(AGREEMENT_STATUSES.items()))
         self.visibility.choices = choice_list(VISIBILITY_LABELS.items())
+        self.language.choices = language_choices()
         self.domain_of_change.choices = choice_list(
             [("", "—")] + [(str(k), f"{k}. {v}") for k, v in DOMAINS_OF_CHANGE.items()]
         )
@@ -115,6 +122,7 @@ class AgreementForm(FlaskForm):
             agreement_type=self.agreement_type.data or "",
             status=self.status.data or "",
             summary=self.summary.data or "",
+            language=self.language.data or None,
             signed_on=self.signed_on.data,
             start_on=self.start_on.data,
             end_on=self.end_on.data,

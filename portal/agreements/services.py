@@ -33,6 +33,7 @@ from portal.agreements.models import (
 )
 from portal.agreements.permissions import can_edit_agreement
 from portal.core.audit import record_audit, snapshot
+from portal.core.content_language import check_language
 from portal.core.services import (
     PermissionDenied,
     ValidationError,
@@ -58,6 +59,7 @@ _AUDITED_FIELDS = [
     "currency",
     "domain_of_change",
     "visibility",
+    "language",
     "archived_at",
 ]
 
@@ -81,6 +83,7 @@ class AgreementData:
     currency: str | None = None
     domain_of_change: int | None = None
     visibility: str = Visibility.PUBLIC.value
+    language: str | None = None  # of the title and summary; detected when None
     countries: list[str] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
     sdg_targets: list[str] = field(default_factory=list)
@@ -129,6 +132,7 @@ def _validate(
     data.reference = (data.reference or "").strip()
     data.title = (data.title or "").strip()
     data.summary = (data.summary or "").strip()
+    data.language = check_language(data.language, errors)
     data.currency = (data.currency or "").strip().upper() or None
 
     if not data.reference:
@@ -261,9 +265,12 @@ def _apply(
     regions: list[Region],
     parties: list[tuple[Organization, str]],
 ) -> None:
+    text_changed = (agreement.title, agreement.summary) != (data.title, data.summary)
     for name in _AUDITED_FIELDS:
         if name != "archived_at":
             setattr(agreement, name, getattr(data, name))
+    if data.language is None and text_changed:
+        agreement.language = None  # detected again from the new text when flushed
     agreement.countries = countries
     agreement.regions = regions
     # Diff rather than replace child rows: the unit of work inserts before it deletes, so

@@ -4,6 +4,7 @@ attached back to these fields (``apply_service_errors``)."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -50,7 +51,7 @@ ROLE_LABELS = {
 }
 RSVP_LABELS = {
     "pending": _l("No answer yet"),
-    "accepted": _l("Accepted"),
+    "accepted": _lp("invitation answer", "Accepted"),
     "tentative": _l("Tentative"),
     "declined": _l("Declined"),
 }

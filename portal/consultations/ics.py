@@ -20,6 +20,7 @@ from email.utils import parseaddr
 from urllib.parse import urlparse
 
 from flask import current_app
+from flask_babel import gettext as _
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from portal.consultations.models import (
@@ -59,20 +60,18 @@ def _description(meeting: Meeting) -> str:
     if meeting.description:
         lines += [meeting.description, ""]
     if meeting.area_list:
-        lines.append(
-            "Engagement areas: "
-            + "; ".join(str(ENGAGEMENT_AREAS.get(a, a)) for a in meeting.area_list)
-        )
+        areas = "; ".join(str(ENGAGEMENT_AREAS.get(a, a)) for a in meeting.area_list)
+        lines.append(_("Engagement areas: %(areas)s", areas=areas))
         lines.append("")
     accepted = [i for i in meeting.agenda_items if i.status == "accepted"]
     if accepted:
-        lines.append("Agenda:")
+        lines.append(_("Agenda:"))
         for n, item in enumerate(accepted, start=1):
             extra = []
             if item.presenter:
                 extra.append(item.presenter)
             if item.duration_minutes:
-                extra.append(f"{item.duration_minutes} min")
+                extra.append(_("%(n)d min", n=item.duration_minutes))
             lines.append(f"{n}. {item.title}" + (f" ({', '.join(extra)})" if extra else ""))
         lines.append("")
     lines.append(absolute_url("consultations.meeting", meeting_id=meeting.id))

@@ -142,6 +142,8 @@ class Meeting(TimestampMixin, db.Model):
     __tablename__ = "meetings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Language of the text people wrote here (BCP 47); detected when not given.
+    language: Mapped[str | None] = mapped_column(String(16))
     group_id: Mapped[int] = mapped_column(ForeignKey("advisory_groups.id"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -306,6 +308,8 @@ class Minutes(db.Model):
     __tablename__ = "minutes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Language of the text people wrote here (BCP 47); detected when not given.
+    language: Mapped[str | None] = mapped_column(String(16))
     meeting_id: Mapped[int] = mapped_column(
         ForeignKey("meetings.id", ondelete="CASCADE"), unique=True
     )

@@ -107,6 +107,7 @@ def queue_meeting_mail(
             "lang": locale,
             "rtl": locale == "ar",
             "unsubscribe": unsubscribe_url,
+            "reader_tz": viewer_timezone(user),  # times also in the recipient's own zone
             **context,
         }
         invitation = context.get("invitation")

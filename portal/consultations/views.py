@@ -28,6 +28,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.security import safe_join
+from wtforms.fields.choices import SelectChoice
 
 from portal.accounts.models import User
 from portal.agreements import documents
@@ -76,6 +77,7 @@ from portal.consultations.permissions import (
     visible_groups_filter,
     visible_meetings_filter,
 )
+from portal.core.dates import format_when, timezone_choices
 from portal.core.forms import choice_list
 from portal.core.models import as_utc, utcnow
 from portal.core.security import mark_no_referrer, mark_private, safe_next
@@ -105,8 +107,7 @@ def in_zone(value, tz_name: str | None):
     """A stored (UTC) datetime shown in a time zone: ``{{ m.starts_at|in_zone(m.timezone) }}``."""
     if value is None:
         return ""
-    local = as_utc(value).astimezone(services.zone(tz_name))
-    return local.strftime("%a %d %b %Y, %H:%M") + " " + (local.tzname() or "")
+    return format_when(as_utc(value), tz_name)
 
 
 # --------------------------------------------------------------------------- loaders
@@ -141,11 +142,8 @@ def _item_of(meeting: Meeting, item_id: int) -> AgendaItem:
     return item
 
 
-def _timezone_choices() -> list[tuple[str, str]]:
-    names = sorted(services.valid_timezones())
-    if "UTC" in names:
-        names.remove("UTC")
-    return [("UTC", "UTC"), *((n, n) for n in names)]
+def _timezone_choices(current: str | None = None) -> list:
+    return [SelectChoice(value, label) for value, label in timezone_choices(current)]
 
 
 def _fail(form, err: ValidationError) -> list[str]:
@@ -187,7 +185,7 @@ def index():
         if not had_pref:
             db.session.commit()  # the feed key was just created: keep it, or the link changes
         tz_form = TimezoneForm(timezone=services.viewer_timezone(current_user))
-        tz_form.timezone.choices = choice_list(_timezone_choices())
+        tz_form.timezone.choices = _timezone_choices(tz_form.timezone.data)
     return render_template(
         "consultations/index.html",
         groups=groups,
@@ -205,7 +203,7 @@ def index():
 @login_required
 def set_timezone():
     form = TimezoneForm()
-    form.timezone.choices = choice_list(_timezone_choices())
+    form.timezone.choices = _timezone_choices(form.timezone.data)
     if not form.validate_on_submit():
         abort(400)
     try:
@@ -380,7 +378,7 @@ def _meeting_form(meeting: Meeting | None = None) -> MeetingForm:
         .order_by(AdvisoryGroup.name)
     ).all()
     form.group_id.choices = choice_list([(g.id, g.name) for g in groups])
-    form.timezone.choices = choice_list(_timezone_choices())
+    form.timezone.choices = _timezone_choices(form.timezone.data)
     if meeting is None and request.method == "GET":
         form.group_id.data = request.args.get("group_id", type=int)
     return form

@@ -6,9 +6,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from flask import Flask, request
-from flask_babel import format_date, format_decimal, get_locale
+from flask import Flask, g, request
+from flask_babel import format_decimal, get_locale
 from markupsafe import Markup
+
+from portal.core.dates import format_day, format_when
 
 
 def url_with(**changes) -> str:
@@ -34,7 +36,28 @@ def money(amount: Decimal | None, currency: str | None) -> str:
 def nice_date(value: date | datetime | None) -> str:
     if value is None:
         return "—"
-    return format_date(value, format="medium")
+    return format_day(value)
+
+
+def code(text: str) -> Markup:
+    """Literal text a person types (a header, a command) inside a translated sentence."""
+    return Markup("<code>%s</code>") % text
+
+
+def page_error(field_id: str | None, label, message) -> str:
+    """Record an error shown on this page, for base.html's error summary and "Error:" title.
+
+    Called from the field and error_list macros while the page content renders (base.html
+    renders the content before the <title>); returns "" so it can sit inline in a template."""
+    errors = g.setdefault("page_errors", [])
+    entry = {"field_id": field_id, "label": str(label) if label else "", "message": str(message)}
+    if entry not in errors:
+        errors.append(entry)
+    return ""
+
+
+def page_errors() -> list[dict]:
+    return g.get("page_errors", [])
 
 
 def init_templating(app: Flask) -> None:
@@ -48,6 +71,10 @@ def init_templating(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         url_with=url_with,
+        page_error=page_error,
+        code=code,
+        format_when=format_when,  # a moment in a zone, in the reader's language
+        page_errors=page_errors,
         get_locale=get_locale,  # <html lang> and dir="rtl" for Arabic
         ORG_TYPES=ORG_TYPES,
         STAKEHOLDER_GROUPS=STAKEHOLDER_GROUPS,

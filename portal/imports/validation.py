@@ -29,6 +29,7 @@ from portal.agreements.models import (
     Agreement,
     Visibility,
 )
+from portal.core.content_language import valid_language
 from portal.extensions import db
 from portal.imports.reading import Sheet
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Country, Organization, Region
@@ -49,6 +50,7 @@ COLUMNS: dict[str, list[str]] = {
         "partner_since",
         "is_public",
         "description",
+        "language",
     ],
     AGREEMENTS: [
         "reference",
@@ -67,6 +69,7 @@ COLUMNS: dict[str, list[str]] = {
         "regions",
         "parties",
         "visibility",
+        "language",
     ],
 }
 # Columns the header must have. Other columns may be left out: a left-out column leaves that
@@ -89,6 +92,7 @@ EXAMPLES: dict[str, dict[str, str]] = {
         "partner_since": "2019-05-01",
         "is_public": "yes",
         "description": "Designs public spaces with and for children affected by displacement.",
+        "language": "en",
     },
     AGREEMENTS: {
         "reference": "UNH/2021/LB/001",
@@ -107,6 +111,7 @@ EXAMPLES: dict[str, dict[str, str]] = {
         "regions": "145",
         "parties": "UN-Habitat|accountable;Catalytic Action|implementing",
         "visibility": "public",
+        "language": "en",
     },
 }
 
@@ -228,6 +233,16 @@ class _RowChecker:
                 column, _("Too long: %(n)s characters, at most %(max)s.", n=len(value), max=limit)
             )
         return value
+
+    def language(self, column: str) -> str | None:
+        """A language code (en, fr, zh…) or empty: the portal then detects it from the text."""
+        value = self.text(column)
+        code = valid_language(value)
+        if value and code is None:
+            self.error(
+                column, _("“%(value)s” is not a language code such as en, fr or zh.", value=value)
+            )
+        return code
 
     def choice(self, column: str, allowed, *, required: bool = False) -> str | None:
         value = self.text(column, required=required)
@@ -408,6 +423,7 @@ ORG_FIELDS = {  # column → model attribute
     "partner_since": "partner_since",
     "is_public": "is_public",
     "description": "description",
+    "language": "language",
 }
 
 
@@ -478,6 +494,8 @@ def _clean_org(check: _RowChecker) -> dict[str, Any]:
         values["is_public"] = flag not in NO  # empty means the default: public
     if check.has("description"):
         values["description"] = check.text("description")
+    if check.has("language") and (language := check.language("language")):
+        values["language"] = language  # empty: keep the stored one, or detect from the text
     return values
 
 
@@ -576,6 +594,7 @@ AGREEMENT_FIELDS = [
     "regions",
     "parties",
     "visibility",
+    "language",
 ]
 
 
@@ -624,6 +643,8 @@ def _clean_agreement(check: _RowChecker, directory: OrgDirectory) -> dict[str, A
     }
     if check.has("summary"):
         values["summary"] = check.text("summary")
+    if check.has("language") and (language := check.language("language")):
+        values["language"] = language  # empty: keep the stored one, or detect from the text
     for column in ("signed_on", "start_on", "end_on"):
         if check.has(column):
             values[column] = check.day(column)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
@@ -23,6 +24,7 @@ from wtforms import (
 from wtforms.fields import URLField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.core.content_language import language_choices
 from portal.core.forms import choice_list
 from portal.core.services import FORM_ERROR
 from portal.extensions import db
@@ -59,7 +61,7 @@ def _stakeholder_choices() -> list[tuple[str, str]]:
 
 
 class OrganizationForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=300)])
+    name = StringField(_lp("organisation", "Name"), validators=[DataRequired(), Length(max=300)])
     acronym = StringField(_l("Acronym"), validators=[Optional(), Length(max=50)])
     org_type = SelectField(_l("Organisation type (IATI)"), validators=[DataRequired()])
     iati_ref = StringField(
@@ -70,6 +72,11 @@ class OrganizationForm(FlaskForm):
     stakeholder_group = SelectField(_l("Stakeholder group"))
     website = URLField(_l("Website"), validators=[Optional(), Length(max=500)])
     description = TextAreaField(_l("Description"))
+    language = SelectField(
+        _l("Language of the text"),
+        validate_choice=False,
+        description=_l("Screen readers read the text in this language."),
+    )
     partner_since = DateField(_l("Partner since"), validators=[Optional()])
     is_public = BooleanField(_l("Shown in the public directory"), default=True)
 
@@ -81,6 +88,7 @@ class OrganizationForm(FlaskForm):
         self.country_code.choices = choice_list([("", "—")] + country_choices())
         self.regions.choices = choice_list(region_choices())
         self.stakeholder_group.choices = choice_list(_stakeholder_choices())
+        self.language.choices = language_choices()
 
     def to_data(self) -> OrganizationData:
         return OrganizationData(
@@ -94,6 +102,7 @@ class OrganizationForm(FlaskForm):
             description=self.description.data or "",
             partner_since=self.partner_since.data,
             is_public=bool(self.is_public.data),
+            language=self.language.data or None,
             regions=list(self.regions.data or []),
         )
 

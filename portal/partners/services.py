@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.core.audit import record_audit, snapshot
+from portal.core.content_language import check_language
 from portal.core.models import utcnow
 from portal.core.services import (
     FORM_ERROR,
@@ -74,6 +75,7 @@ class OrganizationData:
     description: str = ""
     partner_since: date | None = None
     is_public: bool = True
+    language: str | None = None  # of the name and description; detected when None
     regions: list[str] = field(default_factory=list)
 
     @classmethod
@@ -130,6 +132,7 @@ def _validate(
     data.stakeholder_group = _clean(data.stakeholder_group)
     data.country_code = (_clean(data.country_code) or "").upper() or None
     data.description = (data.description or "").strip()
+    data.language = check_language(data.language, errors)
 
     if not data.name:
         errors["name"] = _("Enter the organisation's name.")
@@ -171,9 +174,12 @@ def _validate(
 
 
 def _apply(org: Organization, data: OrganizationData, regions: list[Region]) -> None:
+    text_changed = (org.name, org.description) != (data.name, data.description)
     for f in fields(OrganizationData):
         if f.name != "regions":
             setattr(org, f.name, getattr(data, f.name))
+    if data.language is None and text_changed:
+        org.language = None  # detected again from the new text when flushed
     org.regions = regions
 
 

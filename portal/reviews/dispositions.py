@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import selectinload
 
@@ -35,7 +36,7 @@ from portal.reviews.models import (
 from portal.reviews.permissions import can_manage_reviews
 
 DECISION_LABELS = {
-    Decision.ACCEPTED.value: _l("Accepted"),
+    Decision.ACCEPTED.value: _lp("review decision", "Accepted"),
     Decision.ACCEPTED_IN_PART.value: _l("Accepted in part"),
     Decision.NOTED.value: _l("Noted"),
     Decision.REJECTED.value: _l("Rejected"),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import available_timezones
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -38,8 +36,11 @@ LANGS = [
 ]
 
 
-def timezone_choices() -> list[tuple[str, str]]:
-    return [SelectChoice(z, z) for z in sorted(available_timezones()) if "/" in z or z == "UTC"]
+def timezone_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """Zones by their names in the reader's language (portal/core/dates.py)."""
+    from portal.core.dates import timezone_choices as localised
+
+    return [SelectChoice(value, label) for value, label in localised(current)]
 
 
 class DocumentForm(FlaskForm):

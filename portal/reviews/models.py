@@ -236,6 +236,8 @@ class Comment(db.Model):
     __tablename__ = "review_comments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Language of the text people wrote here (BCP 47); detected when not given.
+    language: Mapped[str | None] = mapped_column(String(16))
     round_id: Mapped[int] = mapped_column(
         ForeignKey("review_rounds.id", ondelete="CASCADE"), index=True
     )

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.core.audit import record_audit
+from portal.core.dates import format_when
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ServiceError, ValidationError, actor_id
 from portal.extensions import db
@@ -348,8 +349,7 @@ def format_round_time(round_: ReviewRound, value: datetime) -> str:
         tz = ZoneInfo(round_.timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")
-    local = as_utc(value).astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} ({tz.key})"
+    return f"{format_when(as_utc(value), tz.key)} ({tz.key})"
 
 
 def check_can_comment(round_: ReviewRound, user) -> None:

@@ -402,7 +402,7 @@ def _prepare_round_form(form: RoundForm) -> None:
     form.stakeholder_groups.choices = choice_list(
         [SelectChoice(k, v) for k, v in STAKEHOLDER_GROUPS.items()]
     )
-    form.timezone.choices = choice_list(timezone_choices())
+    form.timezone.choices = timezone_choices(form.timezone.data)
 
 
 @bp.route("/documents/<int:document_id>/versions/<int:number>/rounds/new", methods=["GET", "POST"])

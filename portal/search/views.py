@@ -75,13 +75,26 @@ def _labels(facets: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
         if country_codes
         else {}
     )
+    from portal.consultations.records_forms import OUTCOME_STATUS_LABELS
+    from portal.consultations.records_services import MINUTES_STATUS_LABELS
+
     return {
-        "kind": {"organization": _("Partners"), "agreement": _("Agreements")},
+        # Every kind and status a search document may carry, in the reader's language: a
+        # facet never shows an internal word ("minutes", "in-progress").
+        "kind": {
+            "organization": _("Partners"),
+            "agreement": _("Agreements"),
+            "minutes": _("Minutes"),
+            "agenda": _("Agenda items"),
+            "outcome": _("Recommendations and actions"),
+            "paragraph": _("Draft paragraphs"),
+            "comment": _("Review comments"),
+        },
         "regions": regions,
         "countries": countries,
         "org_type": ORG_TYPES,
         "agreement_type": AGREEMENT_TYPES,
-        "status": AGREEMENT_STATUSES,
+        "status": {**MINUTES_STATUS_LABELS, **OUTCOME_STATUS_LABELS, **AGREEMENT_STATUSES},
         "domain": {str(k): f"{k}. {v}" for k, v in DOMAINS_OF_CHANGE.items()},
     }
 

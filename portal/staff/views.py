@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -134,11 +135,88 @@ def dashboard():
 
 # --- Audit log ------------------------------------------------------------------------------
 
-_OBJECT_TYPE_LABELS = {
-    "organization": "Organisation",
-    "agreement": "Agreement",
-    "user": "User",
-}
+
+def _object_type_labels() -> dict[str, str]:
+    """What was changed, in the reader's language (object_type is the model's name)."""
+    return {
+        "organization": _("Organisation"),
+        "agreement": _("Agreement"),
+        "user": _("User"),
+        "advisorygroup": _("Advisory group"),
+        "meeting": _("Meeting"),
+        "agendaitem": _("Agenda item"),
+        "invitation": _("Invitation"),
+        "minutes": _("Minutes"),
+        "outcome": _("Recommendation or action"),
+        "draftdocument": _("Draft document"),
+        "documentversion": _("Document version"),
+        "reviewround": _("Review round"),
+        "comment": _("Review comment"),
+        "demo": _("Demo data"),
+        "apitoken": _("API token"),
+    }
+
+
+def _action_labels() -> dict[str, str]:
+    """Audit actions (stored as short English verbs) in the reader's language."""
+    return {
+        "create": pgettext("audit action", "created"),
+        "update": pgettext("audit action", "edited"),
+        "archive": pgettext("audit action", "archived"),
+        "restore": pgettext("audit action", "restored"),
+        "delete": pgettext("audit action", "deleted"),
+        "import": pgettext("audit action", "imported"),
+        "upload": pgettext("audit action", "uploaded"),
+        "seed": pgettext("audit action", "demo data loaded"),
+        "propose": pgettext("audit action", "proposed"),
+        "propose_edit": pgettext("audit action", "change proposed"),
+        "approve_edit": pgettext("audit action", "proposed change approved"),
+        "reject_edit": pgettext("audit action", "proposed change rejected"),
+        "deactivate": pgettext("audit action", "deactivated"),
+        "reactivate": pgettext("audit action", "reactivated"),
+        "revoke": pgettext("audit action", "revoked"),
+        "confirm": pgettext("audit action", "confirmed"),
+        "invite": pgettext("audit action", "invited"),
+        "rsvp": pgettext("audit action", "answered the invitation"),
+        "accept": pgettext("audit action", "accepted"),
+        "decline": pgettext("audit action", "declined"),
+        "add-member": pgettext("audit action", "member added"),
+        "remove-member": pgettext("audit action", "member removed"),
+        "add_document": pgettext("audit action", "document attached"),
+        "remove_document": pgettext("audit action", "document removed"),
+        "attendance": pgettext("audit action", "attendance recorded"),
+        "circulate": pgettext("audit action", "circulated for approval"),
+        "approve": pgettext("audit action", "approved"),
+        "publish": pgettext("audit action", "published"),
+        "progress": pgettext("audit action", "progress noted"),
+        "open": pgettext("audit action", "opened"),
+        "close": pgettext("audit action", "closed"),
+        "hide": pgettext("audit action", "hidden"),
+        "dispose": pgettext("audit action", "answered"),
+        "undispose": pgettext("audit action", "answer withdrawn"),
+        "place": pgettext("audit action", "placed in the new version"),
+        "carry-comments": pgettext("audit action", "comments carried over"),
+        "rotate-feed": pgettext("audit action", "calendar link renewed"),
+        "login": pgettext("audit action", "logged in"),
+        "login-failed": pgettext("audit action", "login failed"),
+        "login-locked": pgettext("audit action", "locked out"),
+        "logout": pgettext("audit action", "logged out"),
+        "sessions-ended": pgettext("audit action", "sessions ended"),
+        "password-change": pgettext("audit action", "password changed"),
+        "password-reset": pgettext("audit action", "password reset"),
+        "invitation-accepted": pgettext("audit action", "invitation accepted"),
+        "role-change": pgettext("audit action", "role changed"),
+    }
+
+
+@bp.app_template_global()
+def audit_action_label(action: str) -> str:
+    return _action_labels().get(action, action)
+
+
+@bp.app_template_global()
+def audit_object_label(object_type: str) -> str:
+    return _object_type_labels().get(object_type, object_type)
 
 
 def audit_object_url(entry: AuditLog) -> str | None:
@@ -229,8 +307,8 @@ def audit():
         "staff/audit.html",
         page=page,
         errors=errors,
-        object_types=[(t, _OBJECT_TYPE_LABELS.get(t, t)) for t in object_types],
-        actions=actions,
+        object_types=[(t, audit_object_label(t)) for t in object_types],
+        actions=[(a, audit_action_label(a)) for a in actions],
         actors=actors,
         filters={
             "object_type": object_type or "",

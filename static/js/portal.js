@@ -68,11 +68,12 @@
         li.id = listId + "-" + i;
         li.setAttribute("role", "option");
         li.setAttribute("aria-selected", "false");
-        var a = document.createElement("a");
-        a.href = s.url;
-        a.textContent = s.title; // text, never HTML: titles are user data
-        a.tabIndex = -1;
-        li.appendChild(a);
+        // Options hold text, not links: an option is already the interactive element (a
+        // link inside it would be a nested control). Its address travels in data-url.
+        li.textContent = s.title; // text, never HTML: titles are user data
+        li.setAttribute("data-url", s.url);
+        if (s.lang) li.setAttribute("lang", s.lang);
+        li.setAttribute("dir", "auto");
         li.addEventListener("mousedown", function (e) {
           e.preventDefault(); // keep focus in the input until navigation
           window.location.href = s.url;
@@ -130,7 +131,7 @@
         highlight(active - 1);
       } else if (e.key === "Enter" && open && active >= 0) {
         e.preventDefault();
-        window.location.href = options()[active].querySelector("a").href;
+        window.location.href = options()[active].getAttribute("data-url");
       } else if (e.key === "Escape" && open) {
         e.preventDefault();
         close();
@@ -142,8 +143,67 @@
     });
   }
 
+  // A table wider than the screen scrolls inside its .table-scroll box (CSS). When it does
+  // overflow, the box becomes a named, focusable region so keyboard users can scroll it too.
+  function labelScrollBoxes() {
+    var boxes = document.querySelectorAll(".table-scroll");
+    for (var i = 0; i < boxes.length; i++) {
+      var box = boxes[i];
+      var overflows = box.scrollWidth > box.clientWidth + 1;
+      if (overflows && !box.hasAttribute("tabindex")) {
+        var table = box.querySelector("table");
+        var caption = table && table.querySelector("caption");
+        var heading = caption;
+        var el = box;
+        while (!heading && el && el !== document.body) {
+          var prev = el.previousElementSibling;
+          while (prev && !/^H[1-6]$/.test(prev.tagName)) prev = prev.previousElementSibling;
+          if (prev) heading = prev;
+          el = el.parentElement;
+        }
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        if (heading && heading.textContent.trim()) {
+          box.setAttribute("aria-label", heading.textContent.trim());
+        } else {
+          box.setAttribute("aria-label", document.title.split(" · ")[0]);
+        }
+      } else if (!overflows && box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var inputs = document.querySelectorAll("input[data-suggest-url]");
     for (var i = 0; i < inputs.length; i++) setupSuggest(inputs[i]);
+    labelScrollBoxes();
+    // After a failed submission, start at the error summary (its links lead to the fields).
+    var summary = document.querySelector(".error-summary");
+    var flashError = document.querySelector(".flash-error");
+    if (!summary && flashError) {
+      // A form-level error only ("Invalid e-mail or password"): start there.
+      flashError.setAttribute("tabindex", "-1");
+      flashError.focus();
+    }
+    if (summary) {
+      summary.focus();
+      // A link in the summary puts the cursor in its field (a fragment link only scrolls).
+      summary.addEventListener("click", function (e) {
+        var link = e.target.closest("a[href^='#']");
+        var target = link && document.getElementById(link.getAttribute("href").slice(1));
+        if (!target) return;
+        e.preventDefault();
+        target.scrollIntoView({ block: "center" });
+        target.focus();
+      });
+    }
+    var resizeTimer = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(labelScrollBoxes, 100);
+    });
   });
 })();

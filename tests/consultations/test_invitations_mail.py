@@ -270,3 +270,38 @@ def test_personal_feed_lists_the_users_meetings_and_can_be_revoked(client, app):
     assert anonymous.get(f"/consultations/feed/{token}.ics").status_code == 404
     new_token = feed_token(user)
     assert anonymous.get(f"/consultations/feed/{new_token}.ics").status_code == 200
+
+
+def test_invitation_shows_times_in_the_recipients_language_and_own_time_zone(client, smtp_server):
+    """Issue 13: Babel's date words of the recipient's language, the meeting's zone and the
+    recipient's own zone; the calendar text's labels translated too."""
+    from datetime import UTC, datetime
+
+    from portal.consultations.models import ConsultationPreference, Meeting
+
+    _group, members, _outsider, staff, meeting = _setup(1, timezone="Africa/Nairobi")
+    member = members[0]
+    member.locale = "zh"
+    db.session.add(
+        ConsultationPreference(user_id=member.id, timezone="Asia/Shanghai", feed_key="k")
+    )
+    meeting = db.session.get(Meeting, meeting.id)
+    meeting.starts_at = datetime(2031, 1, 16, 11, 0, tzinfo=UTC)  # a Thursday
+    meeting.ends_at = datetime(2031, 1, 16, 13, 0, tzinfo=UTC)
+    meeting.engagement_areas = "monitoring-reporting"
+    db.session.commit()
+    login(client, staff.email)
+    resp = client.post(
+        f"/consultations/meetings/{meeting.id}/invite",
+        data={"scope": "group"},
+        follow_redirects=True,
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:3000]
+    [message] = smtp_server.wait_for(1)
+    body = smtp_server.text(message)
+    assert "2031年1月16日周四 14:00 EAT" in body  # the meeting's zone, in Chinese
+    assert "2031年1月16日周四 19:00" in body  # the recipient's zone (Shanghai, UTC+8)
+    assert "Thu" not in body and "Jan" not in body
+    [ics] = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+    [event] = icalendar.Calendar.from_ical(ics.get_payload(decode=True)).walk("VEVENT")
+    assert "Engagement areas" not in str(event["description"])

@@ -250,7 +250,8 @@ def test_tracker_filters_by_status_owner_area_and_kind(client, tracked):
 def test_tracker_highlights_only_open_items_past_their_due_date(client, tracked):
     login(client, tracked["staff"].email)
     page = _text(client.get(f"/consultations/groups/{tracked['group'].id}/tracker"))
-    rows = re.findall(r'<tr class="([^"]*)">\s*<td><a href="[^"]*">([^<]*)</a>', page)
+    # The title link carries the text's own lang/dir (content language, issue 13).
+    rows = re.findall(r'<tr class="([^"]*)">\s*<td><a href="[^"]*"[^>]*>([^<]*)</a>', page)
     overdue_rows = {title for css, title in rows if "overdue" in css}
     assert overdue_rows == {tracked["overdue"].title}  # done late is not overdue
     assert "1 overdue" in page

@@ -1,0 +1,37 @@
+"""Language of parts on the review reading page (issue 13): the draft's text carries the
+document's language; the interface around it ("Comment on this paragraph", "Paragraph 3")
+keeps the reader's language; a comment carries its own detected language."""
+
+from __future__ import annotations
+
+import re
+
+from portal.extensions import db
+from portal.reviews.models import Comment
+from tests.conftest import login
+
+
+def test_draft_text_has_the_document_language_and_the_tools_keep_the_interface_language(
+    client, review_round, reviewer
+):
+    login(client, reviewer.email)
+    html = client.get(f"/reviews/rounds/{review_round.id}?lang=ar").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html
+    assert "<article>" in html  # no lang on the whole article any more
+    bodies = re.findall(r'<span class="para-body"([^>]*)>', html)
+    assert bodies and all('lang="zh" dir="auto"' in attrs for attrs in bodies)
+    # The "comment on this paragraph" links sit outside any element with lang="zh".
+    tools = html.split('class="para-tools"')[1].split("</div>")[0]
+    assert "lang=" not in tools and "comment-link" in tools
+
+
+def test_a_comment_gets_its_language_detected_and_shown(client, review_round, reviewer):
+    comment = Comment(
+        round_id=review_round.id,
+        author_id=reviewer.id,
+        body="Nous proposons de préciser le rôle des autorités locales dans ce paragraphe.",
+        comment_type="general",
+    )
+    db.session.add(comment)
+    db.session.commit()
+    assert comment.language == "fr"
