@@ -267,7 +267,7 @@ def test_directory_sorts_by_contribution(client, factories):
 
     def order(query: str) -> list[str]:
         html = client.get(f"/partners/{query}").get_data(as_text=True)
-        names = re.findall(r'<a href="/partners/\d+">([^<]+)</a>', html)
+        names = re.findall(r'<a href="/partners/\d+"[^>]*>([^<]+)</a>', html)
         return [n for n in names if n in {small.name, big.name, implementer.name}]
 
     assert order("?sort=funding")[:2] == [big.name, small.name]

@@ -21,6 +21,7 @@ import re
 from collections import deque
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from babel.messages.pofile import read_po
@@ -277,8 +278,16 @@ def test_no_english_left_in_the_interface(email, app, demo, vocab):
         for url in urls:
             resp = client.get(url)
             assert resp.status_code == 200, (lang, url, resp.status_code)
+            # What the reader typed (?q=water) is theirs, not the interface's: the search
+            # page repeats it in its title.
+            typed = {
+                w.lower()
+                for values in parse_qs(urlsplit(url).query).values()
+                for value in values
+                for w in WORD.findall(value)
+            }
             for problem in english_left(
-                interface_texts(resp.get_data(as_text=True)), lang, vocab, demo
+                interface_texts(resp.get_data(as_text=True)), lang, vocab, demo | typed
             ):
                 problems.append(f"[{lang}] {url}: {problem}")
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(sorted(set(problems)))
