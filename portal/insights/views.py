@@ -94,18 +94,23 @@ def _load(tree: RegionTree):
     return filters, insights
 
 
-@bp.route("/")
-def index():
-    tree = RegionTree.load()
-    filters, insights = _load(tree)
-    picture = build_picture(
+def _picture(insights, tree, kind: str, filters):
+    """The charts and map for ``filters``, focused on their region or country."""
+    return build_picture(
         insights,
         tree,
-        "insights",
+        kind,
         focus_region=filters.region,
         focus_country_numeric=_numeric_of(filters.country),
         all_countries=country_numerics(),
     )
+
+
+@bp.route("/")
+def index():
+    tree = RegionTree.load()
+    filters, insights = _load(tree)
+    picture = _picture(insights, tree, "insights", filters)
     args = filter_args(filters)
     return render_template(
         "insights/index.html",
@@ -122,14 +127,7 @@ def world_map_page():
     tree = RegionTree.load()
     filters, _currency = read_filters(tree)
     insights = build_insights(filters, current_user, tree, only=set())
-    picture = build_picture(
-        insights,
-        tree,
-        "map",
-        focus_region=filters.region,
-        focus_country_numeric=_numeric_of(filters.country),
-        all_countries=country_numerics(),
-    )
+    picture = _picture(insights, tree, "map", filters)
     args = filter_args(filters)
     return render_template(
         "insights/map.html",
@@ -145,14 +143,7 @@ def world_map_svg():
     tree = RegionTree.load()
     filters, _currency = read_filters(tree)
     insights = build_insights(filters, current_user, tree, only=set())
-    picture = build_picture(
-        insights,
-        tree,
-        "map",
-        focus_region=filters.region,
-        focus_country_numeric=_numeric_of(filters.country),
-        all_countries=country_numerics(),
-    )
+    picture = _picture(insights, tree, "map", filters)
     body = '<?xml version="1.0" encoding="UTF-8"?>\n' + str(picture.map.svg)
     response = Response(body, mimetype="image/svg+xml")
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -249,14 +240,7 @@ def scoped_picture(tree: RegionTree, **scope):
     with that one filter (``region=``, ``country=`` or ``party=``), visibility applied."""
     filters = AgreementFilters.from_args({k: str(v) for k, v in scope.items()}, current_user, tree)
     insights = build_insights(filters, current_user, tree)
-    return build_picture(
-        insights,
-        tree,
-        "scoped",
-        focus_region=filters.region,
-        focus_country_numeric=_numeric_of(filters.country),
-        all_countries=country_numerics(),
-    )
+    return _picture(insights, tree, "scoped", filters)
 
 
 def _numeric_of(alpha2: str | None) -> str | None:

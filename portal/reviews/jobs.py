@@ -193,12 +193,12 @@ def run_invitation_job(job: BackgroundJob, batch_size: int = BATCH_SIZE) -> None
             select(ReviewInvitation.email).where(ReviewInvitation.round_id == round_.id)
         )
     )
-    todo = [(uid, email) for uid, email in recipients if email not in already]
-    job.total = len(already) + len(todo)
+    to_invite = [(uid, email) for uid, email in recipients if email not in already]
+    job.total = len(already) + len(to_invite)
     job.done = len(already)
     db.session.commit()
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start : start + batch_size]
+    for start in range(0, len(to_invite), batch_size):
+        batch = to_invite[start : start + batch_size]
         user_ids = [uid for uid, _email in batch if uid]
         users = (
             {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
