@@ -33,6 +33,9 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     register_cli(app)
     register_error_handlers(app)
     register_template_helpers(app)
+    from portal.core.transaction import init_transactions
+
+    init_transactions(app)  # last: its after_request hook runs first (commit, then the rest)
     return app
 
 
@@ -184,8 +187,10 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from portal.core.guard import init_guard
     from portal.core.security import init_security
     from portal.core.templating import init_templating
 
     init_templating(app)
     init_security(app)
+    init_guard(app)

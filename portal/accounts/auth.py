@@ -37,9 +37,32 @@ def init_login(app: Flask) -> None:
         now = utcnow()
         last = as_utc(token.last_used_at)
         if last is None or now - last >= TOKEN_USE_RESOLUTION:
-            token.last_used_at = now
-            db.session.commit()
+            record_token_use(token.id, now)
         return token.user
+
+
+def record_token_use(token_id: int, now) -> None:
+    """Note when a token was last used, outside the request's transaction.
+
+    Bookkeeping, not a change the caller asked for: a GET stays read-only in its own
+    transaction (``portal.core.transaction``), and a failing or refused request still counts
+    as a use. One short statement on its own connection; the WHERE makes concurrent requests
+    of the same token write once per resolution window, not once each.
+    """
+    from sqlalchemy import or_, update
+
+    from portal.accounts.models import ApiToken
+
+    threshold = now - TOKEN_USE_RESOLUTION
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == token_id,
+                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= threshold),
+            )
+            .values(last_used_at=now)
+        )
 
 
 def load_session_user(user_id: str):

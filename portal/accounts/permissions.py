@@ -9,17 +9,39 @@ from __future__ import annotations
 from sqlalchemy import true
 
 from portal.accounts.models import Role, User
+from portal.core.guard import permission
 
 STAFF_MANAGED_ROLES = (Role.PARTNER.value, Role.REVIEWER.value)
+
+
+STAFF_ROLES = (Role.STAFF.value, Role.ADMIN.value)
 
 
 def _is_authenticated(user) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False))
 
 
+@permission("signed_in")
+def is_signed_in(user) -> bool:
+    """A signed-in, active account (deactivated accounts cannot sign in, but be sure)."""
+    return _is_authenticated(user) and bool(user.is_active)
+
+
+@permission("staff")
+def is_staff(user) -> bool:
+    """The one definition of staff: an active account whose role is staff or admin."""
+    return is_signed_in(user) and user.role in STAFF_ROLES
+
+
+@permission("admin")
+def is_admin(user) -> bool:
+    return is_signed_in(user) and user.role == Role.ADMIN.value
+
+
+@permission("manage_users")
 def can_manage_users(user) -> bool:
     """May open the user list and create users at all."""
-    return _is_authenticated(user) and user.is_active and user.is_staff
+    return is_staff(user)
 
 
 def can_assign_role(actor, role: str) -> bool:

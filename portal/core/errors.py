@@ -9,6 +9,7 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from portal.core.security import plain_query_args
+from portal.core.services import PermissionDenied, ValidationError
 from portal.extensions import db
 
 
@@ -94,6 +95,19 @@ def init_error_handlers(app: Flask) -> None:
             # 405 says which methods the URL does have (RFC 9110 §15.5.6).
             allow = {"Allow": ", ".join(sorted(err.valid_methods))}
         return render_error(err.code, description, allow)
+
+    @app.errorhandler(PermissionDenied)
+    def _denied(err: PermissionDenied):
+        # A use case refused the actor: the same answer as a guard's 403, nothing kept.
+        db.session.rollback()
+        return render_error(403)
+
+    @app.errorhandler(ValidationError)
+    def _invalid(err: ValidationError):
+        # A use case refused its input and no view turned it into form errors (``attempt``
+        # does that): a 400 that says why, never a 500; nothing is kept.
+        db.session.rollback()
+        return render_error(400, "; ".join(err.errors.values()) or None)
 
     @app.errorhandler(DataError)
     def _bad_value(err: DataError):
