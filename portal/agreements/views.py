@@ -35,6 +35,7 @@ from portal.agreements.queries import (
     agreements_query,
 )
 from portal.core.pagination import paginate
+from portal.core.security import safe_document_type
 from portal.extensions import db
 from portal.partners.permissions import can_view_organization
 from portal.partners.queries import RegionTree
@@ -43,22 +44,6 @@ from portal.partners.queries import RegionTree
 DOWNLOAD_FORMATS = ("csv", "xlsx", "json")
 
 bp = Blueprint("agreements", __name__, url_prefix="/agreements")
-
-# Served with their own type; anything else is sent as application/octet-stream so a browser
-# never renders an uploaded HTML/SVG/script file in the portal's origin.
-SAFE_DOCUMENT_TYPES = frozenset(
-    {
-        "application/pdf",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.oasis.opendocument.spreadsheet",
-        "text/csv",
-        "text/plain",
-        "image/png",
-        "image/jpeg",
-    }
-)
 
 
 def endpoint_url(endpoint: str, **values) -> str | None:
@@ -84,11 +69,6 @@ def get_visible_agreement_or_404(agreement_id: int) -> Agreement:
     if agreement is None or not can_view_agreement(current_user, agreement):
         abort(404)
     return agreement
-
-
-def safe_document_type(content_type: str | None) -> str:
-    base = (content_type or "").split(";", 1)[0].strip().lower()
-    return base if base in SAFE_DOCUMENT_TYPES else "application/octet-stream"
 
 
 # --------------------------------------------------------------------------- Public pages

@@ -33,7 +33,6 @@ from wtforms.fields.choices import SelectChoice
 from portal.accounts.models import User
 from portal.agreements import documents
 from portal.agreements.forms import organization_choices
-from portal.agreements.views import safe_document_type
 from portal.consultations import services
 from portal.consultations.forms import (
     MODE_LABELS,
@@ -80,7 +79,7 @@ from portal.consultations.permissions import (
 from portal.core.dates import format_when, timezone_choices
 from portal.core.forms import choice_list
 from portal.core.models import as_utc, utcnow
-from portal.core.security import mark_no_referrer, mark_private, safe_next
+from portal.core.security import mark_no_referrer, mark_private, safe_document_type, safe_next
 from portal.core.services import PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.partners.forms import apply_service_errors

@@ -238,6 +238,7 @@ class Comment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Language of the text people wrote here (BCP 47); detected when not given.
     language: Mapped[str | None] = mapped_column(String(16))
+    __content_text__ = ("body", "proposed_change")
     round_id: Mapped[int] = mapped_column(
         ForeignKey("review_rounds.id", ondelete="CASCADE"), index=True
     )

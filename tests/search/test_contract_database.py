@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from portal.extensions import db
-from portal.search.backends.database import database_backend
+from portal.search.registry import database_backend
 from tests.search.contract import SearchContract, search
 
 
