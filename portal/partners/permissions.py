@@ -35,6 +35,12 @@ def can_propose_organization_edit(user, org: Organization) -> bool:
     return _own_org_id(user) == org.id and not is_staff(user)
 
 
+@permission("view_contact")
+def can_view_contact(user, contact) -> bool:
+    """Focal points marked public are for everyone; the rest of the address book is staff's."""
+    return bool(contact.is_public) or is_staff(user)
+
+
 def visible_organizations_filter(user):
     """A WHERE clause limiting organisations to those the user may see."""
     if is_staff(user):
