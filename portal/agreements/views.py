@@ -34,6 +34,7 @@ from portal.agreements.queries import (
     agreement_facets,
     agreements_query,
 )
+from portal.core.guard import can
 from portal.core.pagination import paginate
 from portal.core.security import safe_document_type
 from portal.extensions import db
@@ -101,16 +102,16 @@ def show(agreement_id: int):
         (party, can_view_organization(current_user, party.organization))
         for party in agreement.parties
     ]
-    is_staff = current_user.is_authenticated and current_user.is_staff
     return render_template(
         "agreements/show.html",
         agreement=agreement,
         parties=parties,
         iati_status=IATI_ACTIVITY_STATUS.get(agreement.status),
         domain_label=DOMAINS_OF_CHANGE.get(agreement.domain_of_change or 0),
-        is_staff=is_staff,
         is_public=agreement.visibility == Visibility.PUBLIC.value,
-        edit_url=endpoint_url("agreements.edit", agreement_id=agreement.id) if is_staff else None,
+        edit_url=endpoint_url("agreements.edit", agreement_id=agreement.id)
+        if can("edit_agreement", agreement)
+        else None,
     )
 
 
