@@ -167,6 +167,7 @@ def register_cli(app: Flask) -> None:
     from portal.accounts.cli import users_cli
     from portal.consultations.cli import consultations_cli
     from portal.core.content_language import content_language_cli
+    from portal.core.queue import queue_cli
     from portal.core.worker import worker_command
     from portal.demo.cli import seed_demo_command
     from portal.imports.cli import import_cli
@@ -185,6 +186,7 @@ def register_cli(app: Flask) -> None:
         reviews_cli,
         consultations_cli,
         content_language_cli,
+        queue_cli,
         worker_command,
     ):
         app.cli.add_command(command)
