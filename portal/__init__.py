@@ -92,6 +92,9 @@ def register_extensions(app: Flask) -> None:
     from portal.core.content_language import init_content_language
 
     init_content_language(app)
+    from portal.storage import init_storage
+
+    init_storage(app)  # a malformed PORTAL_STORAGE_URL stops start-up, not the first upload
 
 
 def _import_models() -> None:
@@ -164,6 +167,7 @@ def register_cli(app: Flask) -> None:
     from portal.partners.cli import reference_cli
     from portal.reviews.cli import reviews_cli
     from portal.search.cli import search_cli
+    from portal.storage.cli import storage_cli
 
     for command in (
         users_cli,
@@ -175,6 +179,7 @@ def register_cli(app: Flask) -> None:
         reviews_cli,
         consultations_cli,
         content_language_cli,
+        storage_cli,
         worker_command,
     ):
         app.cli.add_command(command)

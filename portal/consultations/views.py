@@ -8,18 +8,14 @@ records_views.py and register on this ``bp``.
 
 from __future__ import annotations
 
-import os
-
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -27,7 +23,6 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.security import safe_join
 from wtforms.fields.choices import SelectChoice
 
 from portal.accounts.models import User
@@ -658,17 +653,12 @@ def download_agenda_document(meeting_id: int, doc_id: int):
         or (current_user.is_authenticated and item.proposed_by_id == current_user.id)
     ):
         abort(404)  # a proposal's files are as private as the proposal
-    path = safe_join(current_app.config["UPLOAD_DIR"], doc.stored_name)
-    if path is None or not os.path.isfile(path):
-        current_app.logger.warning("Agenda document %s is missing on disk", doc.id)
-        abort(404)
-    response = send_file(
-        path,
+    response = documents.send_stored(
+        doc.stored_name,
         mimetype=safe_document_type(doc.content_type),
-        as_attachment=True,
         download_name=doc.filename,
+        what=f"Agenda document {doc.id}",
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
     if not meeting.group.is_public:
         response.headers["Cache-Control"] = "private, no-store"
     return response
