@@ -176,7 +176,7 @@ def make_app(database_url: str, search_url: str):
             "SECRET_KEY": "bench",
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SEARCH_URL": search_url,
-            "SEARCH_INDEX_PREFIX": "bench",
+            "SEARCH_INDEX_PREFIX": f"bench{os.getpid()}",  # two benches may share an engine
             "RATELIMIT_ENABLED": False,
             "SERVER_NAME": None,
         }
