@@ -33,6 +33,7 @@ import platform
 import random
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -160,6 +161,42 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+def engine_pid(url: str) -> int | None:
+    """The pid of the process listening on ``url``'s port (Linux ``ss``), or None."""
+    port = url.rstrip("/").rsplit(":", 1)[-1]
+    try:
+        out = subprocess.run(  # noqa: S603
+            ["ss", "-ltnpH", f"sport = :{port}"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r"pid=(\d+)", out)
+    return int(found.group(1)) if found else None
+
+
+_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms(pid: int | None) -> float:
+    """CPU time (user + system) the process ``pid`` has used so far, in ms (0 if unknown).
+
+    An engine's CPU time per query is what other people's work on the machine does not
+    inflate (their load stretches wall time, not the engine's own work); summed over a class
+    of queries, the clock-tick resolution averages out."""
+    if not pid:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * _TICK_MS
+
+
 def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
@@ -187,7 +224,7 @@ def make_app(database_url: str, search_url: str):
 
 
 def bench_backend(label: str, app, docs, size: int, queries: dict[str, list[str]]) -> dict:
-    from portal.search.registry import get_backend
+    from portal.search.registry import get_backend, is_database
     from tests.search.relevance import corpus as relevance_corpus
     from tests.search.relevance import evaluate
 
@@ -212,21 +249,31 @@ def bench_backend(label: str, app, docs, size: int, queries: dict[str, list[str]
         result["hits"] = {}
         result["cpu"] = {}
         result["baseline"] = {}
+        result["engine_cpu"] = {}
         baseline = bare_engine_query(backend)
+        pid = engine_pid(getattr(backend, "url", "")) if not is_database(backend) else None
         for name, texts in queries.items():
             samples = []
             cpu = []
             bare = []
+            engine_ours = engine_bare = 0.0
             hits = 0
             for text in texts:
                 # The bare-engine baseline interleaved with the portal's call, query by query:
                 # both see the same load, so their ratio says what the portal's query costs.
+                before = cpu_ms(pid)
                 bare.append(timed(lambda t=text: baseline(t)))
+                between = cpu_ms(pid)
                 started, cpu_started = time.perf_counter(), time.process_time()
                 res = backend.search(SearchQuery(text=text, principals={"public"}))
                 samples.append((time.perf_counter() - started) * 1000)
                 cpu.append((time.process_time() - cpu_started) * 1000)
+                engine_ours += cpu_ms(pid) - between
+                engine_bare += between - before
                 hits += bool(res.total)
+            if pid:
+                # Mean engine CPU ms per query: the portal's query, the bare baseline.
+                result["engine_cpu"][name] = (engine_ours / len(texts), engine_bare / len(texts))
             result["latency"][name] = (
                 percentile(samples, 50),
                 percentile(samples, 95),
@@ -366,6 +413,11 @@ def print_table(results: list[dict], classes: list[str]) -> None:
                 f"  {name:<20}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{r['hits'][name]:>8.0%}"
                 f"{b50:>10.1f}{b95:>10.1f}{p95 / max(b95, 1e-6):>11.2f}×"
             )
+        if r.get("engine_cpu"):
+            print("  engine process CPU time per query, mean ms: portal query / bare baseline")
+            for name in classes:
+                ours, bare = r["engine_cpu"][name]
+                print(f"  {name:<20}{ours:>9.1f}{bare:>9.1f}{ours / max(bare, 1e-6):>8.1f}×")
         if r["backend"].startswith("database"):
             print("  in-process CPU time, p50 / p95 / p99 ms:")
             for name in classes:
@@ -408,6 +460,14 @@ def print_markdown(results: list[dict], classes: list[str]) -> None:
             for name in classes
         ]
         print(f"| {r['backend']} | {r['size']:,} | " + " | ".join(cells) + " |")
+    if any(r.get("engine_cpu") for r in results):
+        print("\nEngine process CPU time per query (mean ms, /proc), portal query / bare:\n")
+        print("| backend | docs | " + " | ".join(classes) + " |")
+        print("|---|---:|" + "---:|" * len(classes))
+        for r in results:
+            if r.get("engine_cpu"):
+                cells = ["{:.1f} / {:.1f}".format(*r["engine_cpu"][name]) for name in classes]
+                print(f"| {r['backend']} | {r['size']:,} | " + " | ".join(cells) + " |")
     from tests.search.relevance import LANGUAGES
 
     print("\nRelevance suite, MRR / recall@10:\n")
