@@ -148,7 +148,10 @@ def init_transactions(app: Flask) -> None:
                     raise WriteOnSafeMethod(message)
                 log.warning("%s; rolled back", message)
             return response
-        if response.status_code < 400 and not g.pop(_REFUSED, False):
+        # Pop the flag whatever the status: under the test client an app context (and so
+        # ``g``) can outlive one request, and a stale flag would roll back the next one.
+        refused = g.pop(_REFUSED, False)
+        if response.status_code < 400 and not refused:
             db.session.commit()
         else:
             db.session.rollback()
