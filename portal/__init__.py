@@ -97,6 +97,9 @@ def register_extensions(app: Flask) -> None:
     from portal.core.content_language import init_content_language
 
     init_content_language(app)
+    from portal.storage import init_storage
+
+    init_storage(app)  # a malformed PORTAL_STORAGE_URL stops start-up, not the first upload
 
 
 def _import_models() -> None:
@@ -167,6 +170,7 @@ def register_cli(app: Flask) -> None:
     from portal.accounts.cli import users_cli
     from portal.consultations.cli import consultations_cli
     from portal.core.content_language import content_language_cli
+    from portal.core.queue import queue_cli
     from portal.core.worker import worker_command
     from portal.demo.cli import seed_demo_command
     from portal.imports.cli import import_cli
@@ -174,6 +178,7 @@ def register_cli(app: Flask) -> None:
     from portal.partners.cli import reference_cli
     from portal.reviews.cli import reviews_cli
     from portal.search.cli import search_cli
+    from portal.storage.cli import storage_cli
 
     for command in (
         users_cli,
@@ -185,6 +190,8 @@ def register_cli(app: Flask) -> None:
         reviews_cli,
         consultations_cli,
         content_language_cli,
+        queue_cli,
+        storage_cli,
         worker_command,
     ):
         app.cli.add_command(command)

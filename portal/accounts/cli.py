@@ -55,7 +55,7 @@ def create_user_command(email, name, role, organization_id, password):
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
     try:
-        with _shell_request():
+        with committing(), _shell_request():
             user = services.create_user(
                 None,
                 name=name,
@@ -66,9 +66,7 @@ def create_user_command(email, name, role, organization_id, password):
                 invite=False,
             )
     except services.AccountError as err:
-        db.session.rollback()
         raise click.ClickException(err.message) from None
-    db.session.commit()
     click.echo(f"Created {user.email} ({user.role}), id {user.id}.")
     if generated:
         click.echo(f"Generated password: {password}")
@@ -99,9 +97,8 @@ def deactivate_user_command(email):
     user = services.find_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No user with e-mail {email}.")
-    with _shell_request():
+    with committing(), _shell_request():
         services.set_user_active(None, user, False)
-    db.session.commit()
     click.echo(f"Deactivated {user.email}.")
 
 

@@ -281,6 +281,19 @@ def open_round(
     )
     db.session.add(round_)
     db.session.flush()
+    queue_invitation_job(round_, actor)
+    record_audit(
+        "open",
+        round_,
+        summary=f"Review round “{title}” opened on version {version.number} ({audience_kind})",
+        actor_id=actor_id(actor),
+    )
+    return round_
+
+
+def queue_invitation_job(round_: ReviewRound, actor) -> BackgroundJob:
+    """Queue the job that invites everyone in the round's audience not invited yet (on
+    opening, and again when reviewers are added)."""
     job = BackgroundJob(
         kind=INVITATION_JOB,
         params={"round_id": round_.id},
@@ -289,13 +302,7 @@ def open_round(
     )
     db.session.add(job)
     db.session.flush()
-    record_audit(
-        "open",
-        round_,
-        summary=f"Review round “{title}” opened on version {version.number} ({audience_kind})",
-        actor_id=actor_id(actor),
-    )
-    return round_
+    return job
 
 
 def invitation_job(round_: ReviewRound) -> BackgroundJob | None:

@@ -175,9 +175,19 @@ def like_pattern(term: str) -> str:
 
 
 def hit_with_snippet(
-    doc_id: str, kind: str, title: str, body: str, url: str, terms: list[str], score
+    doc_id: str,
+    kind: str,
+    title: str,
+    body: str,
+    url: str,
+    terms: list[str],
+    score,
+    labels: Iterable[str] | str | None = None,
 ) -> SearchHit:
-    """A hit of a database backend: the snippet is cut from the stored body in Python."""
+    """A hit of a database backend: the snippet is cut from the stored body in Python.
+    ``labels``: the stored references (a list, or one per line)."""
+    if isinstance(labels, str):
+        labels = labels.split("\n")
     return SearchHit(
         id=doc_id,
         kind=kind,
@@ -185,4 +195,5 @@ def hit_with_snippet(
         url=url,
         snippet=make_snippet(body, terms, title),
         score=None if score is None else float(score),
+        labels=[ref for ref in labels or () if ref],
     )
