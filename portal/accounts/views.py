@@ -416,7 +416,7 @@ def users():
     return render_template(
         "accounts/users.html",
         page=page,
-        roles=[r.value for r in Role],
+        role_choices=[(r.value, _role_label(r.value)) for r in Role],
         organizations=organizations,
         filters={"role": role, "active": active, "organization": org_id, "q": q},
         can_edit_user=can_edit_user,
