@@ -18,6 +18,7 @@ from portal.accounts import services
 from portal.accounts.forms import MIN_PASSWORD_LENGTH
 from portal.accounts.models import Role, User
 from portal.core.transaction import committing
+from portal.core.worker import worker_step
 from portal.extensions import db
 
 users_cli = AppGroup("users", help="Create, list and deactivate user accounts.")
@@ -99,3 +100,11 @@ def deactivate_user_command(email):
     with committing(), _shell_request():
         services.set_user_active(None, user, False)
     click.echo(f"Deactivated {user.email}.")
+
+
+@worker_step("sessions", order=95)
+def expired_sessions_report() -> str | None:
+    """The general worker's step: forget sessions past their expiry."""
+    with committing():
+        count = services.prune_expired_sessions()
+    return f"removed {count} expired session(s)" if count else None

@@ -361,6 +361,11 @@ class SearchHit(_Out):
     title: str
     url: str
     snippet: str
+    labels: list[str] = Field(
+        default_factory=list,
+        description="Type, country, stakeholder group… in the language of the request.",
+        examples=[["Memorandum of understanding", "Kenya"]],
+    )
 
 
 class SearchResultsOut(_Out):

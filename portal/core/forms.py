@@ -18,4 +18,6 @@ def choice_list(pairs: Iterable) -> list[SelectChoice]:
 
 
 class ConfirmForm(FlaskForm):
-    """An empty form: only the CSRF token, for a POST button (archive, restore, unsubscribe …)."""
+    """An empty form: only the CSRF token, for POST buttons (archive, remove, reset …).
+
+    The one copy every domain uses; a button that needs a value adds its own field."""

@@ -12,9 +12,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from portal.agreements.queries import agreements_of_organization
+from portal.agreements.queries import organization_agreements_page
 from portal.core.guard import can
-from portal.core.pagination import paginate
+from portal.core.pagination import page_args, paginate
 from portal.extensions import db
 from portal.insights.queries import catalogue_currencies, contribution_figures, partner_contribution
 from portal.insights.views import scoped_picture
@@ -98,7 +98,7 @@ def show(org_id: int):
     return render_template(
         "partners/show.html",
         org=org,
-        agreements=agreements_of_organization(org, current_user),
+        agreements=organization_agreements_page(org, current_user, *page_args()),
         contribution=partner_contribution(org, current_user, tree, date.today()),
         picture=scoped_picture(tree, party=org.id),
         # Focal points marked public are for everyone; the rest of the address book is staff-only.
