@@ -396,7 +396,7 @@ def users():
     stmt = select(User).where(visible_users_filter(current_user))
     role = request.args.get("role", "")
     if role in {r.value for r in Role}:
-        stmt = stmt.where(User.role == role)
+        stmt = stmt.filter_by(role=role)
     active = request.args.get("active", "")
     if active in ("yes", "no"):
         stmt = stmt.where(User.active.is_(active == "yes"))

@@ -16,6 +16,7 @@ from flask_login import current_user
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.core.guard import can
 from portal.core.models import utcnow
 from portal.extensions import db
 
@@ -42,7 +43,7 @@ ADMIN_SECURITY_ACTIONS = SECURITY_ACTIONS | {"role-change", "deactivate", "react
 def visible_audit_filter(user):
     """The audit rows ``user`` may read: everything for administrators; for other staff,
     everything but personal security events."""
-    if getattr(user, "is_admin", False):
+    if user is not None and can("admin", user=user):
         return db.true()
     return db.and_(
         AuditLog.action.not_in(SECURITY_ACTIONS),

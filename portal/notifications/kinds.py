@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
+from portal.core.guard import can
+
 
 class Delivery(enum.StrEnum):
     IMMEDIATE = "immediate"
@@ -56,5 +58,5 @@ KINDS: dict[str, Kind] = {kind.key: kind for kind in _KINDS}
 
 def kinds_for(user) -> list[Kind]:
     """The kinds a user can receive (staff summaries only for staff)."""
-    is_staff = bool(getattr(user, "is_staff", False))
+    is_staff = user is not None and can("staff", user=user)
     return [kind for kind in _KINDS if is_staff or not kind.staff_only]
