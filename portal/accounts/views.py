@@ -16,7 +16,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext, pgettext
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from portal.accounts import services
@@ -37,7 +36,7 @@ from portal.accounts.permissions import (
     can_edit_user,
     visible_users_filter,
 )
-from portal.core.forms import choice_list
+from portal.core.forms import ConfirmForm, choice_list
 from portal.core.guard import ensure, require
 from portal.core.pagination import paginate
 from portal.core.security import mark_no_referrer, mark_private, safe_next
@@ -298,7 +297,7 @@ def change_password():
 @bp.route("/sessions/end-others", methods=["POST"])
 @require("signed_in")
 def end_other_sessions():
-    if not FlaskForm().validate_on_submit():  # the CSRF check
+    if not ConfirmForm().validate_on_submit():  # the CSRF check
         abort(400)
     ended = services.end_sessions(
         current_user._get_current_object(), keep_current=True, reason="log out everywhere else"
