@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
-from portal.core.guard import can
-
 
 class Delivery(enum.StrEnum):
     IMMEDIATE = "immediate"
@@ -58,5 +56,7 @@ KINDS: dict[str, Kind] = {kind.key: kind for kind in _KINDS}
 
 def kinds_for(user) -> list[Kind]:
     """The kinds a user can receive (staff summaries only for staff)."""
-    is_staff = user is not None and can("staff", user=user)
-    return [kind for kind in _KINDS if is_staff or not kind.staff_only]
+    from portal.accounts.permissions import is_staff
+
+    staff = is_staff(user)
+    return [kind for kind in _KINDS if staff or not kind.staff_only]
