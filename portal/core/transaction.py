@@ -157,7 +157,7 @@ def init_transactions(app: Flask) -> None:
                     raise WriteOnSafeMethod(message)
                 log.warning("%s; rolled back", message)
             return response
-        refused = g.pop(_REFUSED, False)  # popped whatever the status: it is this request's
+        refused = g.pop(_REFUSED, False)  # always cleared: g may outlive the request (tests)
         if response.status_code < 400 and not refused:
             db.session.commit()
         else:

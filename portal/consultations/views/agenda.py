@@ -3,14 +3,11 @@ the documents attached to items."""
 
 from __future__ import annotations
 
-import os
-
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.security import safe_join
 
-from portal.agreements.views import safe_document_type
+from portal.agreements import documents
 from portal.consultations import services
 from portal.consultations.forms import AgendaDocumentForm, AgendaItemForm, DecisionForm
 from portal.consultations.models import AgendaDocument, Meeting
@@ -24,6 +21,7 @@ from portal.consultations.views.common import (
 from portal.consultations.views.meetings import render_meeting
 from portal.core.forms import ConfirmForm
 from portal.core.guard import ensure, require
+from portal.core.security import safe_document_type
 from portal.core.transaction import attempt
 from portal.extensions import db
 
@@ -149,17 +147,12 @@ def download_agenda_document(meeting_id: int, doc_id: int):
         abort(404)
     if not can_view_agenda_item(current_user, doc.agenda_item):
         abort(404)  # a proposal's files are as private as the proposal
-    path = safe_join(current_app.config["UPLOAD_DIR"], doc.stored_name)
-    if path is None or not os.path.isfile(path):
-        current_app.logger.warning("Agenda document %s is missing on disk", doc.id)
-        abort(404)
-    response = send_file(
-        path,
+    response = documents.send_stored(
+        doc.stored_name,
         mimetype=safe_document_type(doc.content_type),
-        as_attachment=True,
         download_name=doc.filename,
+        what=f"Agenda document {doc.id}",
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
     if not meeting.group.is_public:
         response.headers["Cache-Control"] = "private, no-store"
     return response
