@@ -206,7 +206,9 @@ def _set_password_page(token: str, *, invitation: bool, from_session: bool = Fal
             session.pop(_LINK_KEY, None)
         return _token_problem_page(problem, invitation)
     if request.method == "GET" and not from_session:
-        session[_LINK_KEY] = {"token": token, "invitation": invitation}
+        # "next": where to go after logging in (a review invitation leads to its round).
+        next_url = safe_next(request.args.get("next")) or None
+        session[_LINK_KEY] = {"token": token, "invitation": invitation, "next": next_url}
         return redirect(url_for("accounts.choose_password"), 303)
     form = SetPasswordForm()
     if form.validate_on_submit():
@@ -215,9 +217,9 @@ def _set_password_page(token: str, *, invitation: bool, from_session: bool = Fal
             if current_user.is_authenticated:
                 session.clear()
                 logout_user()
-            session.pop(_LINK_KEY, None)
+            link = session.pop(_LINK_KEY, None) or {}
             flash(_("Your password has been set. You can now log in."), "success")
-            return redirect(url_for("accounts.login"))
+            return redirect(url_for("accounts.login", next=safe_next(link.get("next")) or None))
     return render_template(
         "accounts/set_password.html", form=form, user=user, invitation=invitation
     ), (400 if form.errors else 200)

@@ -38,6 +38,7 @@ class AudienceKind(enum.StrEnum):
         "organizations"  # users of organisations matching a filter (region, type, group)
     )
     EMAILS = "emails"  # an uploaded list of addresses
+    MIXED = "mixed"  # several of the above: {"parts": [{"kind": …, "audience": {…}}, …]}
 
 
 class RoundStatus(enum.StrEnum):
