@@ -38,6 +38,7 @@ class AudienceKind(enum.StrEnum):
         "organizations"  # users of organisations matching a filter (region, type, group)
     )
     EMAILS = "emails"  # an uploaded list of addresses
+    MIXED = "mixed"  # several of the above: {"parts": [{"kind": …, "audience": {…}}, …]}
 
 
 class RoundStatus(enum.StrEnum):
@@ -239,6 +240,7 @@ class Comment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Language of the text people wrote here (BCP 47); detected when not given.
     language: Mapped[str | None] = mapped_column(String(16))
+    __content_text__ = ("body", "proposed_change")
     round_id: Mapped[int] = mapped_column(
         ForeignKey("review_rounds.id", ondelete="CASCADE"), index=True
     )
