@@ -195,3 +195,15 @@ def test_a_job_for_a_missing_round_fails_at_once(app):
     row = _row(BackgroundJob, job.id)
     assert (row.status, row.error) == ("failed", "round not found")
     assert db.session.scalar(select(func.count(BackgroundJob.id))) == 1
+
+
+def test_search_sync_takes_back_the_dead_letters_status_counts_them(app, runner):
+    _outbox(["agreement:999991"])
+    db.session.execute(update(SearchOutbox).values(attempts=30, dead_at=utcnow()))
+    db.session.commit()
+    status = runner.invoke(args=["search", "status"])
+    assert "outbox: 1 pending, 0 failing, 1 dead" in status.output
+    result = runner.invoke(args=["search", "sync"])
+    assert result.exit_code == 0, result.output
+    assert "1 dead-lettered row(s) queued again." in result.output
+    assert "0 outbox row(s) left" in result.output
