@@ -141,9 +141,14 @@ def test_extending_the_deadline_tells_reviewers_and_lets_them_be_reminded_again(
     (mail,) = _mails(f"review-deadline:{review_round.id}")
     assert mail.to_address == other_reviewer.email  # the unsubscribed reviewer is not written to
     assert "Comments now close on" in mail.body_text and "/reviews/r/" in mail.body_text
-    assert db.session.scalar(
-        select(ReviewInvitation.reminded_at).where(ReviewInvitation.email == other_reviewer.email)
-    ) is None
+    assert (
+        db.session.scalar(
+            select(ReviewInvitation.reminded_at).where(
+                ReviewInvitation.email == other_reviewer.email
+            )
+        )
+        is None
+    )
     (entry,) = _audit(review_round, "change-deadline")
     assert "extended" in entry.summary
     assert entry.before["closes_at"] != entry.after["closes_at"]
