@@ -37,9 +37,6 @@ ALLOWED_CYCLE_EDGES: set[tuple[str, str]] = {
     ("portal.consultations.ics", "portal.consultations.services"),
     ("portal.notifications.events", "portal.consultations.services"),
     ("portal.consultations.notices", "portal.consultations.services"),
-    # reviews (issue 9, reviews part): notices ↔ services, notices ↔ dispositions.
-    ("portal.reviews.notices", "portal.reviews.services"),
-    ("portal.reviews.notices", "portal.reviews.dispositions"),
 }
 
 

@@ -18,7 +18,6 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.core.audit import record_audit
-from portal.core.dates import format_when
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ServiceError, ValidationError, actor_id
 from portal.extensions import db
@@ -27,6 +26,7 @@ from portal.notifications.services import queue_mail
 from portal.reviews import permissions
 from portal.reviews.audience import validate_audience
 from portal.reviews.importing import ParsedDocument
+from portal.reviews.labels import format_round_time
 from portal.reviews.models import (
     BackgroundJob,
     BlockKind,
@@ -350,17 +350,8 @@ def _closed_message(round_: ReviewRound) -> str:
     )
 
 
-def format_round_time(round_: ReviewRound, value: datetime) -> str:
-    """A round's times are shown in its own time zone, with the zone named."""
-    try:
-        tz = ZoneInfo(round_.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    return f"{format_when(as_utc(value), tz.key)} ({tz.key})"
-
-
 def check_can_comment(round_: ReviewRound, user) -> None:
-    if not (permissions.is_staff(user) or permissions.is_invited(user, round_)):
+    if not permissions.is_reviewer_of(user, round_):
         raise PermissionDenied(_("You are not invited to review in this round."))
     if permissions.round_state(round_) is not permissions.RoundState.OPEN:
         raise CommentingClosed(_closed_message(round_))
@@ -433,11 +424,7 @@ def post_comment(
             errors["_form"] = _("You can only reply to comments in this round.")
         elif parent.status != CommentStatus.ACTIVE.value:
             errors["_form"] = _("That comment is no longer shown; it cannot be answered.")
-        elif (
-            not permissions.is_staff(user)
-            and parent.author_id != user.id
-            and not round_.reviewers_see_each_other
-        ):
+        elif not permissions.sees_comment(user, parent):
             raise PermissionDenied(_("You cannot see that comment."))
         paragraph = parent.paragraph
     if anonymous and not round_.allow_anonymous:
