@@ -92,6 +92,10 @@ def test_staff_add_reviewers_from_a_group_organisations_and_a_list_at_once(
     ]
     (entry,) = _audit(review_round, "add-reviewers")
     assert entry.actor_id is not None and "groups" in entry.summary
+    added = {part["kind"]: part for part in entry.after["added"]}
+    assert added["groups"]["group_ids"] == [group.id]
+    assert added["organizations"]["org_types"] == ["11"]
+    assert added["emails"]["emails"] == 2  # how many; the addresses are in the invitations
     # The page says the invitations are going out.
     page = staff_client.get(resp.location).get_data(as_text=True)
     assert "Reviewers added" in page
