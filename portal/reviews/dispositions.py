@@ -23,11 +23,12 @@ from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError, 
 from portal.extensions import db
 from portal.partners.models import Country, Organization, Region
 from portal.partners.place_names import place_name
-
-# The labels live in labels.py (notices use them too); re-exported for the staff pages.
-from portal.reviews.labels import COMMENT_TYPE_LABELS as COMMENT_TYPE_LABELS
-from portal.reviews.labels import DECISION_LABELS as DECISION_LABELS
-from portal.reviews.labels import decision_label as decision_label
+from portal.reviews.labels import (  # noqa: F401 - the vocabularies' home; kept importable here
+    COMMENT_TYPE_LABELS,
+    DECISION_LABELS,
+    comment_type_label,
+    decision_label,
+)
 from portal.reviews.models import (
     Comment,
     CommentStatus,
@@ -55,10 +56,6 @@ def _require_staff(actor) -> None:
     # actor=None is a trusted command-line caller (imports, benchmarks) with no user.
     if actor is not None and not can_dispose(actor):
         raise PermissionDenied("Only staff may answer comments.")
-
-
-def comment_type_label(comment_type: str | None) -> str:
-    return str(COMMENT_TYPE_LABELS.get(comment_type or "", comment_type or ""))
 
 
 # --- use cases --------------------------------------------------------------------------------

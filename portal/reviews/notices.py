@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 
 from portal.notifications.events import Notice, notify
 from portal.notifications.links import absolute_url
-from portal.reviews.labels import decision_label, format_round_time
 from portal.reviews.models import Comment, Disposition
 
 
@@ -28,6 +27,8 @@ def _comment_link(comment: Comment) -> str:
 def comment_answered(comment: Comment, disposition: Disposition, actor) -> int:
     """The author hears that the secretariat answered (or changed its answer to) a comment.
     The same answer saved twice notifies once; a different answer is news again."""
+    from portal.reviews.labels import decision_label
+
     author = comment.author
     if author is None:
         return 0
@@ -111,6 +112,7 @@ def round_closed_early(round_, actor) -> int:
 
     from portal.extensions import db
     from portal.reviews.models import ReviewInvitation
+    from portal.reviews.times import format_round_time
 
     invitations = db.session.scalars(
         select(ReviewInvitation).where(

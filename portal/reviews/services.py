@@ -26,7 +26,6 @@ from portal.notifications.services import queue_mail
 from portal.reviews import permissions
 from portal.reviews.audience import validate_audience
 from portal.reviews.importing import ParsedDocument
-from portal.reviews.labels import format_round_time
 from portal.reviews.models import (
     BackgroundJob,
     BlockKind,
@@ -41,6 +40,7 @@ from portal.reviews.models import (
     Section,
     VersionStatus,
 )
+from portal.reviews.times import format_round_time  # noqa: F401 - kept importable here
 
 INVITATION_JOB = "review-invitations"
 MAX_COMMENT_CHARS = 20_000
