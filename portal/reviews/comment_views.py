@@ -53,7 +53,7 @@ def _int_or_none(value) -> int | None:
 
 
 def _reviewer_of(round_: ReviewRound) -> bool:
-    return permissions.is_staff(current_user) or permissions.is_invited(current_user, round_)
+    return permissions.is_reviewer_of(current_user, round_)
 
 
 @bp.route("/rounds/<int:round_id>/comment", methods=["GET", "POST"])

@@ -351,7 +351,7 @@ def _closed_message(round_: ReviewRound) -> str:
 
 
 def check_can_comment(round_: ReviewRound, user) -> None:
-    if not (permissions.is_staff(user) or permissions.is_invited(user, round_)):
+    if not permissions.is_reviewer_of(user, round_):
         raise PermissionDenied(_("You are not invited to review in this round."))
     if permissions.round_state(round_) is not permissions.RoundState.OPEN:
         raise CommentingClosed(_closed_message(round_))
@@ -424,11 +424,7 @@ def post_comment(
             errors["_form"] = _("You can only reply to comments in this round.")
         elif parent.status != CommentStatus.ACTIVE.value:
             errors["_form"] = _("That comment is no longer shown; it cannot be answered.")
-        elif (
-            not permissions.is_staff(user)
-            and parent.author_id != user.id
-            and not round_.reviewers_see_each_other
-        ):
+        elif not permissions.sees_comment(user, parent):
             raise PermissionDenied(_("You cannot see that comment."))
         paragraph = parent.paragraph
     if anonymous and not round_.allow_anonymous:
