@@ -21,6 +21,8 @@ from typing import Any, BinaryIO
 
 from flask import abort, current_app
 from flask_babel import gettext as _
+from flask_sqlalchemy.session import Session as FlaskSqlaSession
+from sqlalchemy import event
 from werkzeug.utils import secure_filename
 
 from portal.storage import StorageError, StoredFileMissing, get_storage
@@ -278,4 +280,43 @@ def store_upload(
     except BaseException:
         remove_stored(stored_name)
         raise
+    remove_unless_committed(stored_name)
     return row
+
+
+# Files follow their rows' transaction: the request (or command) commits once, after the view
+# returned, so a file written for a new row is removed if that commit never happens, and the
+# file of a deleted row only once the deletion is committed (removing it first would lose the
+# file if the commit failed).
+_REMOVE_ON_COMMIT = "portal.files.remove_on_commit"
+_REMOVE_UNLESS_COMMITTED = "portal.files.remove_unless_committed"
+
+
+def remove_after_commit(stored_name: str) -> None:
+    """Remove the stored file once the current transaction has committed."""
+    from portal.extensions import db
+
+    db.session.info.setdefault(_REMOVE_ON_COMMIT, []).append(stored_name)
+
+
+def remove_unless_committed(stored_name: str) -> None:
+    """Remove the stored file if the current transaction ends without a commit."""
+    from portal.extensions import db
+
+    db.session.info.setdefault(_REMOVE_UNLESS_COMMITTED, []).append(stored_name)
+
+
+@event.listens_for(FlaskSqlaSession, "after_commit")
+def _files_after_commit(session) -> None:
+    session.info.pop(_REMOVE_UNLESS_COMMITTED, None)  # their rows are saved: keep the files
+    for name in session.info.pop(_REMOVE_ON_COMMIT, []):
+        remove_stored(name)
+
+
+@event.listens_for(FlaskSqlaSession, "after_transaction_end")
+def _files_after_rollback(session, transaction) -> None:
+    if transaction.parent is not None:
+        return  # a savepoint: the outer transaction decides
+    session.info.pop(_REMOVE_ON_COMMIT, None)  # not committed: the row and its file stay
+    for name in session.info.pop(_REMOVE_UNLESS_COMMITTED, []):
+        remove_stored(name)

@@ -31,7 +31,9 @@ from portal.agreements.queries import (
     agreement_facets,
     agreements_query,
 )
+from portal.core.guard import can
 from portal.core.pagination import paginate
+from portal.core.security import safe_document_type
 from portal.extensions import db
 from portal.partners.permissions import can_view_organization
 from portal.partners.queries import RegionTree
@@ -40,22 +42,6 @@ from portal.partners.queries import RegionTree
 DOWNLOAD_FORMATS = ("csv", "xlsx", "json")
 
 bp = Blueprint("agreements", __name__, url_prefix="/agreements")
-
-# Served with their own type; anything else is sent as application/octet-stream so a browser
-# never renders an uploaded HTML/SVG/script file in the portal's origin.
-SAFE_DOCUMENT_TYPES = frozenset(
-    {
-        "application/pdf",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.oasis.opendocument.spreadsheet",
-        "text/csv",
-        "text/plain",
-        "image/png",
-        "image/jpeg",
-    }
-)
 
 
 def endpoint_url(endpoint: str, **values) -> str | None:
@@ -81,11 +67,6 @@ def get_visible_agreement_or_404(agreement_id: int) -> Agreement:
     if agreement is None or not can_view_agreement(current_user, agreement):
         abort(404)
     return agreement
-
-
-def safe_document_type(content_type: str | None) -> str:
-    base = (content_type or "").split(";", 1)[0].strip().lower()
-    return base if base in SAFE_DOCUMENT_TYPES else "application/octet-stream"
 
 
 # --------------------------------------------------------------------------- Public pages
@@ -118,16 +99,16 @@ def show(agreement_id: int):
         (party, can_view_organization(current_user, party.organization))
         for party in agreement.parties
     ]
-    is_staff = current_user.is_authenticated and current_user.is_staff
     return render_template(
         "agreements/show.html",
         agreement=agreement,
         parties=parties,
         iati_status=IATI_ACTIVITY_STATUS.get(agreement.status),
         domain_label=DOMAINS_OF_CHANGE.get(agreement.domain_of_change or 0),
-        is_staff=is_staff,
         is_public=agreement.visibility == Visibility.PUBLIC.value,
-        edit_url=endpoint_url("agreements.edit", agreement_id=agreement.id) if is_staff else None,
+        edit_url=endpoint_url("agreements.edit", agreement_id=agreement.id)
+        if can("edit_agreement", agreement)
+        else None,
     )
 
 
