@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from portal.storage import LocalStorage, S3Storage, StorageError, storage_from_url
+from portal.storage import LocalStorage, S3Storage, storage_from_url
 from tests.backends import missing_backend
 
 S3_URL = os.environ.get(
@@ -41,12 +41,12 @@ def s3_bucket_url():
             "with `scripts/services/s3.sh start`, or set PORTAL_TEST_S3_URL and its keys."
         )
     yield url
-    try:
-        for name in list(storage.names()):
-            storage.delete(name)
-        client.delete_bucket(Bucket=bucket)
-    except StorageError:
-        pass
+    # Every test wrote under a prefix of its own: remove every key, then the bucket.
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    for page in pages:
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"])
+    client.delete_bucket(Bucket=bucket)
 
 
 @pytest.fixture
