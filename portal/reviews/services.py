@@ -328,35 +328,73 @@ def close_round(round_: ReviewRound, actor) -> ReviewRound:
 # --- Comments --------------------------------------------------------------------------------
 
 
-def _closed_message(round_: ReviewRound) -> str:
+def _closed_message(round_: ReviewRound, user=None) -> str:
+    when = round_time_for(user)
     state = permissions.round_state(round_)
     if state is permissions.RoundState.NOT_YET_OPEN:
         return _(
             "Commenting has not opened yet. This round opens on %(when)s.",
-            when=format_round_time(round_, round_.opens_at),
+            when=when(round_, round_.opens_at),
         )
     if state is permissions.RoundState.DRAFT:
         return _("This review round has not been opened.")
     return _(
         "Commenting closed on %(when)s. Comments can no longer be added, edited or withdrawn.",
-        when=format_round_time(round_, round_.closes_at),
+        when=when(round_, round_.closes_at),
     )
 
 
-def format_round_time(round_: ReviewRound, value: datetime) -> str:
-    """A round's times are shown in its own time zone, with the zone named."""
+def reader_timezones(user_ids) -> dict[int, str]:
+    """The time zone each of these people chose for themselves (the preference they set on
+    the consultations page), for those who chose one: one query for a whole mail batch."""
+    from portal.consultations.models import ConsultationPreference
+
+    ids = [uid for uid in set(user_ids) if uid is not None]
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(ConsultationPreference.user_id, ConsultationPreference.timezone).where(
+            ConsultationPreference.user_id.in_(ids),
+            ConsultationPreference.timezone.is_not(None),
+            ConsultationPreference.timezone != "",
+        )
+    )
+    return dict(rows.all())
+
+
+def reader_timezone(user) -> str | None:
+    """The reader's own time zone, or None (anonymous, or never chose one). A primary-key
+    get: a page asking for every round it lists reads the preference once."""
+    from portal.consultations.models import ConsultationPreference
+
+    if not getattr(user, "is_authenticated", False):
+        return None
+    pref = db.session.get(ConsultationPreference, user.id)
+    return (pref.timezone or None) if pref is not None else None
+
+
+def format_round_time(round_: ReviewRound, value: datetime, reader_tz: str | None = None) -> str:
+    """A round's moment (opens, closes) for one reader: in the reader's own time zone when
+    they chose one, else in the round's; in the current locale's words and order; the zone
+    named ("Thu, 14 Jan 2027, 17:00 EAT (Africa/Nairobi)")."""
     try:
-        tz = ZoneInfo(round_.timezone or "UTC")
+        tz = ZoneInfo(reader_tz or round_.timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")
     return f"{format_when(as_utc(value), tz.key)} ({tz.key})"
+
+
+def round_time_for(user) -> Callable[[ReviewRound, datetime], str]:
+    """``format_round_time`` for this reader (one preference lookup, however many times)."""
+    reader_tz = reader_timezone(user)
+    return lambda round_, value: format_round_time(round_, value, reader_tz)
 
 
 def check_can_comment(round_: ReviewRound, user) -> None:
     if not (permissions.is_staff(user) or permissions.is_invited(user, round_)):
         raise PermissionDenied(_("You are not invited to review in this round."))
     if permissions.round_state(round_) is not permissions.RoundState.OPEN:
-        raise CommentingClosed(_closed_message(round_))
+        raise CommentingClosed(_closed_message(round_, user))
 
 
 def locate_quote(paragraph: Paragraph, quote: str) -> tuple[int, int]:
@@ -494,7 +532,7 @@ def edit_comment(
             _("This comment was withdrawn or hidden and can no longer be edited.")
         )
     if permissions.round_state(comment.round) is not permissions.RoundState.OPEN:
-        raise CommentingClosed(_closed_message(comment.round))
+        raise CommentingClosed(_closed_message(comment.round, actor))
     errors = _validate_comment_fields(body, comment_type, proposed_change)
     if errors:
         raise ValidationError(errors)
@@ -512,7 +550,7 @@ def withdraw_comment(comment: Comment, actor) -> Comment:
     if comment.status != CommentStatus.ACTIVE.value:
         raise CommentingClosed(_("This comment was already withdrawn or hidden."))
     if permissions.round_state(comment.round) is not permissions.RoundState.OPEN:
-        raise CommentingClosed(_closed_message(comment.round))
+        raise CommentingClosed(_closed_message(comment.round, actor))
     comment.status = CommentStatus.WITHDRAWN.value
     db.session.flush()
     return comment

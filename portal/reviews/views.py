@@ -63,13 +63,18 @@ from portal.reviews.rendering import comment_counts, highlight, outline, table_r
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
 
+def _round_time(round_, value) -> str:
+    """A round's time for the page's reader: their own time zone if they chose one."""
+    return services.format_round_time(round_, value, services.reader_timezone(current_user))
+
+
 @bp.record_once
 def _review_helpers(state):
     # Template globals, not a context processor: the document macros are imported
     # (`{% from "reviews/_document.html" import render_document %}`), and imported macros
     # see globals but not the request's context.
     state.app.jinja_env.globals.update(
-        review_round_time=services.format_round_time,
+        review_round_time=_round_time,
         review_table_rows=table_rows,
         review_highlight=highlight,
         review_author=author_label,
