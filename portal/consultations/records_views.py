@@ -250,6 +250,7 @@ def minutes_edit(meeting_id: int):
             data={
                 "body": minutes.body if minutes else _starter_text(meeting),
                 "version": minutes.version if minutes else 0,
+                "language": (minutes.language if minutes else None) or "",
             }
         )
         return _render_editor(meeting, form, [], None, 200)
@@ -258,7 +259,13 @@ def minutes_edit(meeting_id: int):
     if not form.validate_on_submit() or not (form.version.data or "").isdigit():
         return _render_editor(meeting, form, [_("The form expired; please try again.")], None, 400)
     try:
-        services.save_minutes(current_user, meeting, form.body.data or "", int(form.version.data))
+        services.save_minutes(
+            current_user,
+            meeting,
+            form.body.data or "",
+            int(form.version.data),
+            language=form.language.data or None,
+        )
     except PermissionDenied:
         abort(403)
     except services.MinutesLocked:

@@ -46,6 +46,7 @@ from portal.consultations.permissions import (
     meeting_has_ended,
 )
 from portal.core.audit import record_audit, snapshot
+from portal.core.content_language import check_language
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ValidationError, actor_id
 from portal.extensions import db
@@ -335,6 +336,7 @@ class MeetingData:
     agenda_cutoff_local: datetime | None = None
     reminder_days: int | None = 2
     status: str = MeetingStatus.DRAFT.value
+    language: str | None = None  # of the title and description; detected when None
 
 
 def _to_utc(local: datetime, tz: ZoneInfo) -> datetime:
@@ -420,6 +422,7 @@ def _validate_meeting(data: MeetingData) -> tuple[dict[str, str], dict]:
         errors["status"] = _("Choose a status.")
     clean["status"] = data.status
     clean["description"] = (data.description or "").strip()
+    clean["language"] = check_language(data.language, errors)
     return errors, clean
 
 

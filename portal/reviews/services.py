@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.core.audit import record_audit
+from portal.core.content_language import check_language
 from portal.core.dates import format_when
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ServiceError, ValidationError, actor_id
@@ -451,12 +452,15 @@ def post_comment(
     quote: str | None = None,
     parent: Comment | None = None,
     anonymous: bool = False,
+    language: str | None = None,
 ) -> Comment:
     """A comment on a paragraph (optionally on a quoted passage in it), on the whole document
     (``paragraph=None``) or a reply (``parent``). ``quote`` (the passage's text) is located in
-    the paragraph; ``quote_start``/``quote_end`` are offsets sent by the browser's selection."""
+    the paragraph; ``quote_start``/``quote_end`` are offsets sent by the browser's selection.
+    ``language``: the comment's language as chosen on the form; None detects it from the text."""
     check_can_comment(round_, user)
     errors = _validate_comment_fields(body, comment_type, proposed_change)
+    language = check_language(language, errors)
     if paragraph is not None and paragraph.version_id != round_.version_id:
         errors["_form"] = _("That paragraph is not part of the version under review.")
     if parent is not None:
@@ -507,6 +511,7 @@ def post_comment(
         organization_id=user.organization_id,
         anonymous=bool(anonymous),
         status=CommentStatus.ACTIVE.value,
+        language=language,
     )
     db.session.add(comment)
     db.session.flush()

@@ -622,6 +622,7 @@ def comment(round_id: int):
                     quote_end=_int_or_none(form.quote_end.data) if not form.quote.data else None,
                     parent=parent,
                     anonymous=bool(form.anonymous.data),
+                    language=form.language.data or None,
                 )
             except services.CommentingClosed as err:
                 db.session.rollback()
