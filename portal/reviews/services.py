@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 
 from portal.core.audit import record_audit
 from portal.core.content_language import check_language
-from portal.core.dates import format_when
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ServiceError, ValidationError, actor_id
 from portal.extensions import db
@@ -42,6 +41,7 @@ from portal.reviews.models import (
     Section,
     VersionStatus,
 )
+from portal.reviews.times import format_round_time, round_time_for  # noqa: F401
 
 INVITATION_JOB = "review-invitations"
 MAX_COMMENT_CHARS = 20_000
@@ -282,6 +282,19 @@ def open_round(
     )
     db.session.add(round_)
     db.session.flush()
+    queue_invitation_job(round_, actor)
+    record_audit(
+        "open",
+        round_,
+        summary=f"Review round “{title}” opened on version {version.number} ({audience_kind})",
+        actor_id=actor_id(actor),
+    )
+    return round_
+
+
+def queue_invitation_job(round_: ReviewRound, actor) -> BackgroundJob:
+    """Queue the job that invites everyone in the round's audience not invited yet (on
+    opening, and again when reviewers are added)."""
     job = BackgroundJob(
         kind=INVITATION_JOB,
         params={"round_id": round_.id},
@@ -290,13 +303,7 @@ def open_round(
     )
     db.session.add(job)
     db.session.flush()
-    record_audit(
-        "open",
-        round_,
-        summary=f"Review round “{title}” opened on version {version.number} ({audience_kind})",
-        actor_id=actor_id(actor),
-    )
-    return round_
+    return job
 
 
 def invitation_job(round_: ReviewRound) -> BackgroundJob | None:
@@ -330,7 +337,7 @@ def close_round(round_: ReviewRound, actor) -> ReviewRound:
 
 
 def _closed_message(round_: ReviewRound, user=None) -> str:
-    when = round_time_for(user)
+    when = round_time_for(user)  # in the reader's own time zone when they chose one
     state = permissions.round_state(round_)
     if state is permissions.RoundState.NOT_YET_OPEN:
         return _(
@@ -343,52 +350,6 @@ def _closed_message(round_: ReviewRound, user=None) -> str:
         "Commenting closed on %(when)s. Comments can no longer be added, edited or withdrawn.",
         when=when(round_, round_.closes_at),
     )
-
-
-def reader_timezones(user_ids) -> dict[int, str]:
-    """The time zone each of these people chose for themselves (the preference they set on
-    the consultations page), for those who chose one: one query for a whole mail batch."""
-    from portal.consultations.models import ConsultationPreference
-
-    ids = [uid for uid in set(user_ids) if uid is not None]
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(ConsultationPreference.user_id, ConsultationPreference.timezone).where(
-            ConsultationPreference.user_id.in_(ids),
-            ConsultationPreference.timezone.is_not(None),
-            ConsultationPreference.timezone != "",
-        )
-    )
-    return dict(rows.all())
-
-
-def reader_timezone(user) -> str | None:
-    """The reader's own time zone, or None (anonymous, or never chose one). A primary-key
-    get: a page asking for every round it lists reads the preference once."""
-    from portal.consultations.models import ConsultationPreference
-
-    if not getattr(user, "is_authenticated", False):
-        return None
-    pref = db.session.get(ConsultationPreference, user.id)
-    return (pref.timezone or None) if pref is not None else None
-
-
-def format_round_time(round_: ReviewRound, value: datetime, reader_tz: str | None = None) -> str:
-    """A round's moment (opens, closes) for one reader: in the reader's own time zone when
-    they chose one, else in the round's; in the current locale's words and order; the zone
-    named ("Thu, 14 Jan 2027, 17:00 EAT (Africa/Nairobi)")."""
-    try:
-        tz = ZoneInfo(reader_tz or round_.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    return f"{format_when(as_utc(value), tz.key)} ({tz.key})"
-
-
-def round_time_for(user) -> Callable[[ReviewRound, datetime], str]:
-    """``format_round_time`` for this reader (one preference lookup, however many times)."""
-    reader_tz = reader_timezone(user)
-    return lambda round_, value: format_round_time(round_, value, reader_tz)
 
 
 def check_can_comment(round_: ReviewRound, user) -> None:
@@ -456,11 +417,10 @@ def post_comment(
 ) -> Comment:
     """A comment on a paragraph (optionally on a quoted passage in it), on the whole document
     (``paragraph=None``) or a reply (``parent``). ``quote`` (the passage's text) is located in
-    the paragraph; ``quote_start``/``quote_end`` are offsets sent by the browser's selection.
-    ``language``: the comment's language as chosen on the form; None detects it from the text."""
+    the paragraph; ``quote_start``/``quote_end`` are offsets sent by the browser's selection."""
     check_can_comment(round_, user)
     errors = _validate_comment_fields(body, comment_type, proposed_change)
-    language = check_language(language, errors)
+    language = check_language(language, errors)  # chosen on the form; None: detected
     if paragraph is not None and paragraph.version_id != round_.version_id:
         errors["_form"] = _("That paragraph is not part of the version under review.")
     if parent is not None:

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from portal.core.worker import worker_step
 from portal.extensions import db
 from portal.search.models import SearchOutbox
 
@@ -47,6 +48,7 @@ def sync_command(retries: int, due_only: bool) -> None:
         sys.exit(1)
 
 
+@worker_step("search", order=40)
 def sync_round_report() -> str | None:
     """One pass over due outbox rows (each row's backoff respected)."""
     from portal.search.outbox import apply_pending

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from portal.extensions import db
-from portal.search.backends.database import database_backend
+from portal.search.registry import database_backend
 from tests.search.contract import SearchContract, search
 
 
