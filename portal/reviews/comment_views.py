@@ -107,6 +107,7 @@ def comment(round_id: int):
                     quote_end=_int_or_none(form.quote_end.data) if not form.quote.data else None,
                     parent=parent,
                     anonymous=bool(form.anonymous.data),
+                    language=form.language.data or None,
                     form=form,
                 )
             except services.CommentingClosed as err:

@@ -26,6 +26,7 @@ from portal.reviews.forms import (
 )
 from portal.reviews.models import AudienceKind, Comment, ReviewInvitation, ReviewRound
 from portal.reviews.rendering import comment_counts, outline
+from portal.reviews.times import round_time_for
 from portal.reviews.web import bp, document_or_404, round_or_404, version_or_404
 
 
@@ -272,7 +273,7 @@ def change_deadline(round_id: int):
     flash(
         _(
             "Comments now close on %(when)s; reviewers are told by e-mail.",
-            when=services.format_round_time(round_, round_.closes_at),
+            when=round_time_for(current_user)(round_, round_.closes_at),
         ),
         "success",
     )
@@ -305,7 +306,7 @@ def reopen_round(round_id: int):
     flash(
         _(
             "The round is open again until %(when)s; reviewers are told by e-mail.",
-            when=services.format_round_time(round_, round_.closes_at),
+            when=round_time_for(current_user)(round_, round_.closes_at),
         ),
         "success",
     )

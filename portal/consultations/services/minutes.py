@@ -22,6 +22,7 @@ from portal.consultations.models import (
 )
 from portal.consultations.services.base import refuse_unless
 from portal.core.audit import record_audit
+from portal.core.content_language import check_language
 from portal.core.models import utcnow
 from portal.core.services import (
     FORM_ERROR,
@@ -78,9 +79,12 @@ def _flush_or_conflict() -> None:
         raise MinutesConflict() from err
 
 
-def save_minutes(actor, meeting: Meeting, body: str, base_version: int) -> Minutes:
+def save_minutes(
+    actor, meeting: Meeting, body: str, base_version: int, language: str | None = None
+) -> Minutes:
     """Save the text; refused if published or if it changed since ``base_version`` (0 = new).
 
+    ``language``: the text's language as chosen on the form; None detects it from the text.
     Editing approved minutes withdraws the approval (it applied to the old text).
     """
     refuse_unless(rules.can_edit_minutes(actor, meeting))
@@ -98,10 +102,15 @@ def save_minutes(actor, meeting: Meeting, body: str, base_version: int) -> Minut
         raise ValidationError(
             {FORM_ERROR: _("Minutes can only be kept for a scheduled or held meeting.")}
         )
+    errors: dict[str, str] = {}
+    language = check_language(language, errors)
+    if errors:
+        raise ValidationError(errors)
     if minutes is None:
         minutes = Minutes(
             meeting=meeting,
             body=body,
+            language=language,
             status=MinutesStatus.DRAFT.value,
             updated_by_id=actor_id(actor),
         )
@@ -109,8 +118,13 @@ def save_minutes(actor, meeting: Meeting, body: str, base_version: int) -> Minut
         action = "create"
     else:
         if minutes.body == body:
-            return minutes  # nothing changed: no new version, no revision
+            if language and language != minutes.language:
+                minutes.language = language  # only the language: no new text version
+                db.session.flush()
+            return minutes  # the text did not change: no new version, no revision
         minutes.body = body
+        # The chosen language, or (None) detected again from the new text when flushed.
+        minutes.language = language
         minutes.updated_by_id = actor_id(actor)
         if minutes.status == MinutesStatus.APPROVED:
             minutes.status = MinutesStatus.DRAFT.value

@@ -106,6 +106,7 @@ def minutes_edit(meeting_id: int):
             data={
                 "body": minutes.body if minutes else _starter_text(meeting),
                 "version": minutes.version if minutes else 0,
+                "language": (minutes.language if minutes else None) or "",
             }
         )
         return _render_editor(meeting, form, [], None, 200)
@@ -120,6 +121,7 @@ def minutes_edit(meeting_id: int):
             meeting,
             form.body.data or "",
             int(form.version.data),
+            language=form.language.data or None,
             form=form,
         )
     except services.MinutesLocked:
