@@ -2,6 +2,10 @@
 
 ``create_app`` is made of named steps — configuration, extensions, blueprints, CLI commands,
 error handlers, template helpers — so each can be read (and tested) on its own.
+
+This module is the one place that knows every domain. ``portal.core`` knows none: the domains
+register into core's registries (permissions, principals, worker steps, template helpers,
+search documents) when the steps below import them (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     register_operations(app)  # request id, logs, metrics, health: before everything else
     register_extensions(app)
     register_blueprints(app)
-    register_cli(app)
+    register_cli(app)  # the CLI modules also register the general worker's steps
+    register_domain_hooks()
     register_error_handlers(app)
     register_template_helpers(app)
     from portal.core.transaction import init_transactions
@@ -92,6 +97,9 @@ def register_extensions(app: Flask) -> None:
     from portal.core.content_language import init_content_language
 
     init_content_language(app)
+    from portal.storage import init_storage
+
+    init_storage(app)  # a malformed PORTAL_STORAGE_URL stops start-up, not the first upload
 
 
 def _import_models() -> None:
@@ -113,10 +121,15 @@ def _project_root():
 
 
 def register_blueprints(app: Flask) -> None:
-    # The manage_views modules add staff routes to the partners/agreements blueprints; they
-    # must be imported before those blueprints are registered.
+    # These modules add routes to another module's blueprint (staff routes on the partners and
+    # agreements blueprints, the API's resources on the api blueprint); they must be imported
+    # before those blueprints are registered.
     import portal.agreements.manage_views  # noqa: F401
+    import portal.api.catalogue  # noqa: F401
+    import portal.api.reviews  # noqa: F401
+    import portal.api.search  # noqa: F401
     import portal.consultations.records_views  # noqa: F401
+    import portal.partners.home_views  # noqa: F401  (the home page, on the core blueprint)
     import portal.partners.manage_views  # noqa: F401
     import portal.reviews.media  # noqa: F401  (images of imported drafts, permission-checked)
     import portal.reviews.reading  # noqa: F401  (template helpers for reading and commenting)
@@ -159,6 +172,7 @@ def register_cli(app: Flask) -> None:
     from portal.accounts.cli import users_cli
     from portal.consultations.cli import consultations_cli
     from portal.core.content_language import content_language_cli
+    from portal.core.queue import queue_cli
     from portal.core.worker import worker_command
     from portal.demo.cli import seed_demo_command
     from portal.imports.cli import import_cli
@@ -166,6 +180,7 @@ def register_cli(app: Flask) -> None:
     from portal.partners.cli import reference_cli
     from portal.reviews.cli import reviews_cli
     from portal.search.cli import search_cli
+    from portal.storage.cli import storage_cli
 
     for command in (
         users_cli,
@@ -177,9 +192,22 @@ def register_cli(app: Flask) -> None:
         reviews_cli,
         consultations_cli,
         content_language_cli,
+        queue_cli,
+        storage_cli,
         worker_command,
     ):
         app.cli.add_command(command)
+
+
+def register_domain_hooks() -> None:
+    """Import the modules by which domains fill core's registries (principals, template
+    helpers); permissions, worker steps and search documents come with the views, CLI
+    and search set-up imported by the other steps."""
+    import portal.accounts.principals  # noqa: F401
+    import portal.agreements.template_helpers  # noqa: F401
+    import portal.consultations.principals  # noqa: F401
+    import portal.partners.template_helpers  # noqa: F401
+    import portal.reviews.principals  # noqa: F401
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -46,6 +46,11 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     # Where uploaded agreement documents live: outside static/, served only after a check.
     UPLOAD_DIR = _env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    # Shared storage for several nodes: s3://bucket/prefix?endpoint=https://…  (portal.storage;
+    # empty = UPLOAD_DIR). Credentials separately, never in the URL.
+    STORAGE_URL = _env("STORAGE_URL", "")
+    STORAGE_ACCESS_KEY_ID = _env("STORAGE_ACCESS_KEY_ID") or None
+    STORAGE_SECRET_ACCESS_KEY = _env("STORAGE_SECRET_ACCESS_KEY") or None
     # The request cap, above every form's own limit (documents 15 MB, drafts and imports
     # 10 MB), so that an oversized file reaches its form and gets the error beside the field.
     MAX_CONTENT_LENGTH = int(_env("MAX_UPLOAD_MB", "64")) * 1024 * 1024

@@ -150,6 +150,12 @@ def build_catalogue(database_url: str, agreements: int, partners: int) -> None:
         demo = seed.build_demo_set(seed.country_region_codes())
         report = seed.load_demo(demo)
         db.session.commit()
+        # As `flask seed-demo` and the importers do after a bulk load: the planner's
+        # statistics (without them SQLite probes organisations × agreements).
+        from portal.core.sqlite import refresh_statistics
+
+        refresh_statistics(db.session)
+        db.session.commit()
         print(
             f"catalogue: {report.organizations:,} organisations, {report.agreements:,} "
             f"agreements loaded in {time.perf_counter() - started:.0f} s",

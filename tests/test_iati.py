@@ -415,7 +415,7 @@ def test_every_mapping_is_on_its_codelist():
         iati_codes.TRANSACTION_OUTGOING_COMMITMENT,
     } <= codelist("TransactionType")
     assert set(iati_codes.LANGUAGES) <= codelist("Language")
-    from portal.agreements.views import SAFE_DOCUMENT_TYPES
+    from portal.core.security import SAFE_DOCUMENT_TYPES
 
     assert set(SAFE_DOCUMENT_TYPES) | {"application/octet-stream", "text/html"} <= codelist(
         "FileFormat"

@@ -291,3 +291,33 @@ def test_no_english_left_in_the_interface(email, app, demo, vocab):
             ):
                 problems.append(f"[{lang}] {url}: {problem}")
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(sorted(set(problems)))
+
+
+SNIPPET = re.compile(r'<p class="snippet"[^>]*>(.*?)</p>', re.S)
+HIT_LABELS = re.compile(r'<p class="hit-labels">(.*?)</p>', re.S)
+
+
+@pytest.mark.parametrize("lang", ["ar", "zh"])
+def test_search_results_speak_the_readers_language(lang, app, demo, vocab):
+    """Search results in Arabic and Chinese: the labels under each hit (type, country,
+    stakeholder group) are translated, and no snippet carries English vocabulary words — the
+    snippet is the document's own text (the demo's content words are allowed)."""
+    client = app.test_client()
+    assert login(client, "staff@example.org", DEMO_PASSWORD).status_code in (302, 303)
+    client.get(f"/lang/{lang}")
+    problems: list[str] = []
+    labels_seen = 0
+    for query in ("water", "housing", "partnership", "Kenya", "Catalytic"):
+        html = client.get("/search/", query_string={"q": query}).get_data(as_text=True)
+        typed = {w.lower() for w in WORD.findall(query)}
+        for block in HIT_LABELS.findall(html):
+            labels = [" ".join(t.split()) for t in re.findall(r"<span>(.*?)</span>", block)]
+            labels_seen += len(labels)
+            for problem in english_left(labels, lang, vocab, set()):
+                problems.append(f"[{lang}] q={query} label: {problem}")
+        for snippet in SNIPPET.findall(html):
+            plain = " ".join(re.sub(r"<[^>]+>", " ", snippet).split())
+            for problem in english_left([plain], lang, vocab, demo | typed):
+                problems.append(f"[{lang}] q={query} snippet: {problem}")
+    assert labels_seen >= 10, labels_seen
+    assert not problems, "\n".join(sorted(set(problems)))

@@ -42,10 +42,15 @@ def _queue(count: int, prefix: str = "partner") -> None:
 
 
 def _time_passes(minutes: int = 90) -> None:
+    """Retry times and workers' leases of waiting messages move into the past."""
+    past = utcnow() - timedelta(minutes=minutes)
+    db.session.execute(
+        update(OutgoingMail).where(OutgoingMail.sent_at.is_(None)).values(next_attempt_at=past)
+    )
     db.session.execute(
         update(OutgoingMail)
-        .where(OutgoingMail.sent_at.is_(None))
-        .values(next_attempt_at=utcnow() - timedelta(minutes=minutes))
+        .where(OutgoingMail.sent_at.is_(None), OutgoingMail.claimed_until.is_not(None))
+        .values(claimed_until=past)
     )
     db.session.commit()
 

@@ -143,12 +143,15 @@ def test_one_click_unsubscribe_works_without_a_session_and_turns_off_that_kind(
     page = anonymous.get("/" + path)
     assert page.status_code == 200 and "Unsubscribe" in page.get_data(as_text=True)
     assert preferences_of(review["ana"])["comment-answered"] == "immediate"
+    assert _unsubscribe_entries() == []
     # The mail provider's one-click POST: no cookies, no CSRF token.
     resp = anonymous.post("/" + path, data={"List-Unsubscribe": "One-Click"})
     assert resp.status_code == 200
     db.session.expire_all()
     prefs = preferences_of(review["ana"])
     assert prefs["comment-answered"] == "never"
+    # Audited as the person the link names.
+    assert _unsubscribe_entries() == [(review["ana"].id, "user", review["ana"].id)]
     assert prefs["comment-reply"] == "immediate"  # only that kind
     dispose_comment(review["ana_comment"], review["staff"], decision="noted", response="Ok.")
     db.session.commit()
@@ -157,6 +160,16 @@ def test_one_click_unsubscribe_works_without_a_session_and_turns_off_that_kind(
     # A tampered token does nothing.
     assert anonymous.post("/" + path[:-3] + "xyz").status_code == 404
     assert anonymous.get("/notifications/unsubscribe/not-a-token").status_code == 404
+
+
+def _unsubscribe_entries():
+    from portal.core.audit import AuditLog
+
+    return db.session.execute(
+        select(AuditLog.actor_id, AuditLog.object_type, AuditLog.object_id).where(
+            AuditLog.action == "unsubscribe"
+        )
+    ).all()
 
 
 def test_unsubscribe_is_csrf_safe_it_acts_on_the_link_never_on_the_session(

@@ -59,3 +59,29 @@ def test_agreement_list_statements_do_not_grow_with_the_catalogue(client, factor
     db.session.commit()
     many = statements_for(client, "/agreements/")
     assert many == few, f"{few} statements with 1 agreement, {many} with 26"
+
+
+def test_partner_page_lists_its_agreements_a_page_at_a_time(client, factories):
+    """A partner in thousands of agreements (the organisation itself) gets a pager, not a
+    3 MB page: the newest first, page 2 continues where page 1 stopped, the count is the
+    total the viewer may see."""
+    from datetime import date
+
+    org = factories.make_org("Cities Alliance")
+    for n in range(30):
+        factories.make_agreement(
+            parties=[org], title=f"Agreement number {n:02d}", signed_on=date(2020, 1, 1 + n)
+        )
+    factories.make_agreement(parties=[org], title="Hidden internal one", visibility="internal")
+    db.session.commit()
+    first = client.get(f"/partners/{org.id}").get_data(as_text=True)
+    assert "30 agreements" in first  # the internal one is not counted for the public
+    assert "Agreement number 29" in first and "Agreement number 05" in first
+    assert "Agreement number 04" not in first  # page size 25: the oldest five are on page 2
+    assert "Page 1 of 2" in first
+    second = client.get(f"/partners/{org.id}?page=2").get_data(as_text=True)
+    assert "Agreement number 04" in second and "Agreement number 00" in second
+    assert "Agreement number 29" not in second
+    assert "Hidden internal one" not in first + second
+    # Past the end: the last page, never an empty list or an error.
+    assert "Agreement number 00" in client.get(f"/partners/{org.id}?page=99").get_data(as_text=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from flask import Flask, Request
@@ -9,6 +10,8 @@ from flask_babel import lazy_gettext as _l
 
 from portal.core.models import as_utc, utcnow
 from portal.extensions import db, login_manager
+
+log = logging.getLogger(__name__)
 
 TOKEN_USE_RESOLUTION = timedelta(minutes=5)
 
@@ -50,19 +53,25 @@ def record_token_use(token_id: int, now) -> None:
     of the same token write once per resolution window, not once each.
     """
     from sqlalchemy import or_, update
+    from sqlalchemy.exc import SQLAlchemyError
 
     from portal.accounts.models import ApiToken
 
     threshold = now - TOKEN_USE_RESOLUTION
-    with db.engine.begin() as connection:
-        connection.execute(
-            update(ApiToken)
-            .where(
-                ApiToken.id == token_id,
-                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= threshold),
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(
+                update(ApiToken)
+                .where(
+                    ApiToken.id == token_id,
+                    or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= threshold),
+                )
+                .values(last_used_at=now)
             )
-            .values(last_used_at=now)
-        )
+    except SQLAlchemyError:
+        # A busy database (SQLite's lock, a full pool) must not turn a read into an error:
+        # the next request of this token tries again.
+        log.warning("could not record the use of API token %s", token_id, exc_info=True)
 
 
 def load_session_user(user_id: str):

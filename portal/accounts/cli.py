@@ -17,6 +17,8 @@ from sqlalchemy import select
 from portal.accounts import services
 from portal.accounts.forms import MIN_PASSWORD_LENGTH
 from portal.accounts.models import Role, User
+from portal.core.transaction import committing
+from portal.core.worker import worker_step
 from portal.extensions import db
 
 users_cli = AppGroup("users", help="Create, list and deactivate user accounts.")
@@ -53,7 +55,7 @@ def create_user_command(email, name, role, organization_id, password):
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
     try:
-        with _shell_request():
+        with committing(), _shell_request():
             user = services.create_user(
                 None,
                 name=name,
@@ -64,9 +66,7 @@ def create_user_command(email, name, role, organization_id, password):
                 invite=False,
             )
     except services.AccountError as err:
-        db.session.rollback()
         raise click.ClickException(err.message) from None
-    db.session.commit()
     click.echo(f"Created {user.email} ({user.role}), id {user.id}.")
     if generated:
         click.echo(f"Generated password: {password}")
@@ -97,7 +97,14 @@ def deactivate_user_command(email):
     user = services.find_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No user with e-mail {email}.")
-    with _shell_request():
+    with committing(), _shell_request():
         services.set_user_active(None, user, False)
-    db.session.commit()
     click.echo(f"Deactivated {user.email}.")
+
+
+@worker_step("sessions", order=95)
+def expired_sessions_report() -> str | None:
+    """The general worker's step: forget sessions past their expiry."""
+    with committing():
+        count = services.prune_expired_sessions()
+    return f"removed {count} expired session(s)" if count else None

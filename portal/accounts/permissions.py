@@ -47,7 +47,7 @@ def can_manage_users(user) -> bool:
 def can_assign_role(actor, role: str) -> bool:
     if not can_manage_users(actor):
         return False
-    if actor.is_admin:
+    if is_admin(actor):
         return role in {r.value for r in Role}
     return role in STAFF_MANAGED_ROLES
 
@@ -56,11 +56,12 @@ def assignable_roles(actor) -> list[str]:
     return [r.value for r in Role if can_assign_role(actor, r.value)]
 
 
+@permission("edit_user")
 def can_edit_user(actor, target: User) -> bool:
     """Staff may edit partner and reviewer accounts; admins may edit anyone."""
     if not can_manage_users(actor):
         return False
-    return actor.is_admin or target.role in STAFF_MANAGED_ROLES
+    return is_admin(actor) or target.role in STAFF_MANAGED_ROLES
 
 
 def can_change_active(actor, target: User) -> bool:

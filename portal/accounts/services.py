@@ -7,6 +7,7 @@ and the change they describe are saved together or not at all.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +18,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from portal.accounts.models import (
     ApiToken,
@@ -33,27 +36,33 @@ from portal.accounts.permissions import (
     can_edit_user,
     can_manage_users,
 )
-from portal.core.audit import record_audit, snapshot
+from portal.core.audit import AuditLog, record_audit, snapshot
 from portal.core.models import utcnow
+from portal.core.services import FORM_ERROR, ValidationError
+from portal.core.services import PermissionDenied as CorePermissionDenied
 from portal.extensions import db
 from portal.notifications.links import absolute_url
 from portal.notifications.models import OutgoingMail
 from portal.notifications.services import queue_mail
 
+log = logging.getLogger(__name__)
+
 USER_AUDIT_FIELDS = ["name", "email", "role", "organization_id", "active"]
 
 
-class AccountError(Exception):
-    """A rule was broken; ``field`` names the form field the message belongs next to."""
+class AccountError(ValidationError):
+    """A rule was broken; ``field`` names the form field the message belongs next to (none: the
+    message belongs to the whole form). A ``ValidationError``, so ``attempt`` puts it beside
+    the field and a caller outside a form gets a 400."""
 
     def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
+        super().__init__({field or FORM_ERROR: message})
         self.message = message
         self.field = field
 
 
-class PermissionDenied(AccountError):
-    pass
+class PermissionDenied(CorePermissionDenied):
+    """The actor may not do this: 403 (the app-wide handler)."""
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -104,7 +113,9 @@ def authenticate(email: str, password: str, ip_address: str | None = None) -> Lo
     """
     email = (email or "").strip().lower()[:254]
     if recent_login_failures(email) >= _lock_threshold():
-        record_security_event("login-locked", find_user_by_email(email), email=email)
+        # The refusal is answered 429, so the request's transaction rolls back: the lock-out
+        # is written on its own (as the failures before it were, with their 200 answers).
+        _save_apart(record_security_event("login-locked", find_user_by_email(email), email=email))
         return LoginResult(LoginOutcome.LOCKED)
     user = find_user_by_email(email)
     if user is None:
@@ -147,7 +158,7 @@ SECURITY_SUMMARIES = {
 
 def record_security_event(
     action: str, user: User | None, *, email: str = "", detail: str = ""
-) -> None:
+) -> AuditLog:
     """A login, failed login, lock-out, logout or ending of sessions, in the audit log (only
     administrators see these; ``portal.core.audit.SECURITY_ACTIONS``)."""
     summary = SECURITY_SUMMARIES.get(action, action)
@@ -160,12 +171,26 @@ def record_security_event(
     from flask_login import current_user
 
     actor = current_user if current_user and current_user.is_authenticated else user
-    record_audit(
+    return record_audit(
         action,
         user if user is not None else "user",
         summary=summary,
         actor_id=getattr(actor, "id", None),
     )
+
+
+def _save_apart(entry: AuditLog) -> None:
+    """Write an audit entry in its own short transaction, not the request's.
+
+    Only for evidence that must outlive a refused request (the request's transaction rolls
+    back on a 4xx answer). A failure to write it is logged, never shown to the visitor.
+    """
+    db.session.expunge(entry)
+    try:
+        with Session(db.engine) as apart, apart.begin():
+            apart.add(entry)
+    except SQLAlchemyError:
+        log.exception("could not record %s", entry.action)
 
 
 # --- Server-side sessions ----------------------------------------------------------------------

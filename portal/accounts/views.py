@@ -15,7 +15,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import ngettext, pgettext
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
@@ -35,12 +35,13 @@ from portal.accounts.permissions import (
     assignable_roles,
     can_change_active,
     can_edit_user,
-    can_manage_users,
     visible_users_filter,
 )
 from portal.core.forms import choice_list
+from portal.core.guard import ensure, require
 from portal.core.pagination import paginate
 from portal.core.security import mark_no_referrer, mark_private, safe_next
+from portal.core.transaction import attempt
 from portal.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
@@ -108,9 +109,9 @@ def login():
                 user_agent=request.user_agent.string,
             )
             login_user(result.user, remember=remember)
-            db.session.commit()
             return redirect(safe_next(form.next.data) or url_for("core.home"))
-        db.session.commit()  # keep the failure count
+        # A failure answers 200, so its count is committed; a lock-out (429) is recorded by
+        # the service on its own, since the request's transaction rolls back.
         if result.outcome is services.LoginOutcome.LOCKED:
             minutes = int(current_app.config.get("LOGIN_ACCOUNT_LOCK_SECONDS", 900)) // 60
             flash(
@@ -136,7 +137,6 @@ def logout():
     if current_user.is_authenticated:
         # The server-side session goes, so a copy of either cookie is worthless from now on.
         services.end_session(current_user._get_current_object())
-        db.session.commit()
     session.clear()
     # After the clear: logout_user leaves a note in the session that makes Flask-Login delete
     # the remember-me cookie on this response.
@@ -154,7 +154,6 @@ def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
-        db.session.commit()
         flash(
             _(
                 "If an account exists for that address, we have sent it a link to choose a new "
@@ -207,26 +206,20 @@ def _set_password_page(token: str, *, invitation: bool, from_session: bool = Fal
             session.pop(_LINK_KEY, None)
         return _token_problem_page(problem, invitation)
     if request.method == "GET" and not from_session:
-        session[_LINK_KEY] = {"token": token, "invitation": invitation}
+        # "next": where to go after logging in (a review invitation leads to its round).
+        next_url = safe_next(request.args.get("next")) or None
+        session[_LINK_KEY] = {"token": token, "invitation": invitation, "next": next_url}
         return redirect(url_for("accounts.choose_password"), 303)
     form = SetPasswordForm()
     if form.validate_on_submit():
-        try:
-            services.set_new_password(
-                user,
-                form.password.data,
-                reason="invitation-accepted" if invitation else "password-reset",
-            )
-        except services.AccountError as err:
-            form.password.errors = [*form.password.errors, err.message]
-        else:
-            db.session.commit()
+        reason = "invitation-accepted" if invitation else "password-reset"
+        if attempt(services.set_new_password, user, form.password.data, reason=reason, form=form):
             if current_user.is_authenticated:
                 session.clear()
                 logout_user()
-            session.pop(_LINK_KEY, None)
+            link = session.pop(_LINK_KEY, None) or {}
             flash(_("Your password has been set. You can now log in."), "success")
-            return redirect(url_for("accounts.login"))
+            return redirect(url_for("accounts.login", next=safe_next(link.get("next")) or None))
     return render_template(
         "accounts/set_password.html", form=form, user=user, invitation=invitation
     ), (400 if form.errors else 200)
@@ -282,36 +275,36 @@ def _render_profile(status=200, **forms):
 
 
 @bp.route("/")
-@login_required
+@require("signed_in")
 def profile():
     return _render_profile()
 
 
 @bp.route("/password", methods=["POST"])
-@login_required
+@require("signed_in")
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
-            services.change_password(current_user, form.current_password.data, form.password.data)
-        except services.AccountError as err:
-            getattr(form, err.field or "password").errors.append(err.message)
-        else:
-            db.session.commit()
+        if attempt(
+            services.change_password,
+            current_user,
+            form.current_password.data,
+            form.password.data,
+            form=form,
+        ):
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("accounts.profile"))
     return _render_profile(400, password_form=form)
 
 
 @bp.route("/sessions/end-others", methods=["POST"])
-@login_required
+@require("signed_in")
 def end_other_sessions():
     if not FlaskForm().validate_on_submit():  # the CSRF check
         abort(400)
     ended = services.end_sessions(
         current_user._get_current_object(), keep_current=True, reason="log out everywhere else"
     )
-    db.session.commit()
     flash(
         ngettext(
             "%(num)s other session has been logged out.",
@@ -324,25 +317,24 @@ def end_other_sessions():
 
 
 @bp.route("/language", methods=["POST"])
-@login_required
+@require("signed_in")
 def change_language():
     form = _language_form()
-    if form.validate_on_submit():
-        services.set_locale(current_user, form.locale.data or None)
+    if form.validate_on_submit() and attempt(
+        services.set_locale, current_user, form.locale.data or None, form=form
+    ):
         session.pop("lang", None)  # the saved preference now wins over the session's choice
-        db.session.commit()
         flash(_("Your language has been saved."), "success")
         return redirect(url_for("accounts.profile"))
     return _render_profile(400, language_form=form)
 
 
 @bp.route("/tokens", methods=["POST"])
-@login_required
+@require("signed_in")
 def create_token():
     form = ApiTokenForm()
     if form.validate_on_submit():
         token, raw = services.create_api_token(current_user, form.name.data)
-        db.session.commit()
         # Rendered, not redirected: the raw token must be shown once and never stored.
         flash(
             _(
@@ -357,13 +349,12 @@ def create_token():
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
-@login_required
+@require("signed_in")
 def revoke_token(token_id: int):
-    try:
-        token = services.revoke_api_token(current_user, token_id)
-    except services.AccountError:
+    outcome = attempt(services.revoke_api_token, current_user, token_id)
+    if not outcome:
         abort(404)
-    db.session.commit()
+    token = outcome.value
     flash(_("Token “%(name)s” revoked.", name=token.name), "success")
     return redirect(url_for("accounts.profile"))
 
@@ -376,13 +367,6 @@ def _no_store_for_account_pages(response):
 
 
 # --- User management (staff and admins) --------------------------------------------------------
-
-
-def _require_manager() -> None:
-    if not current_user.is_authenticated:
-        abort(401)
-    if not can_manage_users(current_user):
-        abort(403)
 
 
 def _organization_choices() -> list[tuple[str, str]]:
@@ -407,9 +391,8 @@ def _org_id(value: str | None) -> int | None:
 
 
 @bp.route("/users")
-@login_required
+@require("manage_users")
 def users():
-    _require_manager()
     from portal.partners.models import Organization
 
     stmt = select(User).where(visible_users_filter(current_user))
@@ -444,35 +427,35 @@ def users():
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
-@login_required
+@require("manage_users")
 def user_new():
-    _require_manager()
     form = _prepare_user_form(UserForm())
     if request.method == "GET" and request.args.get("organization"):
         form.organization_id.data = request.args["organization"]
+    form_errors: list[str] = []
     if form.validate_on_submit():
-        try:
-            user = services.create_user(
-                current_user,
-                name=form.name.data,
-                email=form.email.data,
-                role=form.role.data,
-                organization_id=_org_id(form.organization_id.data),
-            )
-        except services.PermissionDenied:
-            abort(403)
-        except services.AccountError as err:
-            getattr(form, err.field or "email").errors.append(err.message)
-        else:
-            db.session.commit()
+        outcome = attempt(
+            services.create_user,
+            current_user,
+            name=form.name.data,
+            email=form.email.data,
+            role=form.role.data,
+            organization_id=_org_id(form.organization_id.data),
+            form=form,
+        )
+        if outcome:
             flash(
-                _("User %(email)s created; an invitation has been sent.", email=user.email),
+                _(
+                    "User %(email)s created; an invitation has been sent.",
+                    email=outcome.value.email,
+                ),
                 "success",
             )
             return redirect(url_for("accounts.users"))
-    return render_template("accounts/user_form.html", form=form, user=None), (
-        400 if form.errors else 200
-    )
+        form_errors = outcome.errors
+    return render_template(
+        "accounts/user_form.html", form=form, user=None, form_errors=form_errors
+    ), (400 if form.errors or form_errors else 200)
 
 
 def _load_user(user_id: int) -> User:
@@ -483,12 +466,10 @@ def _load_user(user_id: int) -> User:
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
-@login_required
+@require("manage_users")
 def user_edit(user_id: int):
-    _require_manager()
     user = _load_user(user_id)
-    if not can_edit_user(current_user, user):
-        abort(403)
+    ensure("edit_user", user)
     form = UserEditForm(
         data=None
         if request.method == "POST"
@@ -499,39 +480,33 @@ def user_edit(user_id: int):
         }
     )
     _prepare_user_form(form)
+    form_errors: list[str] = []
     if form.validate_on_submit():
-        try:
-            services.update_user(
-                current_user,
-                user,
-                name=form.name.data,
-                role=form.role.data,
-                organization_id=_org_id(form.organization_id.data),
-            )
-        except services.PermissionDenied:
-            abort(403)
-        except services.AccountError as err:
-            getattr(form, err.field or "name").errors.append(err.message)
-        else:
-            db.session.commit()
+        outcome = attempt(
+            services.update_user,
+            current_user,
+            user,
+            name=form.name.data,
+            role=form.role.data,
+            organization_id=_org_id(form.organization_id.data),
+            form=form,
+        )
+        if outcome:
             flash(_("User %(email)s saved.", email=user.email), "success")
             return redirect(url_for("accounts.users"))
-    return render_template("accounts/user_form.html", form=form, user=user), (
-        400 if form.errors else 200
-    )
+        form_errors = outcome.errors
+    return render_template(
+        "accounts/user_form.html", form=form, user=user, form_errors=form_errors
+    ), (400 if form.errors or form_errors else 200)
 
 
 def _set_active(user_id: int, active: bool):
-    _require_manager()
     user = _load_user(user_id)
-    try:
-        services.set_user_active(current_user, user, active)
-    except services.PermissionDenied:
-        abort(403)
-    except services.AccountError as err:
-        flash(err.message, "error")
+    outcome = attempt(services.set_user_active, current_user, user, active)
+    if not outcome:
+        for message in outcome.errors:
+            flash(message, "error")
         return redirect(url_for("accounts.users"))
-    db.session.commit()
     if active:
         flash(_("User %(email)s reactivated.", email=user.email), "success")
     else:
@@ -540,29 +515,25 @@ def _set_active(user_id: int, active: bool):
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
-@login_required
+@require("manage_users")
 def user_deactivate(user_id: int):
     return _set_active(user_id, False)
 
 
 @bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
-@login_required
+@require("manage_users")
 def user_reactivate(user_id: int):
     return _set_active(user_id, True)
 
 
 @bp.route("/users/<int:user_id>/invite", methods=["POST"])
-@login_required
+@require("manage_users")
 def user_invite(user_id: int):
-    _require_manager()
     user = _load_user(user_id)
-    try:
-        services.resend_invitation(current_user, user)
-    except services.PermissionDenied:
-        abort(403)
-    except services.AccountError as err:
-        flash(err.message, "error")
+    outcome = attempt(services.resend_invitation, current_user, user)
+    if not outcome:
+        for message in outcome.errors:
+            flash(message, "error")
         return redirect(url_for("accounts.users"))
-    db.session.commit()
     flash(_("A new invitation has been sent to %(email)s.", email=user.email), "success")
     return redirect(url_for("accounts.users"))

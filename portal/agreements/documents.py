@@ -1,7 +1,8 @@
 """Storage of agreement documents: checking an upload, writing it, finding it again.
 
-Files live under ``UPLOAD_DIR`` (never under static/) with a random name, so a hostile file
-name can neither escape the directory nor be guessed; the uploader's name is kept only as a
+Files live in the storage (``portal.storage``: ``UPLOAD_DIR`` by default, never under static/,
+or an S3-compatible bucket) under a random name, so a hostile file name can neither escape it
+nor be guessed; the uploader's name is kept only as a
 display name for the download. An upload must pass three checks before a byte is written:
 the extension is on ``ALLOWED_DOCUMENT_EXTENSIONS``, the content looks like that kind of file
 (magic bytes, the right ZIP members, UTF-8 for text), and it is under the per-document limit.
@@ -10,19 +11,21 @@ the extension is on ``ALLOWED_DOCUMENT_EXTENSIONS``, the content looks like that
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import unicodedata
 import zipfile
 from codecs import getincrementaldecoder
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
-from flask import current_app
+from flask import abort, current_app
 from flask_babel import gettext as _
+from flask_sqlalchemy.session import Session as FlaskSqlaSession
+from sqlalchemy import event
 from werkzeug.utils import secure_filename
+
+from portal.storage import StorageError, StoredFileMissing, get_storage
 
 _CHUNK = 64 * 1024
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -65,10 +68,6 @@ class CheckedUpload:
     content_type: str
     size: int
     sha256: str
-
-
-def upload_dir() -> Path:
-    return Path(current_app.config["UPLOAD_DIR"])
 
 
 def allowed_extensions() -> set[str]:
@@ -203,39 +202,43 @@ def new_stored_name(extension: str) -> str:
     return f"{secrets.token_hex(16)}.{extension}"
 
 
-def stored_path(stored_name: str) -> Path:
-    """Where a stored document lives. Refuses names that would leave UPLOAD_DIR."""
-    if not stored_name or "/" in stored_name or "\\" in stored_name or stored_name.startswith("."):
-        raise ValueError(f"bad stored name {stored_name!r}")
-    return upload_dir() / stored_name
-
-
-def write_upload(stream: BinaryIO, stored_name: str) -> Path:
-    """Write the (already checked) stream; on any error no partial file is left behind."""
-    path = stored_path(stored_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_upload(stream: BinaryIO, stored_name: str, content_type: str | None = None) -> None:
+    """Write the (already checked) stream to the storage; on any error nothing is left behind."""
     stream.seek(0)
     try:
-        # "x": never overwrite, even in the (astronomically unlikely) event of a name clash.
-        with open(path, "xb") as out:
-            while chunk := stream.read(_CHUNK):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        get_storage().put(stored_name, stream, content_type=content_type)
     except BaseException:
         remove_stored(stored_name)
         raise
-    return path
 
 
 def remove_stored(stored_name: str) -> None:
     """Delete a stored file if it exists (after its row is gone, or a failed save)."""
     try:
-        stored_path(stored_name).unlink(missing_ok=True)
-    except (OSError, ValueError):
+        get_storage().delete(stored_name)
+    except (OSError, ValueError, StorageError):
         current_app.logger.warning(
             "Could not remove stored document %s", stored_name, exc_info=True
         )
+
+
+def send_stored(stored_name: str, *, mimetype: str, download_name: str, what: str):
+    """The download response for a stored file — call only after the permission check.
+
+    Streamed through the portal from whichever storage holds it (docs/deployment.md: why not
+    presigned links). A file the database names but the storage lacks is a 404 (and a log
+    line); a storage that does not answer is a 503, never a 500.
+    """
+    try:
+        response = get_storage().send(stored_name, mimetype=mimetype, download_name=download_name)
+    except (StoredFileMissing, ValueError):
+        current_app.logger.warning("%s is missing from the storage", what)
+        abort(404)
+    except StorageError:
+        current_app.logger.exception("The storage did not answer for %s", what)
+        abort(503)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def store_upload(
@@ -263,7 +266,7 @@ def store_upload(
     if errors or checked is None:
         raise ValidationError(errors)
     stored_name = new_stored_name(checked.extension)
-    write_upload(stream, stored_name)
+    write_upload(stream, stored_name, checked.content_type)
     try:
         row = build_row(checked, stored_name)
         db.session.add(row)
@@ -271,4 +274,43 @@ def store_upload(
     except BaseException:
         remove_stored(stored_name)
         raise
+    remove_unless_committed(stored_name)
     return row
+
+
+# Files follow their rows' transaction: the request (or command) commits once, after the view
+# returned, so a file written for a new row is removed if that commit never happens, and the
+# file of a deleted row only once the deletion is committed (removing it first would lose the
+# file if the commit failed).
+_REMOVE_ON_COMMIT = "portal.files.remove_on_commit"
+_REMOVE_UNLESS_COMMITTED = "portal.files.remove_unless_committed"
+
+
+def remove_after_commit(stored_name: str) -> None:
+    """Remove the stored file once the current transaction has committed."""
+    from portal.extensions import db
+
+    db.session.info.setdefault(_REMOVE_ON_COMMIT, []).append(stored_name)
+
+
+def remove_unless_committed(stored_name: str) -> None:
+    """Remove the stored file if the current transaction ends without a commit."""
+    from portal.extensions import db
+
+    db.session.info.setdefault(_REMOVE_UNLESS_COMMITTED, []).append(stored_name)
+
+
+@event.listens_for(FlaskSqlaSession, "after_commit")
+def _files_after_commit(session) -> None:
+    session.info.pop(_REMOVE_UNLESS_COMMITTED, None)  # their rows are saved: keep the files
+    for name in session.info.pop(_REMOVE_ON_COMMIT, []):
+        remove_stored(name)
+
+
+@event.listens_for(FlaskSqlaSession, "after_transaction_end")
+def _files_after_rollback(session, transaction) -> None:
+    if transaction.parent is not None:
+        return  # a savepoint: the outer transaction decides
+    session.info.pop(_REMOVE_ON_COMMIT, None)  # not committed: the row and its file stay
+    for name in session.info.pop(_REMOVE_UNLESS_COMMITTED, []):
+        remove_stored(name)

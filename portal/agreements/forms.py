@@ -23,6 +23,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from portal.agreements import schema as S
 from portal.agreements.models import (
     AGREEMENT_STATUSES,
     AGREEMENT_TYPES,
@@ -75,26 +76,34 @@ def organization_choices(keep_ids: set[int] | None = None) -> list[tuple[str, st
 
 
 class AgreementForm(FlaskForm):
-    reference = StringField(_l("Reference"), validators=[DataRequired(), Length(max=100)])
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=500)])
-    summary = TextAreaField(_l("Summary"))
+    # Labels and limits come from the agreement schema, which the import, the open-data files
+    # and the API read too.
+    reference = StringField(
+        S.label("reference"), validators=[DataRequired(), Length(max=S.max_length("reference"))]
+    )
+    title = StringField(
+        S.label("title"), validators=[DataRequired(), Length(max=S.max_length("title"))]
+    )
+    summary = TextAreaField(S.label("summary"))
     language = SelectField(
-        _l("Language of the text"),
+        S.label("language"),
         validate_choice=False,
         description=_l("Screen readers read the text in this language."),
     )
-    agreement_type = SelectField(_l("Type"), validators=[DataRequired()])
-    status = SelectField(_l("Status"), validators=[DataRequired()])
-    visibility = SelectField(_l("Visibility"), validators=[DataRequired()])
-    signed_on = DateField(_l("Signed on"), validators=[Optional()])
-    start_on = DateField(_l("Starts on"), validators=[Optional()])
-    end_on = DateField(_l("Ends on"), validators=[Optional()])
-    amount = DecimalField(_l("Amount"), places=2, validators=[Optional()])
-    currency = StringField(_l("Currency (ISO 4217)"), validators=[Optional(), Length(max=3)])
-    domain_of_change = SelectField(_l("Strategic plan domain of change"))
-    sdg_targets = StringField(_l("SDG targets"))
-    countries = SelectMultipleField(_l("Countries"))
-    regions = SelectMultipleField(_l("Regions"))
+    agreement_type = SelectField(S.label("agreement_type"), validators=[DataRequired()])
+    status = SelectField(S.label("status"), validators=[DataRequired()])
+    visibility = SelectField(S.label("visibility"), validators=[DataRequired()])
+    signed_on = DateField(S.label("signed_on"), validators=[Optional()])
+    start_on = DateField(S.label("start_on"), validators=[Optional()])
+    end_on = DateField(S.label("end_on"), validators=[Optional()])
+    amount = DecimalField(S.label("amount"), places=2, validators=[Optional()])
+    currency = StringField(
+        S.label("currency"), validators=[Optional(), Length(max=S.max_length("currency"))]
+    )
+    domain_of_change = SelectField(S.label("domain_of_change"))
+    sdg_targets = StringField(S.label("sdg_targets"))
+    countries = SelectMultipleField(S.label("countries"))
+    regions = SelectMultipleField(S.label("regions"))
     parties = FieldList(FormField(PartyForm), min_entries=PARTY_ROWS)
 
     def __init__(self, *args, party_org_ids: set[int] | None = None, **kwargs):

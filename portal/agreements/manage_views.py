@@ -1,7 +1,8 @@
 """Staff routes for agreements (create, edit, archive, restore) and their documents.
 
 Registered on the public agreements blueprint, so URLs stay under /agreements/. Each handler:
-load the object → check access → call the service → commit once (or show the errors).
+load the object → check access → ``attempt`` the use case; the request commits once, or the
+form is shown again with the service's errors beside its fields.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from portal.agreements import documents, services
 from portal.agreements.forms import AgreementForm, DocumentForm
 from portal.agreements.models import Agreement, AgreementDocument
 from portal.agreements.views import bp
-from portal.core.services import PermissionDenied, ValidationError
+from portal.core.forms import ConfirmForm
+from portal.core.guard import require
+from portal.core.transaction import Outcome, attempt
 from portal.extensions import db
-from portal.partners.forms import ConfirmForm, apply_service_errors
-from portal.staff.views import optional_url, staff_required
+from portal.staff.views import optional_url
 
 
 def _agreement_or_404(agreement_id: int) -> Agreement:
@@ -56,36 +58,31 @@ def _render_form(
     ), (400 if failed else 200)
 
 
-def _split_errors(form: AgreementForm, errors: dict[str, str]) -> tuple[list[str], str | None]:
-    """Party errors are shown above the party rows; the rest beside their fields."""
-    errors = dict(errors)
-    party_error = errors.pop("parties", None)
-    return apply_service_errors(form, errors), party_error
+def _split_errors(outcome: Outcome) -> tuple[list[str], str | None]:
+    """Party errors are shown above the party rows; the rest beside their fields (``attempt``
+    put them there) or at the top of the form."""
+    party_error = outcome.field_errors.get("parties")
+    return [m for m in outcome.errors if m != party_error], party_error
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@staff_required
+@require("staff")
 def create():
     form = AgreementForm()
     form_errors: list[str] = []
     party_error = None
     if form.validate_on_submit():
-        try:
-            agreement = services.create_agreement(current_user, form.to_data())
-        except PermissionDenied:
-            abort(403)
-        except ValidationError as err:
-            db.session.rollback()
-            form_errors, party_error = _split_errors(form, err.errors)
-        else:
-            db.session.commit()
+        outcome = attempt(services.create_agreement, current_user, form.to_data(), form=form)
+        if outcome:
+            agreement = outcome.value
             flash(_("Agreement %(ref)s created.", ref=agreement.reference), "success")
             return redirect(_after_save_url(agreement))
+        form_errors, party_error = _split_errors(outcome)
     return _render_form(form, None, form_errors, party_error)
 
 
 @bp.route("/<int:agreement_id>/edit", methods=["GET", "POST"])
-@staff_required
+@require("staff")
 def edit(agreement_id: int):
     agreement = _agreement_or_404(agreement_id)
     if request.method == "POST":
@@ -95,18 +92,13 @@ def edit(agreement_id: int):
     form_errors: list[str] = []
     party_error = None
     if form.validate_on_submit():
-        try:
-            services.update_agreement(current_user, agreement, form.to_data())
-        except PermissionDenied:
-            abort(403)
-        except ValidationError as err:
-            db.session.rollback()
-            agreement = _agreement_or_404(agreement_id)
-            form_errors, party_error = _split_errors(form, err.errors)
-        else:
-            db.session.commit()
+        outcome = attempt(
+            services.update_agreement, current_user, agreement, form.to_data(), form=form
+        )
+        if outcome:
             flash(_("Changes to %(ref)s saved.", ref=agreement.reference), "success")
             return redirect(_after_save_url(agreement))
+        form_errors, party_error = _split_errors(outcome)
     return _render_form(form, agreement, form_errors, party_error)
 
 
@@ -114,20 +106,12 @@ def _archive_or_restore(agreement_id: int, archive: bool):
     agreement = _agreement_or_404(agreement_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        if archive:
-            services.archive_agreement(current_user, agreement)
-        else:
-            services.restore_agreement(current_user, agreement)
-    except PermissionDenied:
-        abort(403)
-    except ValidationError as err:
-        db.session.rollback()
-        for message in err.errors.values():
+    action = services.archive_agreement if archive else services.restore_agreement
+    outcome = attempt(action, current_user, agreement)
+    if not outcome:
+        for message in outcome.errors:
             flash(message, "error")
-        return redirect(url_for("agreements.edit", agreement_id=agreement_id))
-    db.session.commit()
-    if archive:
+    elif archive:
         flash(
             _("%(ref)s archived. It is now seen by staff only.", ref=agreement.reference), "success"
         )
@@ -137,46 +121,39 @@ def _archive_or_restore(agreement_id: int, archive: bool):
 
 
 @bp.route("/<int:agreement_id>/archive", methods=["POST"])
-@staff_required
+@require("staff")
 def archive(agreement_id: int):
     return _archive_or_restore(agreement_id, archive=True)
 
 
 @bp.route("/<int:agreement_id>/restore", methods=["POST"])
-@staff_required
+@require("staff")
 def restore(agreement_id: int):
     return _archive_or_restore(agreement_id, archive=False)
 
 
 @bp.route("/<int:agreement_id>/documents/new", methods=["GET", "POST"])
-@staff_required
+@require("staff")
 def upload_document(agreement_id: int):
     agreement = _agreement_or_404(agreement_id)
     form = DocumentForm()
     form_errors: list[str] = []
     if form.validate_on_submit():
         upload = form.file.data
-        try:
-            doc = services.attach_document(
-                current_user, agreement, form.title.data, upload.stream, upload.filename
-            )
-        except PermissionDenied:
-            abort(403)
-        except ValidationError as err:
-            db.session.rollback()
-            agreement = _agreement_or_404(agreement_id)
-            form_errors = apply_service_errors(form, err.errors)
-        else:
-            stored_name = doc.stored_name
-            try:
-                db.session.commit()
-            except Exception:
-                # The row did not land, so the file must not stay either.
-                db.session.rollback()
-                documents.remove_stored(stored_name)
-                raise
-            flash(_("“%(title)s” attached.", title=doc.title), "success")
+        # Should the commit fail, the stored file goes too (``documents.store_upload``).
+        outcome = attempt(
+            services.attach_document,
+            current_user,
+            agreement,
+            form.title.data,
+            upload.stream,
+            upload.filename,
+            form=form,
+        )
+        if outcome:
+            flash(_("“%(title)s” attached.", title=outcome.value.title), "success")
             return redirect(url_for("agreements.edit", agreement_id=agreement.id) + "#documents")
+        form_errors = outcome.errors
     return render_template(
         "agreements/upload.html",
         form=form,
@@ -188,7 +165,7 @@ def upload_document(agreement_id: int):
 
 
 @bp.route("/<int:agreement_id>/documents/<int:doc_id>/delete", methods=["POST"])
-@staff_required
+@require("staff")
 def delete_document(agreement_id: int, doc_id: int):
     doc = db.session.get(AgreementDocument, doc_id)
     if doc is None or doc.agreement_id != agreement_id:
@@ -196,12 +173,7 @@ def delete_document(agreement_id: int, doc_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     title = doc.title
-    try:
-        stored_name = services.remove_document(current_user, doc)
-    except PermissionDenied:
-        abort(403)
-    db.session.commit()
-    # Only now that the row is gone for good is the file removed.
-    documents.remove_stored(stored_name)
+    # The file is removed once the request has committed the deletion.
+    services.remove_document(current_user, doc)
     flash(_("“%(title)s” removed.", title=title), "success")
     return redirect(url_for("agreements.edit", agreement_id=agreement_id) + "#documents")

@@ -100,6 +100,7 @@ class Agreement(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Language of the text people wrote here (BCP 47); detected when not given.
     language: Mapped[str | None] = mapped_column(String(16))
+    __content_text__ = ("summary", "title")
     # The organisation's own reference, e.g. "UNH/2023/KE/014"; imports upsert on it.
     reference: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(String(500))

@@ -11,15 +11,14 @@ from __future__ import annotations
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
+from portal.accounts.permissions import is_staff
 from portal.agreements.models import Agreement, AgreementParty, Visibility
+from portal.core.guard import permission
 
 
-def _is_staff(user) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_staff)
-
-
+@permission("view_agreement")
 def can_view_agreement(user, agreement: Agreement) -> bool:
-    if _is_staff(user):
+    if is_staff(user):
         return True
     if agreement.archived_at is not None:
         return False
@@ -31,8 +30,9 @@ def can_view_agreement(user, agreement: Agreement) -> bool:
     return False
 
 
+@permission("edit_agreement")
 def can_edit_agreement(user, agreement: Agreement | None = None) -> bool:
-    return _is_staff(user)
+    return is_staff(user)
 
 
 # Documents follow their agreement: whoever may see the agreement may download its files.
@@ -41,7 +41,7 @@ can_view_document = can_view_agreement
 
 def visible_agreements_filter(user):
     """A WHERE clause limiting agreements to those the user may see."""
-    if _is_staff(user):
+    if is_staff(user):
         return Agreement.archived_at.is_(None)
     public = Agreement.visibility == Visibility.PUBLIC.value
     org_id = user.organization_id if user is not None and user.is_authenticated else None

@@ -461,3 +461,51 @@ def agreements_of_organization(org: Organization, user) -> list[tuple[Agreement,
         (agreement, [p.role_label for p in parties])
         for agreement, parties in organization_parties(org, user)
     ]
+
+
+def organization_agreements_page(org: Organization, user, page: int, per_page: int):
+    """One page of the agreements the viewer may see in which ``org`` is a party, newest
+    first, each with the organisation's role labels, and the total.
+
+    A busy partner (the organisation itself is party to thousands) must cost the same as a
+    small one: the page is chosen on agreement ids first (one narrow query with LIMIT), then
+    only that page's agreements, parties and countries are loaded.
+    """
+    from portal.core.pagination import Page
+
+    ids_of_org = (
+        select(AgreementParty.agreement_id)
+        .where(AgreementParty.organization_id == org.id)
+        .distinct()
+        .subquery("ids_of_org")
+    )
+    base = (
+        select(Agreement.id)
+        .join(ids_of_org, ids_of_org.c.agreement_id == Agreement.id)
+        .where(visible_agreements_filter(user))
+    )
+    total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    ids = list(
+        db.session.scalars(
+            base.order_by(Agreement.signed_on.desc().nulls_last(), Agreement.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    items: list[tuple[Agreement, list[str]]] = []
+    if ids:
+        party = aliased(AgreementParty)
+        rows = db.session.execute(
+            select(Agreement, party)
+            .join(party, party.agreement_id == Agreement.id)
+            .where(Agreement.id.in_(ids), party.organization_id == org.id)
+            .order_by(party.id)
+            .options(selectinload(Agreement.countries))
+        ).all()
+        by_id: dict[int, tuple[Agreement, list[str]]] = {}
+        for agreement, p in rows:
+            by_id.setdefault(agreement.id, (agreement, []))[1].append(p.role_label)
+        items = [by_id[i] for i in ids if i in by_id]
+    return Page(items=items, total=total, page=page, per_page=per_page)

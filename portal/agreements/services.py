@@ -372,8 +372,7 @@ def attach_document(
     """Check the file, write it under a random name, add its row.
 
     The file is written only after every check passes, and removed again if the row cannot
-    be flushed. If the caller's commit fails it must call ``documents.remove_stored`` too
-    (the web view does).
+    be flushed or the transaction ends without a commit (``documents.store_upload``).
     """
     _require(is_trusted(actor) or can_edit_agreement(actor, agreement))
     title = (title or "").strip()
@@ -409,12 +408,13 @@ def attach_document(
 
 
 def remove_document(actor, doc: AgreementDocument) -> str:
-    """Delete the row; return the stored name so the caller removes the file after commit
-    (removing it first would lose the file if the commit failed)."""
+    """Delete the row; its file is removed once the deletion is committed (removing it first
+    would lose the file if the commit failed). Returns the stored name."""
     agreement = doc.agreement
     _require(is_trusted(actor) or can_edit_agreement(actor, agreement))
     before = {"document": _document_snapshot(doc)}
     stored_name = doc.stored_name
+    documents.remove_after_commit(stored_name)
     agreement.documents.remove(doc)
     db.session.delete(doc)
     db.session.flush()

@@ -5,21 +5,18 @@ Routes are grouped by audience (public pages first); staff routes are appended b
 
 from __future__ import annotations
 
-import os
-
 from flask import (
     Blueprint,
     abort,
     current_app,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
-from werkzeug.security import safe_join
 
+from portal.agreements import documents
 from portal.agreements.models import (
     DOMAINS_OF_CHANGE,
     IATI_ACTIVITY_STATUS,
@@ -34,7 +31,9 @@ from portal.agreements.queries import (
     agreement_facets,
     agreements_query,
 )
+from portal.core.guard import can
 from portal.core.pagination import paginate
+from portal.core.security import safe_document_type
 from portal.extensions import db
 from portal.partners.permissions import can_view_organization
 from portal.partners.queries import RegionTree
@@ -43,22 +42,6 @@ from portal.partners.queries import RegionTree
 DOWNLOAD_FORMATS = ("csv", "xlsx", "json")
 
 bp = Blueprint("agreements", __name__, url_prefix="/agreements")
-
-# Served with their own type; anything else is sent as application/octet-stream so a browser
-# never renders an uploaded HTML/SVG/script file in the portal's origin.
-SAFE_DOCUMENT_TYPES = frozenset(
-    {
-        "application/pdf",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.oasis.opendocument.text",
-        "application/vnd.oasis.opendocument.spreadsheet",
-        "text/csv",
-        "text/plain",
-        "image/png",
-        "image/jpeg",
-    }
-)
 
 
 def endpoint_url(endpoint: str, **values) -> str | None:
@@ -84,11 +67,6 @@ def get_visible_agreement_or_404(agreement_id: int) -> Agreement:
     if agreement is None or not can_view_agreement(current_user, agreement):
         abort(404)
     return agreement
-
-
-def safe_document_type(content_type: str | None) -> str:
-    base = (content_type or "").split(";", 1)[0].strip().lower()
-    return base if base in SAFE_DOCUMENT_TYPES else "application/octet-stream"
 
 
 # --------------------------------------------------------------------------- Public pages
@@ -121,16 +99,16 @@ def show(agreement_id: int):
         (party, can_view_organization(current_user, party.organization))
         for party in agreement.parties
     ]
-    is_staff = current_user.is_authenticated and current_user.is_staff
     return render_template(
         "agreements/show.html",
         agreement=agreement,
         parties=parties,
         iati_status=IATI_ACTIVITY_STATUS.get(agreement.status),
         domain_label=DOMAINS_OF_CHANGE.get(agreement.domain_of_change or 0),
-        is_staff=is_staff,
         is_public=agreement.visibility == Visibility.PUBLIC.value,
-        edit_url=endpoint_url("agreements.edit", agreement_id=agreement.id) if is_staff else None,
+        edit_url=endpoint_url("agreements.edit", agreement_id=agreement.id)
+        if can("edit_agreement", agreement)
+        else None,
     )
 
 
@@ -142,20 +120,12 @@ def download_document(agreement_id: int, doc_id: int):
     doc = db.session.get(AgreementDocument, doc_id)
     if doc is None or doc.agreement_id != agreement.id:
         abort(404)
-    # stored_name is ours (random), but safe_join still refuses anything escaping UPLOAD_DIR.
-    path = safe_join(current_app.config["UPLOAD_DIR"], doc.stored_name)
-    if path is None or not os.path.isfile(path):
-        current_app.logger.warning(
-            "Document %s of agreement %s is missing on disk", doc.id, agreement.id
-        )
-        abort(404)
-    response = send_file(
-        path,
+    response = documents.send_stored(
+        doc.stored_name,
         mimetype=safe_document_type(doc.content_type),
-        as_attachment=True,
         download_name=doc.filename,
+        what=f"Document {doc.id} of agreement {agreement.id}",
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
     if agreement.visibility != Visibility.PUBLIC.value or agreement.archived_at is not None:
         # Restricted files must not linger in shared caches.
         response.headers["Cache-Control"] = "private, no-store"

@@ -36,6 +36,7 @@ from portal.agreements.views import get_visible_agreement_or_404
 from portal.api import schemas as s
 from portal.api.openapi import OPTIONAL_AUTH, TAGS, api_response, spec
 from portal.api.views import bp
+from portal.core.guard import can
 from portal.core.pagination import paginate
 from portal.extensions import db
 from portal.partners.models import Country, Organization, Region
@@ -174,7 +175,6 @@ def get_organization(org_id: int):
     and the agreements you may see in which it is a party, with its roles.
     """
     org = get_visible_organization_or_404(org_id)
-    is_staff = current_user.is_authenticated and current_user.is_staff
     agreements = organization_parties(org, current_user)
     return s.OrganizationDetail(
         **_organization_summary(org, len(agreements)),
@@ -185,7 +185,7 @@ def get_organization(org_id: int):
         contacts=[
             s.ContactOut(name=c.name, position=c.position, email=c.email, phone=c.phone)
             for c in org.contacts
-            if c.is_public or is_staff
+            if can("view_contact", c)
         ],
         agreements=[
             s.OrganizationAgreementRef(

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from portal.agreements.models import AGREEMENT_STATUSES, AGREEMENT_TYPES, PARTY_ROLES, Visibility
 from portal.agreements.queries import AGREEMENT_SORTS
+from portal.agreements.schema import describe
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS
 from portal.partners.queries import MAX_TEXT_FILTER, PARTNER_SORTS
 from portal.partners.reference import country_rows, region_rows
@@ -203,25 +204,32 @@ class AgreementQuery(_Query):
     )
 
 
+def _agreement(name: str, note: str = ""):
+    """An agreement property described by the one agreement schema (``agreements/schema.py``),
+    plus what is particular to its JSON shape."""
+    return Field(description=f"{describe(name)} {note}".strip())
+
+
 class AgreementSummary(_Out):
     id: int
-    reference: str
-    title: str
-    agreement_type: Coded
-    status: Coded
+    reference: str = _agreement("reference")
+    title: str = _agreement("title")
+    agreement_type: Coded = _agreement("agreement_type")
+    status: Coded = _agreement("status")
     iati_activity_status: str | None = Field(description="IATI ActivityStatus code.")
-    signed_on: date | None
-    start_on: date | None
-    end_on: date | None
+    signed_on: date | None = _agreement("signed_on")
+    start_on: date | None = _agreement("start_on")
+    end_on: date | None = _agreement("end_on")
     amount: str | None = Field(
-        description="Decimal amount as a string (never a float).", examples=["250000.00"]
+        description=f"{describe('amount')} A decimal string (never a float).",
+        examples=["250000.00"],
     )
-    currency: str | None = Field(description="ISO 4217.")
-    domain_of_change: Coded | None
-    visibility: VisibilityCode  # type: ignore[valid-type]
-    countries: list[PlaceRef]
+    currency: str | None = _agreement("currency")
+    domain_of_change: Coded | None = _agreement("domain_of_change")
+    visibility: VisibilityCode = _agreement("visibility")  # type: ignore[valid-type]
+    countries: list[PlaceRef] = _agreement("countries")
     api_url: str
-    html_url: str
+    html_url: str = Field(description=describe("url"))
 
 
 class AgreementList(Pagination):
@@ -248,10 +256,10 @@ class DocumentOut(_Out):
 
 
 class AgreementDetail(AgreementSummary):
-    summary: str
-    regions: list[PlaceRef]
-    sdg_targets: list[str]
-    parties: list[PartyOut]
+    summary: str = _agreement("summary")
+    regions: list[PlaceRef] = _agreement("regions")
+    sdg_targets: list[str] = _agreement("sdg_targets")
+    parties: list[PartyOut] = _agreement("parties", "Here each party is an object.")
     documents: list[DocumentOut]
 
 
@@ -353,6 +361,11 @@ class SearchHit(_Out):
     title: str
     url: str
     snippet: str
+    labels: list[str] = Field(
+        default_factory=list,
+        description="Type, country, stakeholder group… in the language of the request.",
+        examples=[["Memorandum of understanding", "Kenya"]],
+    )
 
 
 class SearchResultsOut(_Out):

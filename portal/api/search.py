@@ -8,6 +8,7 @@ from flask_login import current_user
 from portal.api import schemas as s
 from portal.api.openapi import OPTIONAL_AUTH, TAGS, api_response, spec
 from portal.api.views import bp
+from portal.search.documents import hit_labels
 from portal.search.service import FACET_PARAMS, BadSearchRequest, parse_search_args, run_search
 
 
@@ -47,6 +48,7 @@ def search():
                     "title": hit.title,
                     "url": hit.url,
                     "snippet": hit.snippet,
+                    "labels": hit_labels(hit),
                 }
                 for hit in results.hits
             ],

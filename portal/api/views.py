@@ -1,4 +1,5 @@
-"""The ``/api/v1`` blueprint. Resource modules add their routes to ``bp``.
+"""The ``/api/v1`` blueprint. Resource modules add their routes to ``bp`` (``portal/__init__.py``
+imports them before it registers the blueprint).
 
 Authentication is the session cookie or ``Authorization: Bearer <token>`` (see
 ``portal.accounts.auth``); every endpoint applies the same permission rules as the pages.
@@ -41,6 +42,3 @@ def docs():
     from portal.api.docs_page import docs_context
 
     return render_template("api/docs.html", **docs_context())
-
-
-from portal.api import catalogue, reviews, search  # noqa: E402,F401  (register their routes on bp)

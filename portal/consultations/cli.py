@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from portal.consultations.reminders import send_due_reminders
+from portal.core.worker import worker_step
 from portal.extensions import db
 
 consultations_cli = AppGroup("consultations", help="Stakeholder consultations: reminders.")
@@ -20,6 +21,13 @@ def reminders_round() -> int:
         db.session.rollback()
         raise
     return count
+
+
+@worker_step("consultations", order=20)
+def meeting_reminders_report() -> str | None:
+    """The general worker's step: queue the reminders now due."""
+    count = reminders_round()
+    return f"queued {count} meeting reminder(s)" if count else None
 
 
 @consultations_cli.command("send-reminders")

@@ -164,7 +164,3 @@ class RsvpForm(FlaskForm):
 
 class TimezoneForm(FlaskForm):
     timezone = SelectField(_l("Show meeting times in"), validate_choice=False)
-
-
-class ConfirmForm(FlaskForm):
-    """An empty form: a POST button with CSRF protection."""

@@ -31,7 +31,7 @@ from portal.consultations.models import (
     RsvpResponse,
 )
 from portal.consultations.permissions import can_view_invitations
-from portal.consultations.services import zone
+from portal.consultations.timezones import zone
 from portal.core.models import as_utc, utcnow
 from portal.notifications.links import absolute_url
 

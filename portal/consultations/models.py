@@ -144,6 +144,7 @@ class Meeting(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Language of the text people wrote here (BCP 47); detected when not given.
     language: Mapped[str | None] = mapped_column(String(16))
+    __content_text__ = ("description", "title")
     group_id: Mapped[int] = mapped_column(ForeignKey("advisory_groups.id"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -310,6 +311,7 @@ class Minutes(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Language of the text people wrote here (BCP 47); detected when not given.
     language: Mapped[str | None] = mapped_column(String(16))
+    __content_text__ = ("body",)
     meeting_id: Mapped[int] = mapped_column(
         ForeignKey("meetings.id", ondelete="CASCADE"), unique=True
     )

@@ -17,7 +17,7 @@ from portal.notifications.links import absolute_url
 
 def meeting_changed(meeting: Meeting, actor, *, moved: bool) -> int:
     from portal.consultations.ics import itip_attachment
-    from portal.consultations.services import zone
+    from portal.consultations.timezones import zone
 
     invitations = {i.user_id: i for i in meeting.invitations}
     if not invitations:

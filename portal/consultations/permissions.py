@@ -10,30 +10,33 @@ Rules (issue 4):
 - Members (current, not observers-only restriction) may propose agenda items until the cut-off.
 
 Every read path goes through these functions or the SQL filters below, so the rules are written
-once.
+once. Views, templates and services ask for them by name through the guard
+(``@require("manage_meetings")``, ``ensure("view_meeting", meeting)``,
+``{% if can("manage_meetings") %}``); "staff" is ``portal.accounts.permissions.is_staff``, which
+counts active accounts only.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import and_, false, or_, select, true
 
+from portal.accounts.permissions import is_staff as _is_staff
 from portal.consultations.models import (
     AdvisoryGroup,
+    AgendaItem,
+    AgendaItemStatus,
     GroupMember,
     Invitation,
     Meeting,
     MeetingStatus,
 )
+from portal.core.guard import permission
 from portal.core.models import as_utc, utcnow
 from portal.extensions import db
 
 
 def _authenticated(user) -> bool:
-    return user is not None and getattr(user, "is_authenticated", False)
-
-
-def _is_staff(user) -> bool:
-    return _authenticated(user) and bool(user.is_staff)
+    return bool(user is not None and getattr(user, "is_authenticated", False))
 
 
 def current_membership(user, group_id: int) -> GroupMember | None:
@@ -53,14 +56,17 @@ def is_group_member(user, group: AdvisoryGroup) -> bool:
     return current_membership(user, group.id) is not None
 
 
+@permission("manage_advisory_groups")
 def can_manage_groups(user) -> bool:
     return _is_staff(user)
 
 
+@permission("manage_meetings")
 def can_manage_meetings(user) -> bool:
     return _is_staff(user)
 
 
+@permission("view_advisory_group")
 def can_view_group(user, group: AdvisoryGroup) -> bool:
     if _is_staff(user):
         return True
@@ -74,6 +80,7 @@ def can_view_group_members(user, group: AdvisoryGroup) -> bool:
     return can_view_group(user, group)
 
 
+@permission("view_meeting")
 def can_view_meeting(user, meeting: Meeting) -> bool:
     if _is_staff(user):
         return True
@@ -82,6 +89,7 @@ def can_view_meeting(user, meeting: Meeting) -> bool:
     return can_view_group(user, meeting.group)
 
 
+@permission("view_meeting_invitations")
 def can_view_invitations(user, meeting: Meeting) -> bool:
     """Who was invited and how they answered: staff and the group's members (never the public)."""
     if _is_staff(user):
@@ -93,6 +101,7 @@ def meeting_has_ended(meeting: Meeting) -> bool:
     return as_utc(meeting.ends_at) <= utcnow()
 
 
+@permission("rsvp")
 def can_rsvp(user, invitation: Invitation) -> bool:
     """Only the invitee, only before the meeting ends, only while it is scheduled."""
     if not _authenticated(user) or invitation.user_id != user.id:
@@ -103,6 +112,7 @@ def can_rsvp(user, invitation: Invitation) -> bool:
     return not meeting_has_ended(meeting)
 
 
+@permission("propose_agenda_item")
 def can_propose_agenda_item(user, meeting: Meeting) -> bool:
     if not _authenticated(user) or not can_view_meeting(user, meeting):
         return False
@@ -116,6 +126,29 @@ def can_propose_agenda_item(user, meeting: Meeting) -> bool:
 
 def can_view_agenda_document(user, meeting: Meeting) -> bool:
     return can_view_meeting(user, meeting)
+
+
+def can_view_agenda_item(user, item: AgendaItem) -> bool:
+    """Accepted items are part of the meeting; a proposal (and its files) only for staff and
+    the member who proposed it."""
+    if not can_view_meeting(user, item.meeting):
+        return False
+    if item.status == AgendaItemStatus.ACCEPTED.value or can_manage_meetings(user):
+        return True
+    return _authenticated(user) and item.proposed_by_id == user.id
+
+
+@permission("attach_agenda_document")
+def can_attach_to_item(user, item: AgendaItem) -> bool:
+    """Staff, or the member who proposed the item while proposals are still open."""
+    if can_manage_meetings(user):
+        return True
+    return (
+        _authenticated(user)
+        and item.proposed_by_id == user.id
+        and item.status == AgendaItemStatus.PROPOSED.value
+        and can_propose_agenda_item(user, item.meeting)
+    )
 
 
 # --------------------------------------------------------------------------- SQL filters

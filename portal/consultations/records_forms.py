@@ -14,7 +14,7 @@ from sqlalchemy import select
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import User
 from portal.consultations.models import (
     ENGAGEMENT_AREAS,
     GroupMember,
@@ -22,6 +22,7 @@ from portal.consultations.models import (
     OutcomeKind,
     OutcomeStatus,
 )
+from portal.consultations.records_permissions import staff_accounts_filter
 from portal.consultations.records_services import MAX_NOTE_CHARS, OutcomeData
 from portal.core.forms import choice_list
 from portal.extensions import db
@@ -42,10 +43,6 @@ OUTCOME_STATUS_LABELS = {
     OutcomeStatus.DONE.value: _l("Done"),
     OutcomeStatus.DROPPED.value: _l("Dropped"),
 }
-
-
-class AttendanceForm(FlaskForm):
-    """CSRF only; the selects are rendered per person by the template."""
 
 
 class MinutesForm(FlaskForm):
@@ -77,9 +74,7 @@ def owner_choices(meeting: Meeting) -> list[tuple[str, str]]:
         .order_by(User.name)
     ).all()
     staff = db.session.scalars(
-        select(User)
-        .where(User.role.in_([Role.STAFF.value, Role.ADMIN.value]), User.active.is_(True))
-        .order_by(User.name)
+        select(User).where(staff_accounts_filter()).order_by(User.name)
     ).all()
     seen: set[int] = set()
     choices = [("", "—")]

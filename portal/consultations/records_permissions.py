@@ -11,13 +11,18 @@
   are published.
 
 Meeting visibility itself is issue 4A's rule (``portal.consultations.permissions``); it is
-used here so there is one answer to "may this person see this meeting?".
+used here so there is one answer to "may this person see this meeting?". "Staff" is the one
+definition, ``portal.accounts.permissions.is_staff`` (active accounts only). Views and templates
+ask for these rules by name through the guard (``ensure("edit_minutes", meeting)``).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import and_, exists, or_, select
 
+from portal.accounts.models import User
+from portal.accounts.permissions import STAFF_ROLES
+from portal.accounts.permissions import is_staff as is_staff  # the one definition
 from portal.consultations import permissions as meeting_rules
 from portal.consultations.models import (
     AdvisoryGroup,
@@ -29,10 +34,7 @@ from portal.consultations.models import (
     MinutesStatus,
     Outcome,
 )
-
-
-def is_staff(user) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_staff)
+from portal.core.guard import permission
 
 
 def _authenticated(user) -> bool:
@@ -65,6 +67,7 @@ def can_view_meeting(user, meeting: Meeting) -> bool:
 # --- attendance -------------------------------------------------------------------------------
 
 
+@permission("keep_meeting_record")
 def can_keep_record(user, meeting: Meeting) -> bool:
     """Keep the attendance register and edit the minutes: staff or the group's secretariat."""
     if is_staff(user):
@@ -93,6 +96,7 @@ def can_record_attendance(user, meeting: Meeting) -> bool:
 # --- minutes ----------------------------------------------------------------------------------
 
 
+@permission("edit_minutes")
 def can_edit_minutes(user, meeting: Meeting) -> bool:
     return can_keep_record(user, meeting)
 
@@ -134,6 +138,7 @@ def can_see_all_outcomes(user, group: AdvisoryGroup) -> bool:
     return is_staff(user) or is_member(user, group.id)
 
 
+@permission("view_series_tracker")
 def can_view_tracker(user, group: AdvisoryGroup) -> bool:
     if can_see_all_outcomes(user, group):
         return True
@@ -149,6 +154,7 @@ def can_view_outcome(user, outcome: Outcome) -> bool:
     return outcome_is_published(outcome) and can_view_meeting(user, outcome.meeting)
 
 
+@permission("edit_outcomes")
 def can_edit_outcome(user, outcome: Outcome | None = None) -> bool:
     return is_staff(user)
 
@@ -164,9 +170,22 @@ def is_owner(user, outcome: Outcome) -> bool:
     )
 
 
+@permission("update_outcome_progress")
 def can_update_progress(user, outcome: Outcome) -> bool:
     """Owners (and staff) add progress notes and move the status of their own items."""
     return is_staff(user) or is_owner(user, outcome)
+
+
+def staff_accounts_filter():
+    """WHERE clause on User: the accounts ``is_staff`` accepts (its SQL twin), e.g. the staff
+    an outcome may be assigned to."""
+    return and_(User.role.in_(STAFF_ROLES), User.active.is_(True))
+
+
+@permission("view_consultations_dashboard")
+def can_view_dashboard(user) -> bool:
+    """Attendance rates per member and every group's overdue items: staff only."""
+    return is_staff(user)
 
 
 def visible_outcomes_filter(user, group: AdvisoryGroup):

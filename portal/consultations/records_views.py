@@ -1,8 +1,10 @@
 """Pages for the record of a meeting: attendance register, minutes (edit, workflow, history and
 diff), outcomes with progress notes, the series tracker and report, and the staff dashboard.
 
-Routes attach to the consultations blueprint (views.py). Each handler: load (404 when the
-viewer may not see the meeting or group) → check access → call a service → commit once.
+Routes attach to the consultations blueprint (views/). Each handler: load (404 when the
+viewer may not see the meeting or group) → check access with the guard (``ensure``/``require``,
+rules in records_permissions.py) → call a use case through ``attempt``. Nothing here commits:
+the request does, once, and a refused use case (``attempt``/``refuse``) is rolled back.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from portal.consultations.records_forms import (
     ATTENDANCE_LABELS,
     OUTCOME_KIND_LABELS,
     OUTCOME_STATUS_LABELS,
-    AttendanceForm,
     MinutesForm,
     OutcomeForm,
     ProgressNoteForm,
@@ -42,11 +43,12 @@ from portal.consultations.records_forms import (
 )
 from portal.consultations.series_report import build_docx, compile_report, parse_period
 from portal.consultations.views import bp, get_visible_group_or_404, get_visible_meeting_or_404
+from portal.core.forms import ConfirmForm
+from portal.core.guard import ensure, require
 from portal.core.models import utcnow
-from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError
+from portal.core.services import FORM_ERROR
+from portal.core.transaction import attempt, refuse
 from portal.extensions import db
-from portal.partners.forms import apply_service_errors
-from portal.staff.views import staff_required
 
 
 def _minutes_status_label(status: str) -> str:
@@ -64,11 +66,6 @@ def _transition_done(action: str) -> str:
         "publish": _("Minutes published. They are now locked."),
         "withdraw": _("Minutes returned to draft."),
     }[action]
-
-
-def _require(allowed: bool) -> None:
-    if not allowed:
-        abort(403)
 
 
 def _visible_outcomes(meeting: Meeting) -> list[Outcome]:
@@ -110,15 +107,12 @@ def _meeting_panel(meeting: Meeting) -> dict:
         "can_edit_minutes": rules.can_edit_minutes(user, meeting),
         "outcomes": _visible_outcomes(meeting),
         "can_add_outcome": rules.can_edit_outcome(user),
-        "confirm_form": AttendanceForm(),
+        "confirm_form": ConfirmForm(),
     }
 
 
 def _group_panel(group: AdvisoryGroup) -> dict:
-    return {
-        "can_view_tracker": rules.can_view_tracker(current_user, group),
-        "is_staff": rules.is_staff(current_user),
-    }
+    return {"can_view_tracker": rules.can_view_tracker(current_user, group)}
 
 
 # --- attendance -------------------------------------------------------------------------------
@@ -127,33 +121,26 @@ def _group_panel(group: AdvisoryGroup) -> dict:
 @bp.route("/meetings/<int:meeting_id>/attendance", methods=["GET", "POST"])
 def attendance_register(meeting_id: int):
     meeting = get_visible_meeting_or_404(meeting_id)
-    _require(rules.can_keep_record(current_user, meeting))
-    form = AttendanceForm()
+    ensure("keep_meeting_record", meeting)
+    form = ConfirmForm()
     roster = services.attendance_roster(meeting)
     errors: dict[str, str] = {}
     status = 200
     if form.validate_on_submit():
         statuses = {row.user.id: request.form.get(f"status-{row.user.id}", "") for row in roster}
-        try:
-            changed = services.record_attendance(current_user, meeting, statuses)
-        except PermissionDenied:
-            abort(403)
-        except ValidationError as err:
-            db.session.rollback()
-            meeting = get_visible_meeting_or_404(meeting_id)
-            roster = services.attendance_roster(meeting)
-            errors, status = err.errors, 400
-        else:
-            db.session.commit()
+        outcome = attempt(services.record_attendance, current_user, meeting, statuses)
+        if outcome:
             flash(
                 ngettext(
                     "Attendance register saved (%(num)d change).",
                     "Attendance register saved (%(num)d changes).",
-                    changed,
+                    outcome.value,
                 ),
                 "success",
             )
             return redirect(url_for("consultations.meeting", meeting_id=meeting.id))
+        roster = services.attendance_roster(meeting)
+        errors, status = outcome.field_errors, 400
     elif request.method == "POST":
         errors, status = {FORM_ERROR: _("The form expired; please try again.")}, 400
     submitted = request.form if request.method == "POST" else {}
@@ -171,18 +158,13 @@ def attendance_register(meeting_id: int):
 @bp.route("/meetings/<int:meeting_id>/attendance/confirm", methods=["POST"])
 def confirm_attendance(meeting_id: int):
     meeting = get_visible_meeting_or_404(meeting_id)
-    if not AttendanceForm().validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        services.confirm_own_attendance(current_user, meeting)
-    except PermissionDenied:
-        abort(403)
-    except ValidationError as err:
-        db.session.rollback()
-        flash(" ".join(err.errors.values()), "error")
-    else:
-        db.session.commit()
+    outcome = attempt(services.confirm_own_attendance, current_user, meeting)
+    if outcome:
         flash(_("Thank you: your presence is recorded."), "success")
+    else:
+        flash(" ".join(outcome.errors), "error")
     return redirect(url_for("consultations.meeting", meeting_id=meeting_id))
 
 
@@ -239,7 +221,7 @@ def _conflict_message(current) -> str:
 @bp.route("/meetings/<int:meeting_id>/minutes/edit", methods=["GET", "POST"])
 def minutes_edit(meeting_id: int):
     meeting = get_visible_meeting_or_404(meeting_id)
-    _require(rules.can_edit_minutes(current_user, meeting))
+    ensure("edit_minutes", meeting)
     minutes = meeting.minutes
     locked_message = _("These minutes are published and locked; they can no longer be edited.")
     if request.method == "GET":
@@ -258,25 +240,25 @@ def minutes_edit(meeting_id: int):
     if not form.validate_on_submit() or not (form.version.data or "").isdigit():
         return _render_editor(meeting, form, [_("The form expired; please try again.")], None, 400)
     try:
-        services.save_minutes(current_user, meeting, form.body.data or "", int(form.version.data))
-    except PermissionDenied:
-        abort(403)
+        outcome = attempt(
+            services.save_minutes,
+            current_user,
+            meeting,
+            form.body.data or "",
+            int(form.version.data),
+            form=form,
+        )
     except services.MinutesLocked:
-        db.session.rollback()
+        refuse()
         return _render_editor(meeting, form, [locked_message], None, 409, locked=True)
     except services.MinutesConflict:
-        db.session.rollback()
-        db.session.expire_all()
-        meeting = get_visible_meeting_or_404(meeting_id)
+        refuse()  # rolled back: the reload below reads what the other editor saved
         current = meeting.minutes
         # Keep the user's text in the box; the next save is checked against the current version.
         form.version.data = str(current.version if current else 0)
         return _render_editor(meeting, form, [_conflict_message(current)], current, 409)
-    except ValidationError as err:
-        db.session.rollback()
-        meeting = get_visible_meeting_or_404(meeting_id)
-        return _render_editor(meeting, form, apply_service_errors(form, err.errors), None, 400)
-    db.session.commit()
+    if not outcome:
+        return _render_editor(meeting, form, outcome.errors, None, 400)
     flash(_("Minutes saved."), "success")
     return redirect(url_for("consultations.minutes_view", meeting_id=meeting.id))
 
@@ -313,14 +295,14 @@ def minutes_transition(meeting_id: int, action: str):
     if not form.validate_on_submit() or not (form.version.data or "").isdigit():
         abort(400)
     try:
-        services.change_minutes_status(current_user, meeting, action, int(form.version.data))
-    except PermissionDenied:
-        abort(403)
+        outcome = attempt(
+            services.change_minutes_status, current_user, meeting, action, int(form.version.data)
+        )
     except services.MinutesLocked:
-        db.session.rollback()
+        refuse()
         flash(_("These minutes are published and locked."), "error")
     except services.MinutesConflict:
-        db.session.rollback()
+        refuse()
         flash(
             _(
                 "The minutes changed after you opened this page, so nothing was done. "
@@ -328,19 +310,18 @@ def minutes_transition(meeting_id: int, action: str):
             ),
             "error",
         )
-    except ValidationError as err:
-        db.session.rollback()
-        flash(" ".join(err.errors.values()), "error")
     else:
-        db.session.commit()
-        flash(_transition_done(action), "success")
+        if outcome:
+            flash(_transition_done(action), "success")
+        else:
+            flash(" ".join(outcome.errors), "error")
     return redirect(url_for("consultations.minutes_view", meeting_id=meeting_id))
 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/history")
 def minutes_history(meeting_id: int):
     meeting = get_visible_meeting_or_404(meeting_id)
-    _require(rules.can_edit_minutes(current_user, meeting))
+    ensure("edit_minutes", meeting)
     minutes = meeting.minutes
     if minutes is None:
         abort(404)
@@ -403,7 +384,7 @@ def _outcome_or_404(outcome_id: int) -> Outcome:
 
 
 @bp.route("/meetings/<int:meeting_id>/outcomes/new", methods=["GET", "POST"])
-@staff_required
+@require("edit_outcomes")
 def outcome_new(meeting_id: int):
     meeting = get_visible_meeting_or_404(meeting_id)
     form = OutcomeForm()
@@ -413,18 +394,11 @@ def outcome_new(meeting_id: int):
         form.status.data = OutcomeStatus.OPEN.value
     form_errors: list[str] = []
     if form.validate_on_submit():
-        try:
-            outcome = services.create_outcome(current_user, meeting, form.to_data())
-        except PermissionDenied:
-            abort(403)
-        except ValidationError as err:
-            db.session.rollback()
-            meeting = get_visible_meeting_or_404(meeting_id)
-            form_errors = apply_service_errors(form, err.errors)
-        else:
-            db.session.commit()
-            flash(_("Outcome added: %(title)s", title=outcome.title), "success")
+        result = attempt(services.create_outcome, current_user, meeting, form.to_data(), form=form)
+        if result:
+            flash(_("Outcome added: %(title)s", title=result.value.title), "success")
             return redirect(url_for("consultations.meeting", meeting_id=meeting.id))
+        form_errors = result.errors
     failed = request.method == "POST"
     return render_template(
         "consultations/records_outcome_form.html",
@@ -436,7 +410,7 @@ def outcome_new(meeting_id: int):
 
 
 @bp.route("/outcomes/<int:outcome_id>/edit", methods=["GET", "POST"])
-@staff_required
+@require("edit_outcomes")
 def outcome_edit(outcome_id: int):
     outcome = _outcome_or_404(outcome_id)
     meeting = outcome.meeting
@@ -444,18 +418,11 @@ def outcome_edit(outcome_id: int):
     form.set_choices(meeting)
     form_errors: list[str] = []
     if form.validate_on_submit():
-        try:
-            services.update_outcome(current_user, outcome, form.to_data())
-        except PermissionDenied:
-            abort(403)
-        except ValidationError as err:
-            db.session.rollback()
-            outcome = _outcome_or_404(outcome_id)
-            form_errors = apply_service_errors(form, err.errors)
-        else:
-            db.session.commit()
+        result = attempt(services.update_outcome, current_user, outcome, form.to_data(), form=form)
+        if result:
             flash(_("Outcome saved."), "success")
-            return redirect(url_for("consultations.outcome_show", outcome_id=outcome.id))
+            return redirect(url_for("consultations.outcome_show", outcome_id=outcome_id))
+        form_errors = result.errors
     failed = request.method == "POST"
     return render_template(
         "consultations/records_outcome_form.html",
@@ -475,22 +442,20 @@ def outcome_show(outcome_id: int):
     form_errors: list[str] = []
     status = 200
     if request.method == "POST":
-        _require(can_update)
+        ensure("update_outcome_progress", outcome)
         if form.validate_on_submit():
-            try:
-                services.add_progress_note(
-                    current_user, outcome, form.body.data or "", form.status.data or None
-                )
-            except PermissionDenied:
-                abort(403)
-            except ValidationError as err:
-                db.session.rollback()
-                outcome = _outcome_or_404(outcome_id)
-                form_errors = apply_service_errors(form, err.errors)
-            else:
-                db.session.commit()
+            result = attempt(
+                services.add_progress_note,
+                current_user,
+                outcome,
+                form.body.data or "",
+                form.status.data or None,
+                form=form,
+            )
+            if result:
                 flash(_("Progress note added."), "success")
-                return redirect(url_for("consultations.outcome_show", outcome_id=outcome.id))
+                return redirect(url_for("consultations.outcome_show", outcome_id=outcome_id))
+            form_errors = result.errors
         status = 400
     return render_template(
         "consultations/records_outcome.html",
@@ -617,7 +582,7 @@ def series_report_docx(group_id: int):
 
 
 @bp.route("/dashboard")
-@staff_required
+@require("view_consultations_dashboard")
 def staff_dashboard():
     by = request.args.get("by", "region")
     if by not in ("region", "constituency"):

@@ -107,29 +107,26 @@ def check_language(code: str | None, errors: dict[str, str], key: str = "languag
 
 # --- detection on flush ------------------------------------------------------------------------
 
-# Model class → the attributes whose text tells its language (most telling first).
-_TEXT_FIELDS: dict[type, tuple[str, ...]] = {}
+# A model whose records hold user-written text says which attributes tell its language (most
+# telling first) with a class attribute, e.g. ``__content_text__ = ("description", "name")``
+# next to its ``language`` column: core finds those models, it does not list them.
+CONTENT_TEXT = "__content_text__"
 
 
-def register_content_models() -> None:
-    from portal.agreements.models import Agreement
-    from portal.consultations.models import Meeting, Minutes
-    from portal.partners.models import Organization
-    from portal.reviews.models import Comment
+def content_models() -> list[type]:
+    """Every mapped model that declares ``__content_text__``, in table-name order."""
+    from portal.extensions import db
 
-    _TEXT_FIELDS.update(
-        {
-            Organization: ("description", "name"),
-            Agreement: ("summary", "title"),
-            Meeting: ("description", "title"),
-            Minutes: ("body",),
-            Comment: ("body", "proposed_change"),
-        }
-    )
+    found = {
+        mapper.class_
+        for mapper in db.Model.registry.mappers
+        if getattr(mapper.class_, CONTENT_TEXT, None)
+    }
+    return sorted(found, key=lambda model: model.__tablename__)
 
 
 def _texts(obj) -> list[str]:
-    return [getattr(obj, f, None) or "" for f in _TEXT_FIELDS[type(obj)]]
+    return [getattr(obj, f, None) or "" for f in getattr(type(obj), CONTENT_TEXT)]
 
 
 def fill_missing_languages(session, _flush_context=None, _instances=None) -> None:
@@ -137,10 +134,8 @@ def fill_missing_languages(session, _flush_context=None, _instances=None) -> Non
 
     A language already stored (chosen on a form, given in an import, or detected earlier) is
     kept: a person's choice is never overwritten by a guess."""
-    if not _TEXT_FIELDS:
-        return
     for obj in list(session.new) + list(session.dirty):
-        if type(obj) not in _TEXT_FIELDS:
+        if not getattr(type(obj), CONTENT_TEXT, None):
             continue
         if getattr(obj, "language", None):
             continue
@@ -153,7 +148,6 @@ def init_content_language(app) -> None:
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
-    register_content_models()
     if not getattr(init_content_language, "_listening", False):
         event.listen(Session, "before_flush", fill_missing_languages)
         init_content_language._listening = True
@@ -172,16 +166,16 @@ def detect_command() -> None:
     """Detect and store the language of every record that has none yet."""
     from sqlalchemy import select
 
+    from portal.core.transaction import committing
     from portal.extensions import db
 
-    register_content_models()
-    for model in _TEXT_FIELDS:
+    for model in content_models():
         found = 0
-        rows = db.session.scalars(select(model).where(model.language.is_(None))).all()
-        for row in rows:
-            detected = detect_language(*_texts(row))
-            if detected:
-                row.language = detected
-                found += 1
-        db.session.commit()
+        with committing():  # one model at a time: a long run keeps what it has done
+            rows = db.session.scalars(select(model).where(model.language.is_(None))).all()
+            for row in rows:
+                detected = detect_language(*_texts(row))
+                if detected:
+                    row.language = detected
+                    found += 1
         click.echo(f"{model.__tablename__}: {found} of {len(rows)} without a language detected")

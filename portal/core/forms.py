@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
 
@@ -14,3 +15,9 @@ def choice_list(pairs: Iterable) -> list[SelectChoice]:
     builds its choices through this one function.
     """
     return [c if isinstance(c, SelectChoice) else SelectChoice(*c) for c in pairs]
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: only the CSRF token, for POST buttons (archive, remove, reset …).
+
+    The one copy every domain uses; a button that needs a value adds its own field."""

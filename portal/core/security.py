@@ -156,3 +156,26 @@ def init_security(app: Flask) -> None:
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["plain_query_args"] = plain_query_args
+
+
+# Served with their own type; anything else is sent as application/octet-stream so a browser
+# never renders an uploaded HTML/SVG/script file in the portal's origin.
+SAFE_DOCUMENT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "text/csv",
+        "text/plain",
+        "image/png",
+        "image/jpeg",
+    }
+)
+
+
+def safe_document_type(content_type: str | None) -> str:
+    """The type an uploaded document is served with (agreement, agenda and IATI links)."""
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    return base if base in SAFE_DOCUMENT_TYPES else "application/octet-stream"

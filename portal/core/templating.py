@@ -1,9 +1,16 @@
-"""Template globals and filters shared by every page."""
+"""Template globals and filters shared by every page.
+
+Core's own helpers are installed by ``init_templating``; a domain adds its vocabularies and
+filters with ``register_template_globals`` / ``register_template_filter`` when it is imported
+(e.g. ``portal.partners.template_helpers``), and ``init_templating`` installs those too.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, g, request
@@ -60,15 +67,25 @@ def page_errors() -> list[dict]:
     return g.get("page_errors", [])
 
 
-def init_templating(app: Flask) -> None:
-    from portal.agreements.models import (
-        AGREEMENT_STATUSES,
-        AGREEMENT_TYPES,
-        DOMAINS_OF_CHANGE,
-        PARTY_ROLES,
-    )
-    from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS
+_DOMAIN_GLOBALS: dict[str, Any] = {}
+_DOMAIN_FILTERS: dict[str, Callable] = {}
 
+
+def register_template_globals(**values: Any) -> None:
+    """Names every template can use (a domain's vocabularies: ``ORG_TYPES``, ``PARTY_ROLES``)."""
+    for name, value in values.items():
+        existing = _DOMAIN_GLOBALS.get(name, value)
+        if existing is not value and existing != value:
+            raise ValueError(f"template global {name!r} is already registered")
+        _DOMAIN_GLOBALS[name] = value
+
+
+def register_template_filter(name: str, fn: Callable) -> None:
+    """A filter every template can use (``{{ code|place }}``)."""
+    _DOMAIN_FILTERS[name] = fn
+
+
+def init_templating(app: Flask) -> None:
     app.jinja_env.globals.update(
         url_with=url_with,
         page_error=page_error,
@@ -76,16 +93,9 @@ def init_templating(app: Flask) -> None:
         format_when=format_when,  # a moment in a zone, in the reader's language
         page_errors=page_errors,
         get_locale=get_locale,  # <html lang> and dir="rtl" for Arabic
-        ORG_TYPES=ORG_TYPES,
-        STAKEHOLDER_GROUPS=STAKEHOLDER_GROUPS,
-        AGREEMENT_TYPES=AGREEMENT_TYPES,
-        AGREEMENT_STATUSES=AGREEMENT_STATUSES,
-        DOMAINS_OF_CHANGE=DOMAINS_OF_CHANGE,
-        PARTY_ROLES=PARTY_ROLES,
     )
-    from portal.partners.place_names import place_name
-
-    app.jinja_env.filters["place"] = place_name  # country and region names, translated
+    app.jinja_env.globals.update(_DOMAIN_GLOBALS)
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["nice_date"] = nice_date
     app.jinja_env.filters["nl2br"] = lambda s: Markup("<br>").join((s or "").splitlines())
+    app.jinja_env.filters.update(_DOMAIN_FILTERS)

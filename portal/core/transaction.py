@@ -136,6 +136,15 @@ def init_transactions(app: Flask) -> None:
         init_transactions._listening = True  # type: ignore[attr-defined]
     app.config.setdefault("PORTAL_STRICT_SAFE_METHODS", bool(app.config.get("TESTING")))
 
+    def _begin_transaction() -> None:
+        # The flags live on ``g``, which belongs to the app context: a context shared by
+        # several requests (tests, or a CLI run whose mail pushed a request context) must not
+        # hand one request's "wrote"/"refused" to the next.
+        g.pop(_WROTE, None)
+        g.pop(_REFUSED, None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _begin_transaction)
+
     @app.after_request
     def _end_transaction(response: Response) -> Response:
         if request.method in SAFE_METHODS:
@@ -148,7 +157,8 @@ def init_transactions(app: Flask) -> None:
                     raise WriteOnSafeMethod(message)
                 log.warning("%s; rolled back", message)
             return response
-        if response.status_code < 400 and not g.pop(_REFUSED, False):
+        refused = g.pop(_REFUSED, False)  # always cleared: g may outlive the request (tests)
+        if response.status_code < 400 and not refused:
             db.session.commit()
         else:
             db.session.rollback()

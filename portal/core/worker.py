@@ -1,11 +1,12 @@
 """Background work: one loop helper for every worker command, and the general worker.
 
 `flask --app portal worker` runs, each round, everything that must happen without a user
-waiting: queued review invitations and reminders, meeting reminders, staff summaries and
-digests (notifications), search-index retries and the mail outbox (last, so mail queued by
-the earlier steps goes out in the same round). The per-domain commands (`mail worker`,
-`search worker`, `reviews run-jobs --loop`, `consultations worker`) run one step each with
-the same loop.
+waiting. Core knows no domain: each domain registers its steps with ``@worker_step(label,
+order=…)`` next to the code that does the work (review invitations and reminders, meeting
+reminders, staff summaries and digests, search-index retries, the mail outbox — last, so mail
+queued by the earlier steps goes out in the same round — and expired sessions). The per-domain
+commands (`mail worker`, `search worker`, `reviews run-jobs --loop`, `consultations worker`)
+run one step each with the same loop.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import click
 from flask import current_app
@@ -91,31 +93,39 @@ def run_loop(name: str, steps: list[tuple[str, Step]], *, interval: float, once:
             signal.signal(signal.SIGTERM, previous)
 
 
+@dataclass(frozen=True)
+class _Registered:
+    order: int
+    label: str
+    step: Step
+
+
+_STEPS: dict[str, _Registered] = {}
+
+
+def register_worker_step(label: str, step: Step, *, order: int) -> None:
+    """Run ``step`` in every round of the general worker, sorted by ``order`` (then label).
+
+    A step does one bounded batch of work, commits what it did (``committing()`` or the job
+    queue) and returns a short report line, or None when there was nothing to do. Registering
+    a label again replaces the step (a module imported twice registers once).
+    """
+    _STEPS[label] = _Registered(order, label, step)
+
+
+def worker_step(label: str, *, order: int) -> Callable[[Step], Step]:
+    """Decorator form of ``register_worker_step``; the function is returned unchanged."""
+
+    def register(step: Step) -> Step:
+        register_worker_step(label, step, order=order)
+        return step
+
+    return register
+
+
 def general_steps() -> list[tuple[str, Step]]:
-    from portal.consultations.cli import reminders_round
-    from portal.notifications.cli import notifications_round_report, send_due_report
-    from portal.reviews.cli import jobs_round_report
-    from portal.search.cli import sync_round_report
-
-    def meeting_reminders() -> str | None:
-        count = reminders_round()
-        return f"queued {count} meeting reminder(s)" if count else None
-
-    def expired_sessions() -> str | None:
-        from portal.accounts.services import prune_expired_sessions
-
-        count = prune_expired_sessions()
-        db.session.commit()
-        return f"removed {count} expired session(s)" if count else None
-
-    return [
-        ("reviews", jobs_round_report),
-        ("consultations", meeting_reminders),
-        ("notifications", notifications_round_report),
-        ("search", sync_round_report),
-        ("mail", send_due_report),
-        ("sessions", expired_sessions),
-    ]
+    """Every registered step, in order: what one round of ``flask worker`` runs."""
+    return [(r.label, r.step) for r in sorted(_STEPS.values(), key=lambda r: (r.order, r.label))]
 
 
 @click.command("worker")

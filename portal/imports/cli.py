@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from portal.core.sqlite import refresh_statistics
+from portal.core.transaction import committing
 from portal.extensions import db
 from portal.imports.reading import ImportFileError, read_sheet
 from portal.imports.services import ImportRun, execute_import, plan_import
@@ -103,11 +104,9 @@ def _run(files: dict[str, Path], dry_run: bool) -> None:
         db.session.rollback()
         console.print("[bold]Dry run:[/bold] the file is valid; nothing was written.")
         return
-    with _progress_bars(console) as factory:
+    with committing(), _progress_bars(console) as factory:
         execute_import(run, progress=factory)
-    db.session.commit()
-    refresh_statistics(db.session)  # a bulk load changes the planner's picture
-    db.session.commit()
+        refresh_statistics(db.session)  # a bulk load changes the planner's picture
     _print_summary(console, run, done=True)
 
 

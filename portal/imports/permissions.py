@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from portal.accounts.permissions import is_staff
+from portal.core.guard import permission
 
+
+@permission("import")
 def can_import(user) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_staff)
+    return is_staff(user)

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from portal.agreements import schema as agreement_schema
 from portal.agreements.models import (
     AGREEMENT_STATUSES,
     AGREEMENT_TYPES,
@@ -52,31 +53,19 @@ COLUMNS: dict[str, list[str]] = {
         "description",
         "language",
     ],
-    AGREEMENTS: [
-        "reference",
-        "title",
-        "summary",
-        "agreement_type",
-        "status",
-        "signed_on",
-        "start_on",
-        "end_on",
-        "amount",
-        "currency",
-        "domain_of_change",
-        "sdg_targets",
-        "countries",
-        "regions",
-        "parties",
-        "visibility",
-        "language",
-    ],
+    AGREEMENTS: agreement_schema.IMPORT_COLUMNS,
+}
+# Columns a file may have that the import ignores: the portal computes them (an exported
+# agreement's page address and IATI identifier), so a downloaded file imports back as it is.
+IGNORED_COLUMNS: dict[str, list[str]] = {
+    ORGANIZATIONS: [],
+    AGREEMENTS: agreement_schema.IGNORED_ON_IMPORT,
 }
 # Columns the header must have. Other columns may be left out: a left-out column leaves that
 # field untouched on update. Visibility is required so nobody publishes an agreement by default.
 REQUIRED_COLUMNS: dict[str, list[str]] = {
     ORGANIZATIONS: ["name", "org_type", "country"],
-    AGREEMENTS: ["reference", "title", "agreement_type", "status", "visibility"],
+    AGREEMENTS: agreement_schema.REQUIRED_COLUMNS,
 }
 
 # One example row per kind, for the downloadable templates and the docs.
@@ -94,28 +83,10 @@ EXAMPLES: dict[str, dict[str, str]] = {
         "description": "Designs public spaces with and for children affected by displacement.",
         "language": "en",
     },
-    AGREEMENTS: {
-        "reference": "UNH/2021/LB/001",
-        "title": "DeCID handbook: co-designing built environment interventions with children",
-        "summary": "A practitioners' guide to working with displaced communities.",
-        "agreement_type": "cooperation-agreement",
-        "status": "closed",
-        "signed_on": "2021-02-15",
-        "start_on": "2021-03-01",
-        "end_on": "2021-12-31",
-        "amount": "120000.00",
-        "currency": "USD",
-        "domain_of_change": "4",
-        "sdg_targets": "11.1;11.7",
-        "countries": "LB",
-        "regions": "145",
-        "parties": "UN-Habitat|accountable;Catalytic Action|implementing",
-        "visibility": "public",
-        "language": "en",
-    },
+    AGREEMENTS: agreement_schema.EXAMPLE_ROW,
 }
 
-MAX_LENGTHS = {"name": 300, "acronym": 50, "website": 500, "reference": 100, "title": 500}
+MAX_LENGTHS = {"name": 300, "acronym": 50, "website": 500, **agreement_schema.MAX_LENGTHS}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _REGION_RE = re.compile(r"^\d{3}$")
 _SDG_RE = re.compile(r"^(\d{1,2})\.(\d{1,2}|[a-c])$")
@@ -342,6 +313,7 @@ class _RowChecker:
 
 def _check_headers(sheet: Sheet, kind: str, plan: ImportPlan) -> bool:
     allowed = COLUMNS[kind]
+    ignored = IGNORED_COLUMNS[kind]
     seen: list[str] = []
     ok = True
     for position, header in enumerate(sheet.headers, start=1):
@@ -351,7 +323,7 @@ def _check_headers(sheet: Sheet, kind: str, plan: ImportPlan) -> bool:
                 RowError(1, _("column %(n)s", n=position), _("This column has no header."))
             )
             ok = False
-        elif name not in allowed:
+        elif name not in allowed and name not in ignored:
             plan.errors.append(
                 RowError(
                     1,
@@ -578,24 +550,7 @@ class OrgDirectory:
         return next(iter(candidates.values())), None
 
 
-AGREEMENT_FIELDS = [
-    "title",
-    "summary",
-    "agreement_type",
-    "status",
-    "signed_on",
-    "start_on",
-    "end_on",
-    "amount",
-    "currency",
-    "domain_of_change",
-    "sdg_targets",
-    "countries",
-    "regions",
-    "parties",
-    "visibility",
-    "language",
-]
+AGREEMENT_FIELDS = [c for c in agreement_schema.IMPORT_COLUMNS if c != "reference"]
 
 
 def validate_agreements(

@@ -18,12 +18,14 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from portal.core.guard import ensure
 from portal.core.sqlite import refresh_statistics
+from portal.core.transaction import refuse
 from portal.extensions import db
+from portal.imports import permissions  # noqa: F401 - registers "import"
 from portal.imports.forms import ConfirmForm, UploadForm
-from portal.imports.permissions import can_import
 from portal.imports.reading import ImportFileError, file_extension, read_sheet
 from portal.imports.services import ImportRun, execute_import, plan_import
 from portal.imports.validation import COLUMNS, EXAMPLES, KINDS
@@ -36,10 +38,8 @@ PREVIEW_ROWS = 20
 
 
 @bp.before_request
-@login_required
-def _staff_only():
-    if not can_import(current_user):
-        abort(403)
+def _importers_only():
+    ensure("import")
 
 
 def _store_dir() -> Path:
@@ -73,7 +73,7 @@ def upload():
             else:
                 kind = form.kind.data
                 run = plan_import({kind: (filename, sheet)})
-                db.session.rollback()  # validation only reads; drop what it loaded
+                refuse()  # a preview changes nothing: drop what validation loaded
                 token = _store_upload(data, filename, kind) if run.is_valid else None
                 return _preview(run, kind, filename, token)
     status = 400 if _has_errors(form) else 200
@@ -162,13 +162,11 @@ def confirm():
         abort(400, str(err))
     run = plan_import({meta["kind"]: (meta["filename"], sheet)})
     if not run.is_valid:
-        # The database changed since the preview (e.g. a party was archived): show why.
-        db.session.rollback()
+        # The database changed since the preview (e.g. a party was archived): show why (the
+        # 409 answer rolls back whatever validation loaded).
         return _preview(run, meta["kind"], meta["filename"], None, status=409)
     counts = execute_import(run, actor_id=current_user.id)[meta["kind"]]
-    db.session.commit()
     refresh_statistics(db.session)  # a bulk load changes the planner's picture
-    db.session.commit()
     _discard(token, meta)
     flash(
         _(

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from portal.core.models import utcnow
+from portal.core.worker import worker_step
 from portal.extensions import db
 from portal.notifications.mailer import DEFAULT_BATCH, deliver_due
 from portal.notifications.models import OutgoingMail
@@ -44,6 +45,7 @@ def send_command(batch):
         raise SystemExit(1)
 
 
+@worker_step("mail", order=90)  # last: mail queued by the other steps goes out this round
 def send_due_report(batch: int = DEFAULT_BATCH) -> str | None:
     sent, failed = _send_all_due(batch)
     return f"Sent {sent}, failed {failed}." if sent or failed else None
@@ -99,6 +101,7 @@ def status_command():
         )
 
 
+@worker_step("notifications", order=30)
 def notifications_round_report() -> str | None:
     """One worker round of notification work: staff summaries, then due digests."""
     from portal.consultations.staff_notices import raise_staff_notices

@@ -88,7 +88,7 @@ def notify(recipients: Iterable[User | None], notice: Notice, *, exclude=None) -
     """Raise ``notice`` for each recipient (None, inactive and ``exclude`` — usually the
     person who acted — are skipped). Returns how many were notified now or queued for a
     digest."""
-    from portal.consultations.services import link_context
+    from portal.consultations.services.mail import link_context
 
     excluded_id = getattr(exclude, "id", None)
     seen: set[int] = set()
@@ -220,7 +220,8 @@ def unsubscribe(user: User, kind: str) -> list[str]:
 
 
 def _zone(user: User):
-    from portal.consultations.services import viewer_timezone, zone
+    from portal.consultations.services.preferences import viewer_timezone
+    from portal.consultations.timezones import zone
 
     return zone(viewer_timezone(user))
 
@@ -243,7 +244,7 @@ def send_digests(now: datetime | None = None) -> int:
     """Queue one digest mail per person and cadence whose digest is due: some event waits
     from before the latest digest time (07:00 local; weekly: Monday 07:00). Idempotent:
     events in a digest are marked, and a person gets at most one digest per period."""
-    from portal.consultations.services import link_context
+    from portal.consultations.services.mail import link_context
 
     now = now or utcnow()
     pending = db.session.execute(

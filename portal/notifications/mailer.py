@@ -1,20 +1,21 @@
-"""SMTP delivery of the outbox, in batches.
+"""SMTP delivery of the outbox, in batches, through the job queue (portal.core.queue).
 
-``deliver_due`` claims a batch of due rows with one UPDATE (on PostgreSQL the candidate rows
-are picked ``FOR UPDATE SKIP LOCKED``, so several senders side by side each take different
-rows without waiting on each other; SQLite has one writer at a time, so the same UPDATE is
-atomic there too). The claim moves the rows' ``next_attempt_at`` a lease into the future and
-commits: no other sender touches them while this one works. The batch then goes out over one
-SMTP connection and the results are written back in one commit.
+``deliver_due`` claims a batch of due rows (``MAIL_QUEUE``: on PostgreSQL the candidates are
+picked ``FOR UPDATE SKIP LOCKED``, so several senders side by side each take different rows
+without waiting on each other; SQLite's single writer makes the same UPDATE atomic). The claim
+is a lease, committed at once: no other sender touches those rows while this one works, and no
+lock is held during the SMTP conversation. The batch then goes out over one SMTP connection and
+the results are written back in one commit.
 
 At-least-once: a sender that dies after handing messages to the server but before that
 commit leaves them claimed; the lease expires and they are sent again. Each row keeps one
 ``Message-ID`` from the moment it is queued (``message_token``), so such a resend carries the
 same Message-ID and receiving systems recognise it as a duplicate. An SMTP failure is never
 ambiguous in the same way: the server answered with an error, so the message was not taken,
-and it is retried with backoff. A connection failure ends the batch: the messages already
-accepted are recorded as sent, the failing one is retried later, the untried ones are handed
-back at once.
+and it is retried with the queue's backoff (1 min, 2, 4, … hourly) until the dead letter. A
+connection failure ends the batch: the messages already accepted are recorded as sent, the
+failing one is retried later, the untried ones are handed back at once. A worker told to stop
+(SIGTERM) finishes the batch in hand and claims no other.
 """
 
 from __future__ import annotations
@@ -24,26 +25,23 @@ import logging
 import smtplib
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import encode_rfc2231, formatdate, parseaddr
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 
+from portal.core import queue
 from portal.core.models import utcnow
 from portal.extensions import db
-from portal.notifications.models import OutgoingMail
+from portal.notifications.models import MAIL_QUEUE, OutgoingMail
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT = 10  # seconds per SMTP operation
-# A claimed row is hidden from other senders this long; a sender that dies mid-send frees it then.
-CLAIM_LEASE = timedelta(minutes=5)
-MAX_BACKOFF = timedelta(hours=1)
-FIRST_BACKOFF = timedelta(minutes=1)
 DEFAULT_BATCH = 200
 
 
@@ -229,17 +227,11 @@ def _split_content_type(value: str) -> tuple[str, dict[str, str]]:
     return ctype or "application/octet-stream", params
 
 
-def backoff(attempts: int) -> timedelta:
-    """1 min, 2, 4, … capped at an hour, so a long outage costs one try per hour per message."""
-    if attempts <= 1:
-        return FIRST_BACKOFF
-    return min(FIRST_BACKOFF * (2 ** min(attempts - 1, 16)), MAX_BACKOFF)
-
-
 @dataclass
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
+    dead: int = 0  # of the failed: gave up, in the dead letter now
     errors: list[str] = field(default_factory=list)
     # True when the batch stopped early (server down, time budget): the caller should not
     # immediately claim another batch.
@@ -249,49 +241,19 @@ class DeliveryReport:
         return bool(self.sent or self.failed)
 
 
-def _claim_statement(limit: int, only: list[int] | None, now: datetime):
-    candidates = (
-        select(OutgoingMail.id)
-        .where(OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at <= now)
-        .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
-        .limit(limit)
-    )
-    if only is not None:
-        candidates = candidates.where(OutgoingMail.id.in_(only))
-    if db.session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    # A CTE, materialised: PostgreSQL may run a subquery in ``IN (…)`` more than once, and
-    # with SKIP LOCKED a second run picks other rows — more than ``limit``.
-    claim = candidates.cte("claim").prefix_with("MATERIALIZED", dialect="postgresql")
-    return (
-        update(OutgoingMail)
-        .where(
-            OutgoingMail.id == claim.c.id,
-            # Re-checked by the UPDATE itself: a row another sender claimed in between no
-            # longer matches.
-            OutgoingMail.sent_at.is_(None),
-            OutgoingMail.next_attempt_at <= now,
-        )
-        .values(next_attempt_at=now + CLAIM_LEASE)
-        .returning(OutgoingMail.id)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def claim_batch(
     limit: int, only: list[int] | None = None, now: datetime | None = None, commit: bool = True
 ) -> list[int]:
-    """Take up to ``limit`` due messages for this sender (and commit the claim)."""
-    ids = sorted(db.session.scalars(_claim_statement(limit, only, now or utcnow())))
-    if commit:
-        db.session.commit()
-    return ids
+    """Lease up to ``limit`` due messages to this sender (and commit the claim)."""
+    where = [OutgoingMail.id.in_(only)] if only is not None else []
+    claimed = queue.claim(db.session, MAIL_QUEUE, limit, where=where, now=now, commit=commit)
+    return [c.id for c in claimed]
 
 
 def due_ids(limit: int, only: list[int] | None = None) -> list[int]:
     stmt = (
         select(OutgoingMail.id)
-        .where(OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at <= utcnow())
+        .where(queue.due_condition(MAIL_QUEUE))
         .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
         .limit(limit)
     )
@@ -381,6 +343,8 @@ def deliver_due(
 
     One commit per batch: it records the finished batch and claims the next one.
     """
+    from portal.core.worker import stop_requested
+
     report = DeliveryReport()
     settings = parse_smtp_url(current_app.config["SMTP_URL"])
     sender = current_app.config["MAIL_FROM"]
@@ -398,10 +362,12 @@ def deliver_due(
             )
             conn = outcome.conn
             remaining = limit - report.sent - report.failed - len(ids)
-            more = not outcome.interrupted and remaining > 0
+            # SIGTERM: this batch is finished and recorded; no other is claimed.
+            stopping = stop_requested()
+            more = not outcome.interrupted and remaining > 0 and not stopping
             _record_results(outcome, report, commit=not more)
             if not more:
-                report.interrupted = outcome.interrupted
+                report.interrupted = outcome.interrupted or stopping
                 break
             ids = claim_batch(min(batch, remaining), only)  # commits both
     finally:
@@ -459,35 +425,24 @@ def _send_batch(mails, conn, settings, timeout, envelope_from, sender, domain, d
 def _record_results(outcome: _Outcome, report: DeliveryReport, commit: bool = True) -> None:
     """Write a batch's outcome (committed with the next claim, or now)."""
     now = utcnow()
-    if outcome.sent:
-        db.session.execute(
-            update(OutgoingMail)
-            .where(OutgoingMail.id.in_(outcome.sent))
-            .values(sent_at=now, attempts=OutgoingMail.attempts + 1, last_error=None)
-            .execution_options(synchronize_session=False)
-        )
+    queue.complete(
+        db.session,
+        MAIL_QUEUE,
+        outcome.sent,
+        sent_at=now,
+        attempts=OutgoingMail.attempts + 1,
+        last_error=None,
+    )
     for mail, error in outcome.failures:
-        attempts = mail.attempts + 1
-        db.session.execute(
-            update(OutgoingMail)
-            .where(OutgoingMail.id == mail.id)
-            .values(
-                attempts=attempts,
-                last_error=error[:2000],
-                next_attempt_at=now + backoff(attempts),
-            )
-            .execution_options(synchronize_session=False)
-        )
+        dead = queue.fail(db.session, MAIL_QUEUE, [(mail.id, mail.attempts)], error, now=now)
         report.errors.append(f"#{mail.id} to {mail.to_address}: {error}")
-        log.warning("Mail #%s to %s not sent: %s", mail.id, mail.to_address, error)
-    if outcome.untried:
-        # Never attempted: due again at once (for the next round, not this one).
-        db.session.execute(
-            update(OutgoingMail)
-            .where(OutgoingMail.id.in_(outcome.untried), OutgoingMail.sent_at.is_(None))
-            .values(next_attempt_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        if dead:
+            report.dead += 1
+            log.error("Mail #%s to %s given up (dead letter): %s", mail.id, mail.to_address, error)
+        else:
+            log.warning("Mail #%s to %s not sent: %s", mail.id, mail.to_address, error)
+    # Never attempted: due again at once (for the next round, not this one).
+    queue.release(db.session, MAIL_QUEUE, outcome.untried)
     if commit:
         db.session.commit()
         db.session.expire_all()

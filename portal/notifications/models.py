@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     DateTime,
@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import utcnow
+from portal.core.queue import Queue, register_queue
 from portal.extensions import db
 
 
@@ -43,6 +44,9 @@ class OutgoingMail(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The job queue's lease and dead letter (portal.core.queue).
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_token: Mapped[str] = mapped_column(String(64), default=new_message_token, unique=True)
     # RFC 8058 one-click unsubscribe link for non-essential mail (None = essential mail).
     unsubscribe_url: Mapped[str | None] = mapped_column(String(1000))
@@ -55,6 +59,20 @@ class OutgoingMail(db.Model):
 
     def __repr__(self) -> str:
         return f"<OutgoingMail {self.id} to={self.to_address} sent={bool(self.sent_at)}>"
+
+
+# Retries 1 min, 2, 4, … then hourly; dead letter after two days of failures.
+MAIL_QUEUE = register_queue(
+    Queue(
+        "mail_outbox",
+        OutgoingMail,
+        first_backoff=timedelta(minutes=1),
+        max_backoff=timedelta(hours=1),
+        max_attempts=48,
+        lease=timedelta(minutes=5),
+        waiting=lambda: OutgoingMail.sent_at.is_(None),
+    )
+)
 
 
 class OutgoingMailAttachment(db.Model):

@@ -10,53 +10,35 @@ request (``List-Unsubscribe=One-Click``), which carries no cookies and no form t
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
-from portal.core.audit import record_audit
-from portal.extensions import csrf, db
-from portal.notifications.events import (
-    DIGEST_KIND,
-    preferences_of,
-    read_unsubscribe_token,
-    set_preference,
-    unsubscribe,
-)
+from portal.core.guard import require
+from portal.core.transaction import attempt
+from portal.extensions import csrf
+from portal.notifications import subscriptions
+from portal.notifications.events import DIGEST_KIND, preferences_of, read_unsubscribe_token
 from portal.notifications.kinds import DELIVERY_LABELS, KINDS, kinds_for
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
 
 @bp.route("/preferences", methods=["GET", "POST"])
-@login_required
+@require("signed_in")
 def preferences():
     kinds = kinds_for(current_user)
     current = preferences_of(current_user)
     errors: dict[str, str] = {}
     saved = False
     if request.method == "POST":
-        choices = {}
-        for kind in kinds:
-            value = request.form.get(f"kind-{kind.key}", current[kind.key])
-            if value not in DELIVERY_LABELS:
-                errors[kind.key] = _("Choose one of the options.")
-            choices[kind.key] = value
-        if not errors:
-            changed = {k: v for k, v in choices.items() if v != current[k]}
-            for key, value in changed.items():
-                set_preference(current_user, key, value)
-            if changed:
-                record_audit(
-                    "notification-preferences",
-                    "notification_preference",
-                    actor_id=current_user.id,
-                    summary="Notification preferences changed: "
-                    + ", ".join(f"{k}={v}" for k, v in sorted(changed.items())),
-                )
-            db.session.commit()
+        choices = {
+            kind.key: request.form.get(f"kind-{kind.key}", current[kind.key]) for kind in kinds
+        }
+        outcome = attempt(subscriptions.save_preferences, current_user, choices)
+        if outcome:
             current = preferences_of(current_user)
             saved = True
         else:
+            errors = outcome.field_errors
             current = {**current, **choices}
     return (
         render_template(
@@ -81,15 +63,7 @@ def unsubscribe_link(token: str):
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     done = False
     if request.method == "POST":
-        turned_off = unsubscribe(user, kind)
-        if turned_off:
-            record_audit(
-                "unsubscribe",
-                user,
-                actor_id=user.id,
-                summary=f"Unsubscribed by e-mail link from {', '.join(turned_off)}",
-            )
-        db.session.commit()
+        subscriptions.unsubscribe_by_link(user, kind)
         done = True
         if one_click:
             # A mail provider's background request: a short answer, nobody reads a page.

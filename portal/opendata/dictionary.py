@@ -2,8 +2,8 @@
 
 The CSV/XLSX column order, the JSON keys, the Table Schema in ``datapackage.json`` and the
 data-dictionary page are all read from ``AGREEMENT_FIELDS`` and ``PARTNER_FIELDS``, so they can
-never disagree. The first columns of each are the import format of DESIGN §7: a downloaded file
-can be edited and imported back by staff.
+never disagree. ``AGREEMENT_FIELDS`` is the agreement schema (``portal.agreements.schema``) that
+the import reads as well: a downloaded agreements file can be edited and imported back by staff.
 """
 
 from __future__ import annotations
@@ -18,13 +18,8 @@ from flask import url_for
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
-from portal.agreements.models import (
-    AGREEMENT_STATUSES,
-    AGREEMENT_TYPES,
-    DOMAINS_OF_CHANGE,
-    Agreement,
-    Visibility,
-)
+from portal.agreements import schema as agreement_schema
+from portal.agreements.models import Agreement
 from portal.agreements.queries import UNDISCLOSED  # as on the agreement page
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Organization
 from portal.partners.permissions import can_view_organization
@@ -59,94 +54,20 @@ class Field:
         return spec
 
 
-AGREEMENT_FIELDS: tuple[Field, ...] = (
+# The agreement's columns come from its one schema (``portal.agreements.schema``), which the
+# import reads too: a downloaded file imports back.
+AGREEMENT_FIELDS: tuple[Field, ...] = tuple(
     Field(
-        "reference",
-        "string",
-        _l("The organisation's own reference for the agreement; unique."),
-        "UNH/2023/KE/014",
-        extra={"constraints": {"required": True, "unique": True}},
-    ),
-    Field("title", "string", _l("Title of the agreement."), "Nairobi water kiosks"),
-    Field("summary", "string", _l("Short description of what the agreement is for."), "…"),
-    Field(
-        "agreement_type",
-        "string",
-        _l("Kind of agreement (code)."),
-        "mou",
-        enum=tuple(AGREEMENT_TYPES),
-    ),
-    Field(
-        "status",
-        "string",
-        _l("Where the agreement stands (code); mapped to the IATI activity status."),
-        "active",
-        enum=tuple(AGREEMENT_STATUSES),
-    ),
-    Field("signed_on", "date", _l("Date of signature (YYYY-MM-DD)."), "2023-05-01"),
-    Field("start_on", "date", _l("Start date (YYYY-MM-DD)."), "2023-06-01"),
-    Field("end_on", "date", _l("End date (YYYY-MM-DD)."), "2025-05-31"),
-    Field(
-        "amount",
-        "number",
-        _l("Value of the agreement in its currency; never converted or added across currencies."),
-        "50000.00",
-    ),
-    Field("currency", "string", _l("ISO 4217 code of the value's currency."), "USD"),
-    Field(
-        "domain_of_change",
-        "integer",
-        _l("Strategic plan domain of change, 1 to 4."),
-        "1",
-        extra={
-            "constraints": {"minimum": min(DOMAINS_OF_CHANGE), "maximum": max(DOMAINS_OF_CHANGE)}
-        },
-    ),
-    Field(
-        "sdg_targets",
-        "string",
-        _l("Sustainable Development Goal targets the agreement serves."),
-        "11.1;6.1",
-        is_list=True,
-    ),
-    Field(
-        "countries",
-        "string",
-        _l("Countries where the agreement is carried out (ISO 3166-1 alpha-2)."),
-        "KE;UG",
-        is_list=True,
-    ),
-    Field(
-        "regions",
-        "string",
-        _l("Regions where the agreement is carried out (UN M49 codes)."),
-        "014",
-        is_list=True,
-    ),
-    Field(
-        "parties",
-        "string",
-        _l(
-            "Partners and their roles (funding, accountable, extending, implementing), as "
-            "name|role; a partner that is not public is shown as “Undisclosed partner”."
-        ),
-        "City of Quito|funding;UN-Habitat|accountable",
-        is_list=True,
-    ),
-    Field(
-        "visibility",
-        "string",
-        _l("Who may see the agreement: public, partners (its parties) or internal (staff)."),
-        "public",
-        enum=tuple(v.value for v in Visibility),
-    ),
-    Field("url", "string", _l("The agreement's page on this portal."), "https://…", format="uri"),
-    Field(
-        "iati_identifier",
-        "string",
-        _l("Identifier of the agreement's activity in the IATI activity file."),
-        "XM-DAC-41120-UNH-2023-KE-014",
-    ),
+        f.name,
+        f.type,
+        f.description,
+        f.example,
+        is_list=f.is_list,
+        enum=f.enum,
+        format=f.format,
+        extra=f.extra,
+    )
+    for f in agreement_schema.EXPORTED
 )
 
 PARTNER_FIELDS: tuple[Field, ...] = (

@@ -21,8 +21,8 @@ from xml.sax.saxutils import escape
 from flask import current_app, url_for
 
 from portal.agreements.models import Agreement
-from portal.agreements.views import safe_document_type
 from portal.core.models import as_utc
+from portal.core.security import safe_document_type
 from portal.opendata import iati_codes as codes
 from portal.opendata.dictionary import UNDISCLOSED
 from portal.partners.models import Organization

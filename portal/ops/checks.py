@@ -56,12 +56,22 @@ def check_redis(app: Flask) -> None:
         client.close()
 
 
+def check_storage(app: Flask) -> None:
+    """The upload directory is writable, or the bucket answers (HEAD, 2-second timeouts)."""
+    from portal.storage import storage_for
+
+    storage_for(app).check()
+
+
 def checks_for(app: Flask) -> dict[str, Callable[[Flask], None]]:
-    """The checks this configuration needs: the database always; the search engine when it is
-    not the database; Redis when rate limits are kept there."""
+    """The checks this configuration needs: the database and the file storage always; the
+    search engine when it is not the database; Redis when rate limits are kept there."""
     from portal.search.registry import get_backend, is_database
 
-    checks: dict[str, Callable[[Flask], None]] = {"database": check_database}
+    checks: dict[str, Callable[[Flask], None]] = {
+        "database": check_database,
+        "storage": check_storage,
+    }
     try:
         external = not is_database(get_backend(app))
     except Exception:  # the database index needs the database: reported by that check

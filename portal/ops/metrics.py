@@ -7,8 +7,9 @@
   ``/metrics``, whichever worker answers, adds them up.
 - Queue and mail figures are read from the database at each scrape, so every node reports
   the same, cluster-wide numbers, whichever machine the workers run on:
-  ``portal_queue_depth`` / ``portal_queue_oldest_age_seconds`` / ``portal_queue_failing``
-  (label queue: search_outbox, mail_outbox, review_jobs), ``portal_search_index_lag_seconds``
+  ``portal_queue_depth`` / ``portal_queue_oldest_age_seconds`` / ``portal_queue_failing`` /
+  ``portal_queue_claimed`` / ``portal_queue_dead`` (label queue: every queue of the job queue,
+  portal.core.queue — search_outbox, mail_outbox, review_jobs), ``portal_search_index_lag_seconds``
   (how long the oldest change not yet in the search index has waited),
   ``portal_mail_sent_total`` and ``portal_mail_send_failures_total`` (from the mail
   outbox's own sent times and attempt counts).
@@ -106,36 +107,13 @@ class QueueCollector:
     """Queue depth, age and mail counts, read from the database when scraped."""
 
     def collect(self):
+        from portal.core.queue import registered_queues, stats
         from portal.extensions import db
         from portal.notifications.models import OutgoingMail
-        from portal.reviews.models import BackgroundJob
-        from portal.search.models import SearchOutbox
 
         now = datetime.now(UTC)
         session = db.session
-        queues = {
-            "search_outbox": session.execute(
-                select(
-                    func.count(SearchOutbox.id),
-                    func.min(SearchOutbox.created_at),
-                    func.count(SearchOutbox.id).filter(SearchOutbox.attempts > 0),
-                )
-            ).one(),
-            "mail_outbox": session.execute(
-                select(
-                    func.count(OutgoingMail.id),
-                    func.min(OutgoingMail.created_at),
-                    func.count(OutgoingMail.id).filter(OutgoingMail.attempts > 0),
-                ).where(OutgoingMail.sent_at.is_(None))
-            ).one(),
-            "review_jobs": session.execute(
-                select(
-                    func.count(BackgroundJob.id),
-                    func.min(BackgroundJob.created_at),
-                    func.count(BackgroundJob.id).filter(BackgroundJob.status == "running"),
-                ).where(BackgroundJob.status.in_(("queued", "running")))
-            ).one(),
-        }
+        queues = {queue.name: stats(session, queue, now) for queue in registered_queues()}
         sent, attempts = session.execute(
             select(
                 func.count(OutgoingMail.sent_at),
@@ -144,31 +122,46 @@ class QueueCollector:
         ).one()
         session.rollback()  # read-only; end the transaction
 
-        depth = GaugeMetricFamily(
-            "portal_queue_depth", "Items waiting in each queue.", labels=["queue"]
-        )
-        age = GaugeMetricFamily(
-            "portal_queue_oldest_age_seconds",
-            "Age of the oldest waiting item (0 when the queue is empty).",
-            labels=["queue"],
-        )
-        failing = GaugeMetricFamily(
-            "portal_queue_failing",
-            "Waiting items that failed at least once (review_jobs: running now).",
-            labels=["queue"],
-        )
-        for name, (count, oldest, failed) in queues.items():
-            depth.add_metric([name], count)
-            age.add_metric([name], _age_seconds(oldest, now))
-            failing.add_metric([name], failed)
-        yield depth
-        yield age
-        yield failing
+        families = {
+            "depth": GaugeMetricFamily(
+                "portal_queue_depth",
+                "Items waiting in each queue (not counting the dead letter).",
+                labels=["queue"],
+            ),
+            "age": GaugeMetricFamily(
+                "portal_queue_oldest_age_seconds",
+                "Age of the oldest waiting item (0 when the queue is empty).",
+                labels=["queue"],
+            ),
+            "failing": GaugeMetricFamily(
+                "portal_queue_failing",
+                "Waiting items that failed at least once (retried with backoff).",
+                labels=["queue"],
+            ),
+            "claimed": GaugeMetricFamily(
+                "portal_queue_claimed",
+                "Items a worker holds right now (its lease has not run out).",
+                labels=["queue"],
+            ),
+            "dead": GaugeMetricFamily(
+                "portal_queue_dead",
+                "Items given up after their queue's last retry (flask queue retry-dead).",
+                labels=["queue"],
+            ),
+        }
+        for name, s in queues.items():
+            families["depth"].add_metric([name], s.depth)
+            families["age"].add_metric([name], _age_seconds(s.oldest, now))
+            families["failing"].add_metric([name], s.failing)
+            families["claimed"].add_metric([name], s.claimed)
+            families["dead"].add_metric([name], s.dead)
+        yield from families.values()
         lag = GaugeMetricFamily(
             "portal_search_index_lag_seconds",
             "How long the oldest change not yet applied to the search index has waited.",
         )
-        lag.add_metric([], _age_seconds(queues["search_outbox"][1], now))
+        search = queues.get("search_outbox")
+        lag.add_metric([], _age_seconds(search.oldest if search else None, now))
         yield lag
         yield CounterMetricFamily("portal_mail_sent", "E-mails sent (mail outbox).", value=sent)
         # Every attempt either sent the message or failed; a sent message had one good attempt.

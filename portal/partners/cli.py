@@ -3,6 +3,7 @@
 import click
 from flask.cli import AppGroup
 
+from portal.core.transaction import committing
 from portal.extensions import db
 from portal.partners.reference import load_reference_data
 
@@ -12,6 +13,6 @@ reference_cli = AppGroup("reference", help="UN M49 regions and ISO 3166 countrie
 @reference_cli.command("load")
 def load_command() -> None:
     """Insert or refresh regions and countries (idempotent, offline)."""
-    regions, countries = load_reference_data(db.session)
-    db.session.commit()
+    with committing():
+        regions, countries = load_reference_data(db.session)
     click.echo(f"Reference data ready: {regions} regions and {countries} countries added.")

@@ -2,7 +2,7 @@
 
 Forms parse input into Python types; the rules (uniqueness, URL shape, allowed codes) live in
 ``portal/partners/services.py`` so the API and CLI import apply the same ones. Errors the
-service raises are put back beside the matching field with ``apply_service_errors``.
+service raises are put back beside the matching field by ``portal.core.transaction.attempt``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from portal.core.content_language import language_choices
 from portal.core.forms import choice_list
-from portal.core.services import FORM_ERROR
+from portal.core.transaction import apply_errors
 from portal.extensions import db
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Country, Organization, Region
 from portal.partners.place_names import place_name
@@ -144,21 +144,5 @@ class ReviewProposalForm(FlaskForm):
     note = TextAreaField(_l("Note to the partner"), validators=[Optional(), Length(max=2000)])
 
 
-class ConfirmForm(FlaskForm):
-    """An empty form: only the CSRF token, for archive/restore/delete buttons."""
-
-
-def apply_service_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:
-    """Attach service errors to the matching fields; return those that match no field."""
-    leftover: list[str] = []
-    for name, message in errors.items():
-        field = getattr(form, name, None) if name != FORM_ERROR else None
-        if (
-            field is not None
-            and hasattr(field, "errors")
-            and field.type not in ("FieldList", "FormField")
-        ):
-            field.errors = [*field.errors, message]
-        else:
-            leftover.append(message)
-    return leftover
+# Kept for the modules not yet moved: ``portal.core.transaction.apply_errors`` is the one copy.
+apply_service_errors = apply_errors

@@ -1,24 +1,27 @@
 """Staff routes for organisations (create, edit, archive, restore) and partners' edit proposals.
 
 Registered on the public partners blueprint, so URLs stay under /partners/. Each handler:
-load the object → check access → call the service → commit once (or show the errors).
+load the object → check access → ``attempt`` the use case; the request commits once, or the
+form is shown again with the service's errors beside its fields.
 """
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
-from portal.core.services import PermissionDenied, ValidationError
+from portal.core.forms import ConfirmForm
+from portal.core.guard import ensure, require
+from portal.core.transaction import attempt
 from portal.extensions import db
 from portal.partners import services
-from portal.partners.forms import ConfirmForm, OrganizationForm, ProposalForm, apply_service_errors
+from portal.partners.forms import OrganizationForm, ProposalForm
 from portal.partners.models import Organization, OrganizationEditProposal
-from portal.partners.permissions import can_propose_organization_edit, can_view_organization
+from portal.partners.permissions import can_view_organization
 from portal.partners.views import bp
-from portal.staff.views import optional_url, staff_required
+from portal.staff.views import optional_url
 
 
 def _org_or_404(org_id: int) -> Organization:
@@ -30,22 +33,16 @@ def _after_save_url(org: Organization) -> str:
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@staff_required
+@require("staff")
 def create():
     form = OrganizationForm()
     form_errors: list[str] = []
     if form.validate_on_submit():
-        try:
-            org = services.create_organization(current_user, form.to_data())
-        except PermissionDenied:
-            abort(403)
-        except ValidationError as err:
-            db.session.rollback()
-            form_errors = apply_service_errors(form, err.errors)
-        else:
-            db.session.commit()
-            flash(_("Organisation “%(name)s” created.", name=org.name), "success")
-            return redirect(_after_save_url(org))
+        outcome = attempt(services.create_organization, current_user, form.to_data(), form=form)
+        if outcome:
+            flash(_("Organisation “%(name)s” created.", name=outcome.value.name), "success")
+            return redirect(_after_save_url(outcome.value))
+        form_errors = outcome.errors
     return render_template(
         "partners/form.html",
         form=form,
@@ -57,7 +54,7 @@ def create():
 
 
 @bp.route("/<int:org_id>/edit", methods=["GET", "POST"])
-@staff_required
+@require("staff")
 def edit(org_id: int):
     org = _org_or_404(org_id)
     form = (
@@ -65,18 +62,13 @@ def edit(org_id: int):
     )
     form_errors: list[str] = []
     if form.validate_on_submit():
-        try:
-            services.update_organization(current_user, org, form.to_data())
-        except PermissionDenied:
-            abort(403)
-        except ValidationError as err:
-            db.session.rollback()
-            org = _org_or_404(org_id)
-            form_errors = apply_service_errors(form, err.errors)
-        else:
-            db.session.commit()
+        outcome = attempt(
+            services.update_organization, current_user, org, form.to_data(), form=form
+        )
+        if outcome:
             flash(_("Changes to “%(name)s” saved.", name=org.name), "success")
             return redirect(_after_save_url(org))
+        form_errors = outcome.errors
     return render_template(
         "partners/form.html",
         form=form,
@@ -91,20 +83,12 @@ def _archive_or_restore(org_id: int, archive: bool):
     org = _org_or_404(org_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        if archive:
-            services.archive_organization(current_user, org)
-        else:
-            services.restore_organization(current_user, org)
-    except PermissionDenied:
-        abort(403)
-    except ValidationError as err:
-        db.session.rollback()
-        for message in err.errors.values():
+    action = services.archive_organization if archive else services.restore_organization
+    outcome = attempt(action, current_user, org)
+    if not outcome:
+        for message in outcome.errors:
             flash(message, "error")
-        return redirect(url_for("partners.edit", org_id=org_id))
-    db.session.commit()
-    if archive:
+    elif archive:
         flash(
             _("“%(name)s” archived. It no longer appears in public lists.", name=org.name),
             "success",
@@ -115,47 +99,41 @@ def _archive_or_restore(org_id: int, archive: bool):
 
 
 @bp.route("/<int:org_id>/archive", methods=["POST"])
-@staff_required
+@require("staff")
 def archive(org_id: int):
     return _archive_or_restore(org_id, archive=True)
 
 
 @bp.route("/<int:org_id>/restore", methods=["POST"])
-@staff_required
+@require("staff")
 def restore(org_id: int):
     return _archive_or_restore(org_id, archive=False)
 
 
 @bp.route("/<int:org_id>/propose", methods=["GET", "POST"])
-@login_required
+@require("signed_in")
 def propose_edit(org_id: int):
     """A partner member proposes changes to their own organisation's profile."""
     org = _org_or_404(org_id)
     if not can_view_organization(current_user, org):
         abort(404)
-    if not can_propose_organization_edit(current_user, org):
-        abort(403)
+    ensure("propose_organization_edit", org)
     if request.method == "POST":
         form = ProposalForm()
     else:
         form = ProposalForm(obj=org, stakeholder_group=org.stakeholder_group or "")
     form_errors: list[str] = []
     if form.validate_on_submit():
-        try:
-            services.propose_organization_edit(current_user, org, form.changes())
-        except PermissionDenied:
-            abort(403)
-        except ValidationError as err:
-            db.session.rollback()
-            org = _org_or_404(org_id)
-            form_errors = apply_service_errors(form, err.errors)
-        else:
-            db.session.commit()
+        outcome = attempt(
+            services.propose_organization_edit, current_user, org, form.changes(), form=form
+        )
+        if outcome:
             flash(
                 _("Thank you. Your proposed changes were sent to the staff for approval."),
                 "success",
             )
             return redirect(url_for("partners.propose_edit", org_id=org_id))
+        form_errors = outcome.errors
     history = db.session.scalars(
         select(OrganizationEditProposal)
         .where(OrganizationEditProposal.organization_id == org.id)

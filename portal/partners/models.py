@@ -129,6 +129,7 @@ class Organization(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Language of the text people wrote here (BCP 47); detected when not given.
     language: Mapped[str | None] = mapped_column(String(16))
+    __content_text__ = ("description", "name")
     name: Mapped[str] = mapped_column(String(300), index=True)
     acronym: Mapped[str | None] = mapped_column(String(50))
     org_type: Mapped[str] = mapped_column(String(2), index=True)  # IATI OrganisationType code

@@ -12,8 +12,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from portal.agreements.queries import agreements_of_organization
-from portal.core.pagination import paginate
+from portal.agreements.queries import organization_agreements_page
+from portal.core.guard import can
+from portal.core.pagination import page_args, paginate
 from portal.extensions import db
 from portal.insights.queries import catalogue_currencies, contribution_figures, partner_contribution
 from portal.insights.views import scoped_picture
@@ -91,18 +92,19 @@ def directory():
 def show(org_id: int):
     org = get_visible_organization_or_404(org_id)
     tree = RegionTree.load()
-    is_staff = current_user.is_authenticated and current_user.is_staff
     propose_edit_url = None
     if can_propose_organization_edit(current_user, org):
         propose_edit_url = endpoint_url("partners.propose_edit", org_id=org.id)
     return render_template(
         "partners/show.html",
         org=org,
-        agreements=agreements_of_organization(org, current_user),
+        agreements=organization_agreements_page(org, current_user, *page_args()),
         contribution=partner_contribution(org, current_user, tree, date.today()),
         picture=scoped_picture(tree, party=org.id),
         # Focal points marked public are for everyone; the rest of the address book is staff-only.
-        contacts=[c for c in org.contacts if c.is_public or is_staff],
+        contacts=[c for c in org.contacts if can("view_contact", c)],
         propose_edit_url=propose_edit_url,
-        edit_url=endpoint_url("partners.edit", org_id=org.id) if is_staff else None,
+        edit_url=endpoint_url("partners.edit", org_id=org.id)
+        if can("edit_organization", org)
+        else None,
     )

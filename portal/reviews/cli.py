@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from portal.core.worker import worker_step
 from portal.reviews.jobs import BATCH_SIZE, run_pending_jobs, send_reminders
 
 reviews_cli = AppGroup("reviews", help="Review rounds: invitation jobs and reminders.")
@@ -16,6 +17,7 @@ def _one_round(batch: int) -> tuple[int, int]:
     return ran, reminded
 
 
+@worker_step("reviews", order=10)
 def jobs_round_report(batch: int = BATCH_SIZE) -> str | None:
     ran, reminded = _one_round(batch)
     return f"jobs run {ran}; reminders queued {reminded}" if ran or reminded else None

@@ -145,3 +145,25 @@ class HideCommentForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     pass
+
+
+class AddReviewersForm(FlaskForm):
+    """Reviewers added to an opened round: any mix of groups, organisations and addresses."""
+
+    group_ids = SelectMultipleField(_l("Advisory groups"), coerce=int, validators=[Optional()])
+    regions = SelectMultipleField(
+        _l("Regions (including their sub-regions)"), validators=[Optional()]
+    )
+    org_types = SelectMultipleField(_l("Organisation types"), validators=[Optional()])
+    stakeholder_groups = SelectMultipleField(_l("Stakeholder groups"), validators=[Optional()])
+    emails_file = FileField(_l("E-mail addresses (CSV or TXT, one per line)"))
+
+
+class DeadlineForm(FlaskForm):
+    """A new closing time, in the round's time zone (moving the deadline, reopening)."""
+
+    closes_at = DateTimeLocalField(
+        _l("Closes"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[DataRequired(_l("When does the round close?"))],
+    )

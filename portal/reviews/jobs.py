@@ -1,11 +1,14 @@
 """Background jobs of reviews: sending a round's invitations, and deadline reminders.
 
-Opening a round only queues a ``BackgroundJob`` (kind ``review-invitations``); the worker
-(``flask --app portal reviews run-jobs [--loop]``) does the work in batches of ``BATCH_SIZE``,
-one transaction each: insert the batch's invitations (one multi-row INSERT), queue one e-mail per
-reviewer (one multi-row INSERT into the mail outbox), move the progress counter, commit. A crash
-loses at most the batch in flight; re-running skips addresses already invited, so nobody gets
-two invitations.
+Opening a round only queues a ``BackgroundJob`` (kind ``review-invitations``) on the job queue
+(``JOBS_QUEUE``, portal.core.queue); the worker (``flask --app portal worker`` or ``reviews
+run-jobs [--loop]``) claims it — a 15-minute lease, renewed after every batch — and does the work
+in batches of ``BATCH_SIZE``, one transaction each: insert the batch's invitations (one multi-row
+INSERT), queue one e-mail per reviewer (one multi-row INSERT into the mail outbox), move the
+progress counter, renew the lease, commit. A crash loses at most the batch in flight: the lease
+runs out and another worker takes the job over; re-running skips addresses already invited, so
+nobody gets two invitations. SIGTERM: the batch in hand is finished and the job handed back. A
+failing job is retried with the queue's backoff; the third failure is final (``failed``).
 
 Personal links carry a token derived from the round and the address with the app's secret
 (HMAC), and only its SHA-256 is stored. Deriving it (rather than storing a random one) lets a
@@ -22,15 +25,17 @@ from datetime import timedelta
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import exists, func, insert, select, update
 
 from portal.accounts.models import User
+from portal.core import queue
 from portal.core.models import as_utc, utcnow
 from portal.extensions import db
 from portal.notifications.links import absolute_url
 from portal.notifications.models import NotificationPreference, OutgoingMail, new_message_token
 from portal.reviews.audience import resolve_audience
 from portal.reviews.models import (
+    JOBS_QUEUE,
     BackgroundJob,
     Comment,
     ReviewInvitation,
@@ -41,8 +46,6 @@ from portal.reviews.services import INVITATION_JOB, format_round_time
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
-# A job "running" for longer than this without progress was left by a dead worker.
-STALE_AFTER = timedelta(minutes=15)
 
 
 def invitation_token(round_id: int, email: str) -> str:
@@ -67,61 +70,48 @@ def find_invitation(token: str) -> ReviewInvitation | None:
 
 
 def _claim_next_job() -> BackgroundJob | None:
-    """Take one queued (or abandoned) job. The conditional UPDATE makes the claim atomic, so
-    two workers never run the same job."""
+    """Take one due job (queued, retried, or abandoned by a dead worker: its lease ran out)."""
+    claimed = queue.claim(
+        db.session, JOBS_QUEUE, 1, where=[BackgroundJob.kind == INVITATION_JOB], commit=False
+    )
+    if not claimed:
+        # End the read transaction: an idle worker must not hold locks (or a snapshot) open.
+        db.session.rollback()
+        return None
     now = utcnow()
-    candidates = db.session.scalars(
-        select(BackgroundJob)
-        .where(
-            BackgroundJob.kind == INVITATION_JOB, BackgroundJob.status.in_(("queued", "running"))
-        )
-        .order_by(BackgroundJob.id)
-        .limit(20)
-    ).all()
-    for job in candidates:
-        if (
-            job.status == "running"
-            and job.started_at
-            and as_utc(job.started_at) > now - STALE_AFTER
-        ):
-            continue
-        same_start = (
-            BackgroundJob.started_at.is_(None)
-            if job.started_at is None
-            else BackgroundJob.started_at == job.started_at
-        )
-        claimed = db.session.execute(
-            update(BackgroundJob)
-            .where(BackgroundJob.id == job.id, BackgroundJob.status == job.status, same_start)
-            .values(status="running", started_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-        if claimed.rowcount == 1:
-            db.session.refresh(job)
-            return job
-    # End the read transaction: an idle worker must not hold locks (or a snapshot) open.
-    db.session.rollback()
-    return None
+    db.session.execute(
+        update(BackgroundJob)
+        .where(BackgroundJob.id == claimed[0].id)
+        .values(status="running", started_at=func.coalesce(BackgroundJob.started_at, now))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return db.session.get(BackgroundJob, claimed[0].id, populate_existing=True)
 
 
 def run_pending_jobs(max_jobs: int | None = None, batch_size: int = BATCH_SIZE) -> int:
-    """Run queued jobs until none is left (or ``max_jobs`` ran); returns how many ran."""
+    """Run due jobs until none is left (or ``max_jobs`` ran, or SIGTERM); returns how many ran."""
+    from portal.core.worker import stop_requested
+
     ran = 0
-    while max_jobs is None or ran < max_jobs:
+    while (max_jobs is None or ran < max_jobs) and not stop_requested():
         job = _claim_next_job()
         if job is None:
             break
+        job_id, attempts = job.id, job.attempts or 0
         try:
             run_invitation_job(job, batch_size=batch_size)
-        except Exception as exc:  # record and keep the worker alive; the job can be re-queued
+        except Exception as exc:  # record and keep the worker alive; retried with backoff
             db.session.rollback()
-            log.exception("Review job %s failed", job.id)
-            db.session.execute(
-                update(BackgroundJob)
-                .where(BackgroundJob.id == job.id)
-                .values(status="failed", error=str(exc)[:2000], finished_at=utcnow())
-            )
+            log.exception("Review job %s failed", job_id)
+            error = f"{type(exc).__name__}: {exc}"
+            dead = queue.fail(db.session, JOBS_QUEUE, [(job_id, attempts)], error)
+            if dead:
+                db.session.execute(
+                    update(BackgroundJob)
+                    .where(BackgroundJob.id == job_id)
+                    .values(status="failed", finished_at=utcnow())
+                )
             db.session.commit()
         ran += 1
     return ran
@@ -181,10 +171,21 @@ def _mail_rows(
 
 
 def run_invitation_job(job: BackgroundJob, batch_size: int = BATCH_SIZE) -> None:
+    from portal.core.worker import stop_requested
+
     round_id = (job.params or {}).get("round_id")
     round_ = db.session.get(ReviewRound, round_id) if round_id else None
-    if round_ is None:
-        job.status, job.error, job.finished_at = "failed", "round not found", utcnow()
+    if round_ is None:  # nothing a retry could fix: straight to the dead letter
+        now = utcnow()
+        queue.complete(
+            db.session,
+            JOBS_QUEUE,
+            [job.id],
+            status="failed",
+            error="round not found",
+            finished_at=now,
+            dead_at=now,
+        )
         db.session.commit()
         return
     recipients = resolve_audience(round_.audience_kind, round_.audience or {})
@@ -222,10 +223,16 @@ def run_invitation_job(job: BackgroundJob, batch_size: int = BATCH_SIZE) -> None
         )
         db.session.execute(insert(OutgoingMail), _mail_rows(round_, batch, users, "invitation"))
         job.done = len(already) + start + len(batch)
+        queue.extend(db.session, JOBS_QUEUE, [job.id])  # the heartbeat: still working
         db.session.commit()
-    job.status = "done"
-    job.finished_at = utcnow()
+        if stop_requested() and start + batch_size < len(to_invite):
+            # SIGTERM: this batch is in; hand the rest back to any worker, at once.
+            queue.release(db.session, JOBS_QUEUE, [job.id])
+            db.session.commit()
+            return
+    queue.complete(db.session, JOBS_QUEUE, [job.id], status="done", finished_at=utcnow())
     db.session.commit()
+    db.session.refresh(job)
 
 
 # --- Reminders -------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import TimestampMixin, utcnow
+from portal.core.queue import Queue, register_queue
 from portal.extensions import db
 
 
@@ -38,6 +39,7 @@ class AudienceKind(enum.StrEnum):
         "organizations"  # users of organisations matching a filter (region, type, group)
     )
     EMAILS = "emails"  # an uploaded list of addresses
+    MIXED = "mixed"  # several of the above: {"parts": [{"kind": …, "audience": {…}}, …]}
 
 
 class RoundStatus(enum.StrEnum):
@@ -264,6 +266,7 @@ class Comment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Language of the text people wrote here (BCP 47); detected when not given.
     language: Mapped[str | None] = mapped_column(String(16))
+    __content_text__ = ("body", "proposed_change")
     round_id: Mapped[int] = mapped_column(
         ForeignKey("review_rounds.id", ondelete="CASCADE"), index=True
     )
@@ -368,6 +371,29 @@ class BackgroundJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The job queue's columns (portal.core.queue): retries, the worker's lease, dead letter.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def __repr__(self) -> str:
         return f"<BackgroundJob {self.id} {self.kind} {self.status} {self.done}/{self.total}>"
+
+
+# A long job holds a 15-minute lease, renewed after every batch (a dead worker's job is taken
+# over then). A failing job is retried after 1 min, then 2; the third failure is final
+# (status "failed", dead letter).
+JOBS_QUEUE = register_queue(
+    Queue(
+        "review_jobs",
+        BackgroundJob,
+        first_backoff=timedelta(minutes=1),
+        max_backoff=timedelta(minutes=30),
+        max_attempts=3,
+        lease=timedelta(minutes=15),
+        waiting=lambda: BackgroundJob.status.in_(("queued", "running")),
+        error_column="error",
+        order=lambda: (BackgroundJob.id,),
+    )
+)

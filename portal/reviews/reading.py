@@ -20,7 +20,7 @@ from portal.reviews.rendering import (
     passage_highlights,
     table_cells_html,
 )
-from portal.reviews.views import bp
+from portal.reviews.web import bp
 
 EXCERPT_CHARS = 40
 

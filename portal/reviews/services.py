@@ -18,7 +18,6 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.core.audit import record_audit
-from portal.core.dates import format_when
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ServiceError, ValidationError, actor_id
 from portal.extensions import db
@@ -42,6 +41,7 @@ from portal.reviews.models import (
     Section,
     VersionStatus,
 )
+from portal.reviews.times import format_round_time  # noqa: F401 - kept importable here
 
 INVITATION_JOB = "review-invitations"
 MAX_COMMENT_CHARS = 20_000
@@ -184,7 +184,7 @@ def _store_images(version: DocumentVersion, parsed: ParsedDocument, rows: list[d
     """Store the images the import found and point the blocks' "img" marks at their ids."""
     if not parsed.images:
         return
-    from portal.reviews.media import remove_image_bytes, store_image_bytes
+    from portal.reviews.image_store import remove_image_bytes, store_image_bytes
 
     ids: dict[str, int] = {}
     written: list[str] = []
@@ -331,6 +331,19 @@ def open_round(
     )
     db.session.add(round_)
     db.session.flush()
+    queue_invitation_job(round_, actor)
+    record_audit(
+        "open",
+        round_,
+        summary=f"Review round “{title}” opened on version {version.number} ({audience_kind})",
+        actor_id=actor_id(actor),
+    )
+    return round_
+
+
+def queue_invitation_job(round_: ReviewRound, actor) -> BackgroundJob:
+    """Queue the job that invites everyone in the round's audience not invited yet (on
+    opening, and again when reviewers are added)."""
     job = BackgroundJob(
         kind=INVITATION_JOB,
         params={"round_id": round_.id},
@@ -339,13 +352,7 @@ def open_round(
     )
     db.session.add(job)
     db.session.flush()
-    record_audit(
-        "open",
-        round_,
-        summary=f"Review round “{title}” opened on version {version.number} ({audience_kind})",
-        actor_id=actor_id(actor),
-    )
-    return round_
+    return job
 
 
 def invitation_job(round_: ReviewRound) -> BackgroundJob | None:
@@ -391,15 +398,6 @@ def _closed_message(round_: ReviewRound) -> str:
         "Commenting closed on %(when)s. Comments can no longer be added, edited or withdrawn.",
         when=format_round_time(round_, round_.closes_at),
     )
-
-
-def format_round_time(round_: ReviewRound, value: datetime) -> str:
-    """A round's times are shown in its own time zone, with the zone named."""
-    try:
-        tz = ZoneInfo(round_.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    return f"{format_when(as_utc(value), tz.key)} ({tz.key})"
 
 
 def check_can_comment(round_: ReviewRound, user) -> None:

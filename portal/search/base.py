@@ -46,6 +46,17 @@ class SearchDoc:
     updated_at: datetime | None = None
     # Date used for "sort by date" (signed_on for agreements, partner_since for orgs).
     sort_date: datetime | None = None
+    # Vocabulary words that describe the document ("agreement_type:mou", "country:Kenya"):
+    # shown next to the snippet in the *reader's* language (``documents.label_for``), and
+    # matched through ``label_text`` (their English words), never part of ``body`` — the
+    # snippet is cut from the body, and an index is shared by readers of every language.
+    labels: list[str] = field(default_factory=list)
+    label_text: str = ""
+
+    @property
+    def matched_body(self) -> str:
+        """What an engine matches as the body: the body and the labels' words."""
+        return f"{self.body}\n{self.label_text}" if self.label_text else self.body
 
     def facet_values(self, name: str) -> list[str]:
         value = getattr(self, name)
@@ -77,6 +88,7 @@ class SearchHit:
     url: str
     snippet: str  # HTML-safe: text escaped, matches wrapped in <mark>…</mark>
     score: float | None = None
+    labels: list[str] = field(default_factory=list)  # SearchDoc.labels, shown translated
 
 
 @dataclass
@@ -136,6 +148,12 @@ class SearchBackend:
 
     def clear(self) -> None:
         """Remove every document (tests, and ``search rebuild`` on engines without aliases)."""
+        raise NotImplementedError
+
+    def outdated_count(self) -> int:
+        """How many indexed documents were written in an earlier document layout (before
+        ``SearchDoc.labels``: their stored body still ends with English labels). Only
+        ``search rebuild`` rewrites them; ``search check`` reports them."""
         raise NotImplementedError
 
 

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from portal.core.worker import worker_step
 from portal.extensions import db
 from portal.search.models import SearchOutbox
 
@@ -47,6 +48,7 @@ def sync_command(retries: int, due_only: bool) -> None:
         sys.exit(1)
 
 
+@worker_step("search", order=40)
 def sync_round_report() -> str | None:
     """One pass over due outbox rows (each row's backoff respected)."""
     from portal.search.outbox import apply_pending
@@ -120,7 +122,7 @@ def check_command(show: int) -> None:
     console = _console()
     with Session(db.engine) as session:
         expected = set(all_doc_ids(session))
-    differences = 0
+    differences = outdated_total = 0
     for backend in _targets():
         indexed = set(backend.ids())
         missing = sorted(expected - indexed)
@@ -135,8 +137,16 @@ def check_command(show: int) -> None:
                 console.print(f"  {label}: {doc_id}")
             if len(ids) > show:
                 console.print(f"  … and {len(ids) - show} more {label}")
+        outdated = backend.outdated_count()
+        if outdated:
+            outdated_total += outdated
+            console.print(
+                f"  {outdated} document(s) in the layout before snippet labels (their snippets"
+                " end with English labels): run `flask search rebuild`"
+            )
     if differences:
         console.print("Run `flask search sync` (pending changes) or `flask search rebuild`.")
+    if differences or outdated_total:
         sys.exit(1)
     console.print("Index and database agree.")
 

@@ -25,14 +25,51 @@ from portal.agreements.models import AGREEMENT_TYPES, Agreement, AgreementParty
 from portal.agreements.permissions import agreement_principals
 from portal.partners.models import STAKEHOLDER_GROUPS, Organization, Region
 from portal.partners.permissions import organization_principals
+from portal.partners.place_names import place_name
 from portal.search.base import SearchDoc
 
+# --- labels: vocabulary words shown next to a snippet, in the reader's language ---------------
+#
+# A document's ``labels`` are references "<vocabulary>:<value>"; the index keeps the
+# references (and their English words, for matching), the page translates them when it shows
+# a hit. Before, the English words were appended to the body, and an Arabic or Chinese reader
+# saw "Memorandum of understanding · Kenya" in every snippet.
 
-def english(label) -> str:
-    """A vocabulary label in English, whoever's request indexes the document: the index is
-    shared by readers of every language (their queries are folded, not translated)."""
+
+def _vocabulary_label(vocabulary: dict) -> Callable[[str], str | None]:
+    def label(value: str) -> str | None:
+        found = vocabulary.get(value)
+        return str(found) if found is not None else None
+
+    return label
+
+
+LABEL_VOCABULARIES: dict[str, Callable[[str], str | None]] = {
+    "agreement_type": _vocabulary_label(AGREEMENT_TYPES),
+    "stakeholder_group": _vocabulary_label(STAKEHOLDER_GROUPS),
+    "country": place_name,  # the value is the stored (English) country name
+}
+
+
+def label_for(ref: str) -> str | None:
+    """A label reference in the current reader's language; None for an unknown one (a
+    vocabulary value removed since the document was indexed is not shown)."""
+    vocabulary, _, value = ref.partition(":")
+    render = LABEL_VOCABULARIES.get(vocabulary)
+    return (render(value) or None) if render and value else None
+
+
+def hit_labels(hit) -> list[str]:
+    """A hit's labels in the current reader's language, unknown ones left out."""
+    return [text for ref in hit.labels if (text := label_for(ref))]
+
+
+def with_labels(refs: Iterable[str]) -> dict:
+    """``labels`` and ``label_text`` (English words, for matching) for a SearchDoc."""
+    labels = [ref for ref in dict.fromkeys(refs) if ref.partition(":")[2]]
     with force_locale("en"):
-        return str(label)
+        words = [label_for(ref) for ref in labels]
+    return {"labels": labels, "label_text": "\n".join(w for w in words if w)}
 
 
 BATCH_SIZE = 500
@@ -161,12 +198,13 @@ def _load_organizations(session: Session, pks: list[int]) -> dict[int, SearchDoc
     docs: dict[int, SearchDoc] = {}
     for org in rows:
         country = org.country
-        body = [
-            org.acronym or "",
-            org.description or "",
-            country.name if country else "",
-            english(STAKEHOLDER_GROUPS.get(org.stakeholder_group or "", "")),
-        ]
+        body = [org.acronym or "", org.description or ""]
+        labels = with_labels(
+            [
+                f"stakeholder_group:{org.stakeholder_group or ''}",
+                f"country:{country.name if country else ''}",
+            ]
+        )
         docs[org.id] = SearchDoc(
             id=f"organization:{org.id}",
             kind="organization",
@@ -182,6 +220,7 @@ def _load_organizations(session: Session, pks: list[int]) -> dict[int, SearchDoc
             year=org.partner_since.year if org.partner_since else None,
             updated_at=org.updated_at,
             sort_date=_as_datetime(org.partner_since),
+            **labels,
         )
     return docs
 
@@ -212,13 +251,11 @@ def _load_agreements(session: Session, pks: list[int]) -> dict[int, SearchDoc]:
             for name in (org.name, org.acronym):
                 if name and name not in party_names:
                     party_names.append(name)
-        body = [
-            agreement.reference,
-            agreement.summary or "",
-            english(AGREEMENT_TYPES.get(agreement.agreement_type, "")),
-            " · ".join(party_names),
-            ", ".join(c.name for c in agreement.countries),
-        ]
+        body = [agreement.reference, agreement.summary or "", " · ".join(party_names)]
+        labels = with_labels(
+            [f"agreement_type:{agreement.agreement_type or ''}"]
+            + [f"country:{c.name}" for c in agreement.countries]
+        )
         day = agreement.signed_on or agreement.start_on
         docs[agreement.id] = SearchDoc(
             id=f"agreement:{agreement.id}",
@@ -238,6 +275,7 @@ def _load_agreements(session: Session, pks: list[int]) -> dict[int, SearchDoc]:
             domain=agreement.domain_of_change,
             updated_at=agreement.updated_at,
             sort_date=_as_datetime(day),
+            **labels,
         )
     return docs
 

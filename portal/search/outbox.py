@@ -1,15 +1,24 @@
-"""Keeping the search indexes in step with the database: a transactional outbox.
+"""Keeping the search indexes in step with the database: a transactional outbox on the job
+queue (portal.core.queue).
 
 1. ``after_flush`` (same transaction as the change): for every new, changed or deleted
    searchable object, insert a ``search_outbox`` row naming the affected document. A rollback
    removes these rows together with the change, so nothing half-done is ever indexed.
-2. ``after_commit``: apply this transaction's rows at once, bounded (``SEARCH_APPLY_LIMIT``
-   rows, ``SEARCH_APPLY_SECONDS``), in a fresh session. Success deletes the rows; failure
-   schedules a retry with exponential backoff and is logged — a user's save never fails
-   because an engine is down.
-3. ``flask search sync`` / ``flask search worker`` retry what is left. Many workers may run
-   at once: on PostgreSQL batches are claimed with ``FOR UPDATE SKIP LOCKED``
-   (``apply_pending``).
+2. ``after_commit``: apply this transaction's rows, bounded (``SEARCH_APPLY_LIMIT`` rows,
+   ``SEARCH_APPLY_SECONDS``), in a fresh session. **A save never waits on an engine**: inside a
+   request, the database index (the default backend, and the fallback of an external engine)
+   is written at once — the author finds what they saved — and the external engine
+   (Elasticsearch, Meilisearch) is written after the response has been handed to the client
+   (``call_on_close``, as mail is sent), or by the worker. ``SEARCH_ENGINE_WRITES =
+   "in-request"`` restores the old behaviour (kept for the save benchmark,
+   scripts/bench_save.py). Outside a request (CLI, worker, scripts) everything is applied at
+   once. Success deletes the rows; failure schedules a retry with the queue's backoff and is
+   logged — a user's save never fails because an engine is down.
+3. ``flask search sync`` / ``flask search worker`` / ``flask worker`` retry what is left. Many
+   workers may run at once: batches are claimed through the job queue (``SEARCH_QUEUE``;
+   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, one atomic UPDATE on SQLite), and one document is
+   held by one worker at a time (the queue's exclusive key), so an older state can never land
+   in the index after a newer one.
 
 Rows carry only a document id: whoever applies them loads the object's *current* state, so
 rows may be applied twice, late or out of order and the index still ends up right.
@@ -21,21 +30,20 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import delete, event, insert, inspect, select, text, update
+from flask import Flask, current_app, g, has_app_context, has_request_context
+from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from portal.core import queue
 from portal.core.models import utcnow
 from portal.extensions import db
-from portal.search.models import SearchOutbox
+from portal.search.models import SEARCH_QUEUE, SearchOutbox
 
 log = logging.getLogger(__name__)
 
 _PENDING = "search_outbox_pending"  # doc ids written by the current transaction
-BACKOFF_BASE_SECONDS = 5
-BACKOFF_MAX_SECONDS = 3600
+_AFTER_RESPONSE = "portal.search_after_response"  # (doc ids, targets) for call_on_close
 APPLY_BATCH = 100
 # Organisation fields that appear in their agreements' documents (party names).
 _ORG_FIELDS_IN_AGREEMENTS = ("name", "acronym")
@@ -48,6 +56,17 @@ def init_search(app: Flask) -> None:
     app.config.setdefault("SEARCH_APPLY_ON_COMMIT", True)
     app.config.setdefault("SEARCH_APPLY_LIMIT", 200)
     app.config.setdefault("SEARCH_APPLY_SECONDS", 2.0)
+    app.config.setdefault("SEARCH_ENGINE_WRITES", "after-response")  # or "in-request"
+
+    @app.after_request
+    def _apply_engines_after_response(response):
+        pending = g.pop(_AFTER_RESPONSE, None)
+        if pending:
+            real_app = current_app._get_current_object()
+            ids, targets = pending
+            response.call_on_close(lambda: apply_in_fresh_context(real_app, ids, targets))
+        return response
+
     global _listeners_installed
     if not _listeners_installed:
         # db.session is one scoped_session for every app: listen once.
@@ -141,6 +160,14 @@ def _apply_after_commit(session: Session) -> None:
     app = current_app._get_current_object()
     if not app.config.get("SEARCH_APPLY_ON_COMMIT", True):
         return
+    if has_request_context() and app.config.get("SEARCH_ENGINE_WRITES") != "in-request":
+        from portal.search.registry import index_targets, is_database
+
+        targets = index_targets(app)
+        engines = [t for t in targets if not is_database(t)]
+        if engines:
+            _apply_database_now_engines_later(app, ids, targets, engines)
+            return
     try:
         apply_pending(
             app,
@@ -152,17 +179,58 @@ def _apply_after_commit(session: Session) -> None:
         log.exception("Applying search outbox after commit failed; `flask search sync` will retry")
 
 
+def _apply_database_now_engines_later(app: Flask, ids, targets, engines) -> None:
+    """In a request with an external engine: write the database index now (read-your-writes
+    for the author, and the fallback is current), leave the engine for after the response.
+    The outbox rows stay until the engine has them."""
+    local = [t for t in targets if t not in engines]
+    later = engines
+    try:
+        apply_documents(local, ids)
+    except Exception:
+        log.exception("Database search index not updated in the request; retried with the engine")
+        later = targets
+    pending_ids, pending_targets = g.get(_AFTER_RESPONSE, (set(), []))
+    pending_ids = set(pending_ids) | set(ids)
+    pending_targets = pending_targets + [t for t in later if t not in pending_targets]
+    setattr(g, _AFTER_RESPONSE, (pending_ids, pending_targets))
+
+
+def apply_documents(targets, doc_ids) -> None:
+    """Write the current state of ``doc_ids`` to ``targets`` (outbox rows untouched)."""
+    from portal.search.documents import docs_for
+
+    with Session(db.engine) as session:
+        docs = docs_for(session, sorted(doc_ids))
+        session.rollback()
+    upserts = [doc for doc in docs.values() if doc is not None]
+    deletes = [doc_id for doc_id, doc in docs.items() if doc is None]
+    for backend in targets:
+        backend.upsert(upserts)
+        backend.delete(deletes)
+
+
+def apply_in_fresh_context(app: Flask, ids, targets) -> None:
+    """After the response: apply these documents' outbox rows to ``targets`` (the engines)."""
+    with app.app_context():
+        try:
+            apply_pending(
+                app,
+                doc_ids=ids,
+                targets=targets,
+                limit=app.config["SEARCH_APPLY_LIMIT"],
+                time_budget=app.config["SEARCH_APPLY_SECONDS"],
+            )
+        except Exception:  # never surface near a user; the worker retries
+            log.exception("Applying search outbox after the response failed; the worker retries")
+
+
 @dataclass
 class ApplyReport:
     applied: int = 0
     failed: int = 0
+    dead: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def backoff(attempts: int) -> timedelta:
-    return timedelta(
-        seconds=min(BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1), BACKOFF_MAX_SECONDS)
-    )
 
 
 def apply_pending(
@@ -173,22 +241,22 @@ def apply_pending(
     time_budget: float | None = None,
     due_only: bool = True,
     should_stop: Callable[[], bool] | None = None,
+    targets: list | None = None,
 ) -> ApplyReport:
-    """Apply outbox rows to every index target; returns what was applied and what failed.
+    """Apply outbox rows to every index target (or ``targets``); returns what was applied and
+    what failed.
 
     ``doc_ids`` restricts to those documents (the after-commit path); otherwise rows are
     taken oldest first, only those due (``due_only``) unless an operator asks for all.
-    ``limit`` bounds the rows taken. Work goes in batches, each claimed, applied and committed
-    on its own; ``should_stop`` (default: the worker received SIGTERM) is asked between
-    batches, so a stopping worker finishes its current batch and leaves the rest unclaimed.
+    ``limit`` bounds the rows taken. Work goes in batches, each claimed (a lease, committed),
+    applied, and recorded with one commit; ``should_stop`` (default: the worker received
+    SIGTERM) is asked between batches, so a stopping worker finishes its current batch and
+    leaves the rest unclaimed.
 
-    Many workers (and the after-commit path of every web process) may run this at once. On
-    PostgreSQL a batch is claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` and each of its
-    documents with a transaction-level advisory lock, so no row is applied by two processes,
-    and two processes never write the same document concurrently (the later state could lose
-    to the earlier one). The locks go with the transaction: a worker killed mid-batch loses
-    nothing — its rows are free again when PostgreSQL drops the connection. SQLite serialises
-    writers anyway; there the portal runs one worker (docs/deployment.md).
+    Many workers (and the after-commit path of every web process) may run this at once: the
+    job queue gives each row to one of them, and each document to one of them at a time. A
+    worker killed mid-batch loses nothing: its lease runs out and another worker applies the
+    rows.
     """
     from portal.core.worker import stop_requested
     from portal.search.documents import docs_for
@@ -196,80 +264,39 @@ def apply_pending(
 
     started = time.monotonic()
     report = ApplyReport()
-    targets = index_targets(app)
+    targets = targets if targets is not None else index_targets(app)
     stop = should_stop or stop_requested
     wanted = sorted(doc_ids)[: limit or None] if doc_ids is not None else None
     left = limit
     cursor = 0  # rows are taken in id order; a failed or skipped row is not retried this call
     with Session(db.engine) as session:
-        locking = session.get_bind().dialect.name == "postgresql"
         while left is None or left > 0:
             if time_budget is not None and time.monotonic() - started > time_budget:
                 break  # the rest stays in the outbox for the worker
             if stop():
                 break
             size = APPLY_BATCH if left is None else min(APPLY_BATCH, left)
-            claimed, rows_by_doc, cursor = _claim_batch(
-                session, cursor, size, wanted=wanted, due_only=due_only, locking=locking
+            where = [SearchOutbox.id > cursor]
+            if wanted is not None:
+                where.append(SearchOutbox.doc_id.in_(wanted))
+            claimed = queue.claim(
+                session,
+                SEARCH_QUEUE,
+                size,
+                where=where,
+                due_only=due_only and wanted is None,
             )
             if not claimed:
                 break
+            cursor = max(c.id for c in claimed)
             if left is not None:
-                left -= claimed
-            if rows_by_doc:
-                _apply_batch(session, targets, rows_by_doc, report, docs_for)
-            session.commit()  # releases this batch's row and document locks
+                left -= len(claimed)
+            rows_by_doc: dict[str, list[tuple[int, int]]] = {}
+            for c in claimed:
+                rows_by_doc.setdefault(c.key, []).append((c.id, c.attempts))
+            _apply_batch(session, targets, rows_by_doc, report, docs_for)
+            session.commit()
     return report
-
-
-# Advisory lock namespace (first key of pg_try_advisory_xact_lock(int, int)): search documents.
-_DOC_LOCK_SPACE = 0x5EA5
-_TRY_DOC_LOCKS = text(
-    "SELECT d, pg_try_advisory_xact_lock(:space, hashtext(d)) "
-    "FROM unnest(CAST(:docs AS text[])) AS d"
-)
-
-
-def _claim_batch(
-    session: Session,
-    cursor: int,
-    size: int,
-    *,
-    wanted: list[str] | None,
-    due_only: bool,
-    locking: bool,
-) -> tuple[int, dict[str, list[tuple[int, int]]], int]:
-    """Claim up to ``size`` rows after ``cursor``: (rows claimed, {doc: [(row, attempts)]} of
-    the documents this process may apply now, new cursor)."""
-    stmt = (
-        select(SearchOutbox.id, SearchOutbox.doc_id, SearchOutbox.attempts)
-        .where(SearchOutbox.id > cursor)
-        .order_by(SearchOutbox.id)
-        .limit(size)
-    )
-    if wanted is not None:
-        stmt = stmt.where(SearchOutbox.doc_id.in_(wanted))
-    elif due_only:
-        stmt = stmt.where(SearchOutbox.next_attempt_at <= utcnow())
-    if locking:
-        # Rows another worker holds are skipped, not waited for: it is applying them.
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = session.execute(stmt).all()
-    if not rows:
-        return 0, {}, cursor
-    rows_by_doc: dict[str, list[tuple[int, int]]] = {}
-    for row_id, doc_id, attempts in rows:
-        rows_by_doc.setdefault(doc_id, []).append((row_id, attempts))
-    if locking:
-        # A newer row for a document another process is applying right now: leave it for a
-        # later pass (it stays in the outbox), so that process's older state cannot land last.
-        granted = session.execute(
-            _TRY_DOC_LOCKS, {"space": _DOC_LOCK_SPACE, "docs": list(rows_by_doc)}
-        ).all()
-        for doc_id, ok in granted:
-            if not ok:
-                del rows_by_doc[doc_id]
-    return len(rows), rows_by_doc, rows[-1][0]
 
 
 def _apply_batch(session, targets, rows_by_doc, report: ApplyReport, docs_for) -> None:
@@ -279,25 +306,14 @@ def _apply_batch(session, targets, rows_by_doc, report: ApplyReport, docs_for) -
     deletes = [doc_id for doc_id, doc in docs.items() if doc is None]
     session.expunge_all()
     error = _apply_to_targets(targets, upserts, deletes)
-    row_ids = [row_id for doc_id in batch for row_id, _ in rows_by_doc[doc_id]]
+    rows = [row for doc_id in batch for row in rows_by_doc[doc_id]]
     if error is None:
-        session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(row_ids)))
+        queue.complete(session, SEARCH_QUEUE, [row_id for row_id, _ in rows])
         report.applied += len(batch)
         return
     report.failed += len(batch)
     report.errors.append(error)
-    now = utcnow()
-    for doc_id in batch:
-        for row_id, attempts in rows_by_doc[doc_id]:
-            session.execute(
-                update(SearchOutbox)
-                .where(SearchOutbox.id == row_id)
-                .values(
-                    attempts=attempts + 1,
-                    next_attempt_at=now + backoff(attempts + 1),
-                    last_error=error[:1000],
-                )
-            )
+    report.dead += queue.fail(session, SEARCH_QUEUE, rows, error)
 
 
 def _apply_to_targets(targets, upserts, deletes) -> str | None:

@@ -38,10 +38,21 @@ def database_backend_for(app: Flask | None = None) -> SearchBackend:
     engine = _engine(app)
     key = ("database", str(engine.url))
     if key not in cache:
-        from portal.search.backends.database import database_backend
-
         cache[key] = database_backend(engine)
     return cache[key]
+
+
+def database_backend(engine, table: str | None = None) -> SearchBackend:
+    """SQLite FTS5 on SQLite, tsvector + pg_trgm on PostgreSQL."""
+    if engine.dialect.name == "sqlite":
+        from portal.search.backends.sqlite_fts import SqliteFtsBackend
+
+        return SqliteFtsBackend(engine, table=table or SqliteFtsBackend.default_table)
+    if engine.dialect.name == "postgresql":
+        from portal.search.backends.postgres import PostgresBackend
+
+        return PostgresBackend(engine, table=table or PostgresBackend.default_table)
+    raise ValueError(f"No database search backend for {engine.dialect.name}")
 
 
 def get_backend(app: Flask | None = None) -> SearchBackend:

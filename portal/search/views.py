@@ -15,6 +15,7 @@ from portal.core.pagination import Page
 from portal.extensions import db
 from portal.partners.models import ORG_TYPES, Country, Region
 from portal.partners.place_names import place_name
+from portal.search.documents import hit_labels
 from portal.search.service import FACET_PARAMS, parse_search_args, run_search, suggest_titles
 
 bp = Blueprint("search", __name__, url_prefix="/search")
@@ -147,6 +148,7 @@ def search_page():
         page=page,
         groups=facet_groups(results.facets, search.filters),
         facet_params=FACET_PARAMS,
+        hit_labels=hit_labels,
         kind_labels={
             "organization": _("Partner"),
             "agreement": _("Agreement"),

@@ -1,7 +1,7 @@
 """Staff pages: the dashboard, the audit log browser and the queue of partners' edit proposals.
 
-Every route here is for staff only: anonymous visitors are sent to the login page, everyone
-else gets 403. ``staff_required`` is reused by the staff routes of other domains.
+Every route here is for staff only (``@require("staff")``): anonymous visitors are sent to the
+login page, everyone else gets 403.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.agreements.models import AGREEMENT_STATUSES, Agreement, Visibility
 from portal.core.audit import AuditLog, security_events_filter, visible_audit_filter
-from portal.core.guard import require
+from portal.core.guard import can, require
 from portal.core.pagination import paginate
 from portal.core.routing import MAX_ID
-from portal.core.services import PermissionDenied, ValidationError
+from portal.core.transaction import attempt
 from portal.extensions import db
 from portal.partners.forms import ReviewProposalForm
 from portal.partners.models import Organization, OrganizationEditProposal, ProposalStatus
@@ -54,7 +54,7 @@ def optional_url(endpoint: str, **values: Any) -> str | None:
 
 
 @bp.route("/")
-@staff_required
+@require("staff")
 def dashboard():
     def count(stmt) -> int:
         return db.session.scalar(stmt) or 0
@@ -242,13 +242,13 @@ def _parse_day(raw: str | None, name: str, errors: dict[str, str]) -> date | Non
 
 
 @bp.route("/audit")
-@staff_required
+@require("staff")
 def audit():
     args = request.args
     errors: dict[str, str] = {}
     visible = visible_audit_filter(current_user)
     stmt = select(AuditLog).where(visible)
-    security_only = current_user.is_admin and args.get("security") == "1"
+    security_only = can("admin") and args.get("security") == "1"
     if security_only:
         stmt = stmt.where(security_events_filter())
     object_type = args.get("object_type") or None
@@ -355,7 +355,7 @@ def _render_queue(forms: dict[int, ReviewProposalForm] | None = None, status_cod
 
 
 @bp.route("/proposals")
-@staff_required
+@require("staff")
 def proposals():
     return _render_queue()
 
@@ -365,23 +365,16 @@ def _review(proposal_id: int, approve: bool):
     form = ReviewProposalForm(prefix=f"p{proposal.id}")
     if not form.validate_on_submit():
         return _render_queue({proposal.id: form}, 400)
-    try:
-        if approve:
-            approve_proposal(current_user, proposal, form.note.data)
-        else:
-            reject_proposal(current_user, proposal, form.note.data or "")
-    except PermissionDenied:
-        abort(403)
-    except ValidationError as err:
-        db.session.rollback()
-        proposal = db.session.get(OrganizationEditProposal, proposal_id)
-        if "note" in err.errors:
-            form.note.errors = [*form.note.errors, err.errors["note"]]
+    if approve:
+        outcome = attempt(approve_proposal, current_user, proposal, form.note.data, form=form)
+    else:
+        outcome = attempt(reject_proposal, current_user, proposal, form.note.data or "", form=form)
+    if not outcome:
+        if "note" in outcome.field_errors:  # shown beside the note, in the queue
             return _render_queue({proposal.id: form}, 400)
-        for message in err.errors.values():
+        for message in outcome.errors:
             flash(message, "error")
         return redirect(url_for("staff.proposals"))
-    db.session.commit()
     org_name = proposal.organization.name
     if approve:
         flash(
@@ -394,12 +387,12 @@ def _review(proposal_id: int, approve: bool):
 
 
 @bp.route("/proposals/<int:proposal_id>/approve", methods=["POST"])
-@staff_required
+@require("staff")
 def approve(proposal_id: int):
     return _review(proposal_id, approve=True)
 
 
 @bp.route("/proposals/<int:proposal_id>/reject", methods=["POST"])
-@staff_required
+@require("staff")
 def reject(proposal_id: int):
     return _review(proposal_id, approve=False)

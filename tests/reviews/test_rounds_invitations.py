@@ -333,19 +333,40 @@ def test_link_for_an_address_without_account_creates_one_to_set_a_password(
     round_ = open_emails_round(version, staff, ["newcomer@ngo.example"])
     db.session.commit()
     run_pending_jobs()
-    resp = client.get(f"/reviews/r/{_token_for(round_, 'newcomer@ngo.example')}")
+    link = f"/reviews/r/{_token_for(round_, 'newcomer@ngo.example')}"
+    # Following the link (as a mail scanner would) creates nothing: it shows a button.
+    page = client.get(link)
+    assert page.status_code == 200 and "Create my reviewer account" in page.get_data(as_text=True)
+    assert db.session.scalar(select(User).where(User.email == "newcomer@ngo.example")) is None
+    resp = client.post(link)
     assert resp.status_code == 302 and "/account/welcome/" in resp.headers["Location"]
     user = db.session.scalar(select(User).where(User.email == "newcomer@ngo.example"))
     assert user.role == "reviewer" and user.password_hash is None
     invitation = db.session.scalar(select(ReviewInvitation))
     assert invitation.user_id == user.id
-    # Setting the password through the accounts flow, then logging in, opens the round.
-    client.post(
-        resp.headers["Location"],
+    # The same link again (before a password is chosen) goes straight to choosing one.
+    again = client.get(link)
+    assert again.status_code == 302 and "/account/welcome/" in again.headers["Location"]
+    # Setting the password through the accounts flow, then logging in, lands on the round.
+    choose = client.get(resp.headers["Location"])
+    done = client.post(
+        choose.headers["Location"],
         data={"password": "a long new password 123", "confirm": "a long new password 123"},
     )
-    login(client, "newcomer@ngo.example", "a long new password 123")
-    page = client.get(f"/reviews/rounds/{round_.id}")
+    assert done.status_code == 302 and "/account/login" in done.headers["Location"]
+    login_page = client.get(done.headers["Location"])
+    assert f"/reviews/rounds/{round_.id}" in login_page.get_data(as_text=True)
+    landed = client.post(
+        done.headers["Location"],
+        data={
+            "email": "newcomer@ngo.example",
+            "password": "a long new password 123",
+            "next": f"/reviews/rounds/{round_.id}",
+        },
+    )
+    assert landed.status_code == 302
+    assert landed.headers["Location"].endswith(f"/reviews/rounds/{round_.id}")
+    page = client.get(landed.headers["Location"])
     assert page.status_code == 200
     assert "First review" in page.get_data(as_text=True)
 

@@ -69,7 +69,9 @@ def test_a_database_outage_fails_readiness_but_not_health_and_reveals_no_secret(
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.get_data(as_text=True)
-    assert response.get_json() == {"status": "not ready", "checks": {"database": "failed"}}
+    checks = response.get_json()["checks"]
+    assert response.get_json()["status"] == "not ready"
+    assert checks["database"] == "failed"
     assert "s3cret" not in body and "nowhere" not in body
 
 
@@ -80,6 +82,7 @@ def test_readiness_names_a_search_engine_or_redis_that_is_down(app, client, monk
     assert response.status_code == 503
     assert response.get_json()["checks"] == {
         "database": "ok",
+        "storage": "ok",
         "search": "failed",
         "redis": "failed",
     }
@@ -90,7 +93,7 @@ def test_readiness_checks_the_real_redis(app, client, monkeypatch, redis_url):
     monkeypatch.setitem(app.config, "RATELIMIT_STORAGE_URI", redis_url)
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert response.get_json()["checks"] == {"database": "ok", "storage": "ok", "redis": "ok"}
 
 
 def test_readiness_checks_the_real_search_engine(app, client, monkeypatch):
@@ -99,7 +102,7 @@ def test_readiness_checks_the_real_search_engine(app, client, monkeypatch):
     require_elasticsearch()
     monkeypatch.setitem(app.config, "SEARCH_URL", f"elasticsearch+{ES_URL}")
     response = client.get("/readyz")
-    assert response.get_json()["checks"] == {"database": "ok", "search": "ok"}
+    assert response.get_json()["checks"] == {"database": "ok", "storage": "ok", "search": "ok"}
     assert response.status_code == 200
 
 

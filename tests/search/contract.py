@@ -71,6 +71,11 @@ HOSTILE_QUERIES = [
 class SearchContract:
     """Every backend must pass these tests unchanged."""
 
+    def write_old_layout(self, backend, doc_id: str) -> None:
+        """Make ``doc_id`` look as an index written before ``SearchDoc.labels`` held it
+        (each engine's test class knows how its documents are stored)."""
+        raise NotImplementedError
+
     @pytest.fixture
     def corpus(self, backend):
         docs = [
@@ -125,6 +130,39 @@ class SearchContract:
         return docs
 
     # --- basics ---------------------------------------------------------------------------
+
+    def test_labels_are_matched_and_returned_apart_from_the_snippet(self, backend):
+        backend.upsert(
+            [
+                make_doc(
+                    "agreement:1",
+                    "Water kiosks programme",
+                    "Kiosks in every ward of the city.",
+                    labels=["agreement_type:mou", "country:Kenya"],
+                    label_text="Memorandum of understanding\nKenya",
+                ),
+                make_doc("agreement:2", "Water for schools", "Taps and tanks."),
+            ]
+        )
+        # The labels' words still find the document …
+        assert ids_of(search(backend, "kenya")) == ["agreement:1"]
+        assert ids_of(search(backend, "memorandum")) == ["agreement:1"]
+        # … but the snippet is the body alone; the labels come back as references, for the
+        # page to show in its reader's language.
+        by_id = {hit.id: hit for hit in search(backend, "water kiosks ward").hits}
+        hit = by_id["agreement:1"]
+        assert hit.labels == ["agreement_type:mou", "country:Kenya"]
+        assert "Kenya" not in hit.snippet and "Memorandum" not in hit.snippet
+        assert "<mark>ward</mark>" in hit.snippet
+        assert by_id["agreement:2"].labels == []
+        assert backend.outdated_count() == 0
+
+    def test_outdated_count_finds_documents_of_the_layout_before_labels(self, backend):
+        backend.upsert([make_doc("agreement:1", "Old layout"), make_doc("agreement:2", "New")])
+        self.write_old_layout(backend, "agreement:1")
+        assert backend.outdated_count() == 1
+        backend.upsert([make_doc("agreement:1", "Old layout, written again")])
+        assert backend.outdated_count() == 0
 
     def test_finds_documents_by_title_and_by_body(self, backend, corpus):
         assert ids_of(search(backend, "sanitation")) == ["agreement:1"]

@@ -4,9 +4,10 @@ or PostgreSQL tsvector + pg_trgm; scripts/test runs the suite on both)."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from portal.extensions import db
-from portal.search.backends.database import database_backend
+from portal.search.registry import database_backend
 from tests.search.contract import SearchContract, search
 
 
@@ -19,6 +20,14 @@ class TestDatabaseBackend(SearchContract):
         backend.clear()
         yield backend
         backend.clear()
+
+    def write_old_layout(self, backend, doc_id: str) -> None:
+        table = f"{backend.table}_docs" if db.engine.dialect.name == "sqlite" else backend.table
+        with backend.engine.begin() as conn:
+            conn.execute(
+                text(f"UPDATE {table} SET labels = NULL WHERE doc_id = :id"),  # noqa: S608
+                {"id": doc_id},
+            )
 
     def test_backend_matches_the_database(self, backend):
         expected = {"sqlite": "sqlite-fts5", "postgresql": "postgresql"}[db.engine.dialect.name]

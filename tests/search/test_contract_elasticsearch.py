@@ -14,6 +14,11 @@ class TestElasticsearchBackend(SearchContract):
         es_backend.ensure_ready()  # a test may have cleared or rebuilt the index
         return emptied(es_backend)
 
+    def write_old_layout(self, backend, doc_id: str) -> None:
+        source = backend.es.get(index=backend.alias, id=doc_id)["_source"]
+        del source["raw"]["labels"]
+        backend.es.index(index=backend.alias, id=doc_id, document=source, refresh=True)
+
     def test_live_index_is_an_alias_swapped_by_rebuild(self, backend):
         es = backend.es
         (before,) = es.indices.get_alias(name=backend.alias).keys()

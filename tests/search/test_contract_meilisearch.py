@@ -15,6 +15,13 @@ class TestMeilisearchBackend(SearchContract):
         meili_backend.ensure_ready()
         return emptied(meili_backend)
 
+    def write_old_layout(self, backend, doc_id: str) -> None:
+        index = backend.client.index(backend.uid)
+        document = dict(index.get_document(engine_id(doc_id)))
+        del document["labels"]
+        task = index.add_documents([document], "pk")  # replaces the whole document
+        backend.client.wait_for_task(task.task_uid, timeout_in_ms=30_000)
+
     def test_portal_ids_survive_the_engine_id_alphabet(self, backend):
         # ":" is not allowed in Meilisearch ids; the portal still sees its own ids.
         assert engine_id("agreement:42") == "agreement-42"

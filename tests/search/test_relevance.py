@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from portal.extensions import db
-from portal.search.backends.database import database_backend
+from portal.search.registry import database_backend
 from tests.search.engines import es_backend, meili_backend  # noqa: F401 — pytest fixtures
 from tests.search.relevance import JUDGMENTS, LANGUAGES, by_language_and_kind, corpus, evaluate
 

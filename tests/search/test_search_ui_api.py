@@ -209,7 +209,7 @@ def test_api_search_shape_and_public_permissions(client, catalogue):
     assert data["total"] == 1
     assert data["fallback"] is False
     hit = data["hits"][0]
-    assert set(hit) == {"id", "kind", "title", "url", "snippet"}
+    assert set(hit) == {"id", "kind", "title", "url", "snippet", "labels"}
     assert hit["id"] == f"agreement:{catalogue['public'].id}"
     assert data["facets"]["country"] == {"KE": 1}
     assert "FR" not in data["facets"]["country"]

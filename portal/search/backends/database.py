@@ -7,7 +7,6 @@
   (case, accents and Arabic diacritics folded); we map the match positions back so a reader
   sees "Université" highlighted, not the folded "universite". Engine-side highlighters
   (``snippet()``, ``ts_headline``) can only show the folded text we indexed.
-- ``database_backend``: the right database backend for an SQLAlchemy engine.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from functools import lru_cache
 
 from markupsafe import escape
 
-from portal.search.base import SearchBackend, SearchHit, clean_query, is_cjk, normalize_text
+from portal.search.base import SearchHit, clean_query, is_cjk, normalize_text
 
 MAX_TERMS = 10  # a 1,000-character query must not become a 200-clause SQL statement
 SNIPPET_CHARS = 220
@@ -262,9 +261,19 @@ def make_snippet(body: str, terms: list[str], title: str = "") -> str:
 
 
 def hit_with_snippet(
-    doc_id: str, kind: str, title: str, body: str, url: str, terms: list[str], score
+    doc_id: str,
+    kind: str,
+    title: str,
+    body: str,
+    url: str,
+    terms: list[str],
+    score,
+    labels: Iterable[str] | str | None = None,
 ) -> SearchHit:
-    """A hit of a database backend: the snippet is cut from the stored body in Python."""
+    """A hit of a database backend: the snippet is cut from the stored body in Python.
+    ``labels``: the stored references (a list, or one per line)."""
+    if isinstance(labels, str):
+        labels = labels.split("\n")
     return SearchHit(
         id=doc_id,
         kind=kind,
@@ -272,17 +281,5 @@ def hit_with_snippet(
         url=url,
         snippet=make_snippet(body, terms, title),
         score=None if score is None else float(score),
+        labels=[ref for ref in labels or () if ref],
     )
-
-
-def database_backend(engine, table: str | None = None) -> SearchBackend:
-    """SQLite FTS5 on SQLite, tsvector + pg_trgm on PostgreSQL."""
-    if engine.dialect.name == "sqlite":
-        from portal.search.backends.sqlite_fts import SqliteFtsBackend
-
-        return SqliteFtsBackend(engine, table=table or SqliteFtsBackend.default_table)
-    if engine.dialect.name == "postgresql":
-        from portal.search.backends.postgres import PostgresBackend
-
-        return PostgresBackend(engine, table=table or PostgresBackend.default_table)
-    raise ValueError(f"No database search backend for {engine.dialect.name}")

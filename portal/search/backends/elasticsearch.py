@@ -97,11 +97,13 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _to_source(doc: SearchDoc) -> dict:
-    title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.body)
+    title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.matched_body)
     source = {
         "id": doc.id,
         "kind": doc.kind,
-        "raw": {"title": doc.title, "body": doc.body, "url": doc.url},
+        # ``labels`` is always present (``[]`` for none): its absence marks a document written
+        # before labels were kept apart from the body (``outdated_count``).
+        "raw": {"title": doc.title, "body": doc.body, "url": doc.url, "labels": doc.labels},
         "title_norm": title_norm,
         "body_norm": body_norm,
         "title_stems": stems_of(title_norm, unchanged=True),
@@ -492,6 +494,7 @@ class ElasticsearchBackend(SearchBackend):
                     url=raw.get("url", ""),
                     snippet=snippet,
                     score=h.get("_score"),
+                    labels=list(raw.get("labels") or ()),
                 )
             )
         facets = {
@@ -508,14 +511,15 @@ class ElasticsearchBackend(SearchBackend):
             )
         return results
 
-    def ids(self) -> Iterator[str]:
+    def _scan(self, fields: list[str]) -> Iterator[dict]:
+        """Every document's ``fields`` of ``_source``, in id order."""
         after = None
         while True:
             body = {
                 "query": {"match_all": {}},
                 "sort": [{"id": "asc"}],
                 "size": 1000,
-                "_source": ["id"],
+                "_source": fields,
             }
             if after is not None:
                 body["search_after"] = after
@@ -524,5 +528,13 @@ class ElasticsearchBackend(SearchBackend):
             if not batch:
                 return
             for h in batch:
-                yield h["_source"]["id"]
+                yield h["_source"]
             after = batch[-1]["sort"]
+
+    def ids(self) -> Iterator[str]:
+        for source in self._scan(["id"]):
+            yield source["id"]
+
+    def outdated_count(self) -> int:
+        scanned = self._scan(["id", "raw.labels"])
+        return sum(1 for source in scanned if "labels" not in source.get("raw", {}))

@@ -74,7 +74,17 @@ SETTINGS = {
     "searchableAttributes": ["title_norm", "title_stems", "text", "stems", "cjk"],
     "filterableAttributes": ["principals", *FACET_FIELDS],
     "sortableAttributes": ["sort_ts"],
-    "displayedAttributes": ["pk", "doc_id", "kind", "title", "body", "url", "text", "sort_ts"],
+    "displayedAttributes": [
+        "pk",
+        "doc_id",
+        "kind",
+        "title",
+        "body",
+        "url",
+        "text",
+        "sort_ts",
+        "labels",
+    ],
     # Exhaustive totals for page/hitsPerPage pagination (the default caps them at 1,000).
     "pagination": {"maxTotalHits": 1_000_000},
     "faceting": {"maxValuesPerFacet": 300},
@@ -109,7 +119,7 @@ def _timestamp(value: datetime | None) -> int | None:
 
 
 def _to_document(doc: SearchDoc) -> dict:
-    title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.body)
+    title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.matched_body)
     document = {
         "pk": engine_id(doc.id),
         "doc_id": doc.id,
@@ -122,7 +132,10 @@ def _to_document(doc: SearchDoc) -> dict:
         "text": body_norm,
         "stems": stems_of(body_norm, unchanged=True),
         "boost": KIND_BOOSTS.get(doc.kind, 1.0),
-        "cjk": cjk_spaced(normalize_text(f"{doc.title} . {doc.body}")),
+        "cjk": cjk_spaced(normalize_text(f"{doc.title} . {doc.matched_body}")),
+        # Always present (``[]`` for none): its absence marks a document written before
+        # labels were kept apart from the body (``outdated_count``).
+        "labels": list(doc.labels),
         "principals": list(doc.principals),
         "sort_ts": _timestamp(doc.sort_date),
         "lang": doc.lang,
@@ -340,7 +353,7 @@ class MeilisearchBackend(SearchBackend):
             "facets": facets,
             "page": max(1, q.page),
             "hitsPerPage": per_page,
-            "attributesToRetrieve": ["doc_id", "kind", "title", "body", "url"],
+            "attributesToRetrieve": ["doc_id", "kind", "title", "body", "url", "labels"],
             # Documents with every word first, then fewer (Meilisearch drops words from the
             # end); when even the first word finds nothing, the search is repeated dropping
             # the most frequent words instead (below).
@@ -386,6 +399,7 @@ class MeilisearchBackend(SearchBackend):
                         h.get("body", ""), highlight_terms(text, [*engine_terms, *parsed.words()])
                     ),
                     score=h.get("_rankingScore"),
+                    labels=list(h.get("labels") or ()),
                 )
             )
         distribution = resp.get("facetDistribution") or {}
@@ -402,17 +416,25 @@ class MeilisearchBackend(SearchBackend):
             )
         return results
 
-    def ids(self) -> Iterator[str]:
+    def _scan(self, fields: list[str]) -> Iterator[dict]:
+        """Every document's ``fields`` (as a dict), 1,000 at a time."""
         index = self.client.index(self.uid)
         offset = 0
         while True:
             page = self._call(
                 "list ids",
                 index.get_documents,
-                {"fields": ["doc_id"], "limit": 1000, "offset": offset},
+                {"fields": fields, "limit": 1000, "offset": offset},
             )
             if not page.results:
                 return
             for document in page.results:
-                yield document.doc_id
+                yield dict(document)
             offset += len(page.results)
+
+    def ids(self) -> Iterator[str]:
+        for document in self._scan(["doc_id"]):
+            yield document["doc_id"]
+
+    def outdated_count(self) -> int:
+        return sum(1 for document in self._scan(["doc_id", "labels"]) if "labels" not in document)

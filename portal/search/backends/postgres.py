@@ -127,6 +127,7 @@ class PostgresBackend(SearchBackend):
             " principals text[] NOT NULL,"
             " facets text[] NOT NULL,"  # 'facet:value' strings
             " boost real NOT NULL DEFAULT 1,"  # KIND_BOOSTS
+            " labels text[],"  # SearchDoc.labels; NULL: a row of the layout before them
             f" CONSTRAINT pk_{t} PRIMARY KEY (doc_id))",
             # The vocabulary (tsvector lexemes) for typo matching; may keep words of deleted
             # documents until the next rebuild, which only widens the candidate list.
@@ -201,6 +202,10 @@ class PostgresBackend(SearchBackend):
         if has_words is None:
             conn.execute(text(self._ddl(t)[1]))
             conn.execute(text(self._fill_words(t)))
+        if "labels" not in columns:
+            # Before SearchDoc.labels: NULL marks the rows written in the old layout (their
+            # body ends with English labels) until ``search rebuild`` (``outdated_count``).
+            conn.execute(text(f"ALTER TABLE {t} ADD COLUMN labels text[]"))
         if "boost" not in columns:
             # Before stems, kind boosts and the numbered vocabulary: recompute the tsvector
             # (stems), set the boosts, number the words.
@@ -228,7 +233,7 @@ class PostgresBackend(SearchBackend):
     @staticmethod
     def _row(doc: SearchDoc) -> dict:
         title_norm = normalize_text(doc.title)
-        body_norm = normalize_text(doc.body)
+        body_norm = normalize_text(doc.matched_body)
         title_stems, body_stems = stems_of(title_norm), stems_of(body_norm)
         return {
             "title_col": f"{title_norm} {title_stems}",
@@ -246,22 +251,23 @@ class PostgresBackend(SearchBackend):
             "grams": cjk_grams(title_norm, body_norm),
             "principals": list(doc.principals),
             "facets": [f"{name}:{v}" for name in FACET_FIELDS for v in doc.facet_values(name)],
+            "labels": list(doc.labels),
         }
 
     def _insert(self, conn, t: str, docs: list[SearchDoc]) -> None:
         conn.execute(
             text(
                 f"INSERT INTO {t} (doc_id, kind, title, body, url, sort_date, title_norm,"
-                " all_norm, tsv, grams, principals, facets, boost) VALUES (:doc_id, :kind,"
+                " all_norm, tsv, grams, principals, facets, boost, labels) VALUES (:doc_id, :kind,"
                 " :title, :body, :url, :sort_date, :title_norm, :all_norm,"
                 " setweight(to_tsvector('simple', :title_col), 'A')"
                 " || setweight(to_tsvector('simple', :body_col), 'B'),"
-                " :grams, :principals, :facets, :boost)"
+                " :grams, :principals, :facets, :boost, :labels)"
                 " ON CONFLICT (doc_id) DO UPDATE SET kind = EXCLUDED.kind, title = EXCLUDED.title,"
                 " body = EXCLUDED.body, url = EXCLUDED.url, sort_date = EXCLUDED.sort_date,"
                 " title_norm = EXCLUDED.title_norm, all_norm = EXCLUDED.all_norm,"
                 " tsv = EXCLUDED.tsv, grams = EXCLUDED.grams, principals = EXCLUDED.principals,"
-                " facets = EXCLUDED.facets, boost = EXCLUDED.boost"
+                " facets = EXCLUDED.facets, boost = EXCLUDED.boost, labels = EXCLUDED.labels"
             ),
             [self._row(doc) for doc in docs],
         )
@@ -295,6 +301,13 @@ class PostgresBackend(SearchBackend):
         self.ensure_ready()
         with self.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {self.table}, {self.table}_words"))
+
+    def outdated_count(self) -> int:
+        self.ensure_ready()
+        with self.engine.connect() as conn:
+            return conn.execute(
+                text(f"SELECT count(*) FROM {self.table} WHERE labels IS NULL")
+            ).scalar_one()
 
     def rebuild(self, docs: Iterable[SearchDoc], progress=None) -> int:
         """Fill ``<t>_new``, then drop the live tables and rename the new ones, atomically."""
@@ -478,7 +491,7 @@ class PostgresBackend(SearchBackend):
                 " LIMIT :limit OFFSET :offset)"
                 " SELECT (SELECT count(*) FROM m),"
                 " (SELECT json_agg(json_build_array(d.doc_id, d.kind, d.title, d.body, d.url,"
-                f" p.rank) ORDER BY {order('p.')}) FROM p JOIN {t} AS d"
+                f" p.rank, d.labels) ORDER BY {order('p.')}) FROM p JOIN {t} AS d"
                 " ON d.doc_id = p.doc_id),"
                 f" {facet_sql}"
             ),
@@ -493,6 +506,6 @@ class PostgresBackend(SearchBackend):
             if name in facets:
                 facets[name][val] = count
         words = parsed.words()
-        hits = [hit_with_snippet(*row[:5], words, row[5]) for row in page_rows or []]
+        hits = [hit_with_snippet(*row[:5], words, row[5], row[6]) for row in page_rows or []]
         best_text = f"{page_rows[0][2]}\n{page_rows[0][3]}" if page_rows else None
         return SearchResults(total=total, hits=hits, facets=facets, backend=self.name), best_text

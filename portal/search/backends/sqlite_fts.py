@@ -275,7 +275,7 @@ class SqliteFtsBackend(SearchBackend):
         return [
             f"CREATE TABLE IF NOT EXISTS {t}_docs (rid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL"
             f" UNIQUE, kind TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,"
-            f" url TEXT NOT NULL, sort_date TEXT)",
+            f" url TEXT NOT NULL, sort_date TEXT, labels TEXT)",
             self._words_ddl(t),
             self._cjk_ddl(t),
             self._facts_ddl(t),
@@ -373,6 +373,10 @@ class SqliteFtsBackend(SearchBackend):
                     ),
                     {"b": boost, "k": kind},
                 )
+        if " labels " not in self._sql_of(conn, f"{t}_docs"):
+            # Before SearchDoc.labels: NULL marks the rows written in the old layout (their
+            # body ends with English labels) until ``search rebuild`` (``outdated_count``).
+            conn.execute(text(f"ALTER TABLE {t}_docs ADD COLUMN labels TEXT"))
         if not self._exists(conn, f"{t}_vocab"):
             # Before stemming and typo tolerance: index the stems, collect the vocabulary.
             raw = conn.connection.driver_connection
@@ -442,8 +446,8 @@ class SqliteFtsBackend(SearchBackend):
         }
         for doc in docs:
             cur.execute(
-                f"INSERT INTO {t}_docs (doc_id, kind, title, body, url, sort_date)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO {t}_docs (doc_id, kind, title, body, url, sort_date, labels)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     doc.id,
                     doc.kind,
@@ -451,10 +455,11 @@ class SqliteFtsBackend(SearchBackend):
                     doc.body,
                     doc.url,
                     doc.sort_date.isoformat() if doc.sort_date else None,
+                    "\n".join(doc.labels),
                 ),
             )
             rid = cur.lastrowid
-            title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.body)
+            title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.matched_body)
             title_col, body_col = indexed_column(title_norm), indexed_column(body_norm)
             cur.execute(
                 f"INSERT INTO {t}_words (rowid, title_norm, body_norm) VALUES (?, ?, ?)",
@@ -571,6 +576,13 @@ class SqliteFtsBackend(SearchBackend):
             rows = conn.execute(text(f"SELECT doc_id FROM {self.table}_docs ORDER BY doc_id"))
             yield from (r[0] for r in rows.all())
 
+    def outdated_count(self) -> int:
+        self.ensure_ready()
+        with self.engine.connect() as conn:
+            return conn.execute(
+                text(f"SELECT count(*) FROM {self.table}_docs WHERE labels IS NULL")
+            ).scalar_one()
+
     # --- search ---------------------------------------------------------------------------
 
     def _vocabulary(self, conn) -> Vocabulary:
@@ -666,7 +678,7 @@ class SqliteFtsBackend(SearchBackend):
         if corrected and results.hits and q.page <= 1:
             rid = page_rows[0][0]
             if rid in docs:
-                _id, _kind, title, body, _url = docs[rid]
+                _id, _kind, title, body, _url, _labels = docs[rid]
                 results.did_you_mean = did_you_mean(parsed, f"{title}\n{body}", q.text)
         return results
 
@@ -802,7 +814,8 @@ class SqliteFtsBackend(SearchBackend):
             if rid not in docs:  # deleted between the statements (each reads the latest commit)
                 continue
             score = None if rank_value is None or not scored else -rank_value  # bm25 < 0
-            hits.append(hit_with_snippet(*docs[rid], terms, score))
+            doc_id, kind, title, body, url, labels = docs[rid]
+            hits.append(hit_with_snippet(doc_id, kind, title, body, url, terms, score, labels))
         return SearchResults(total=total, hits=hits, facets=facets, backend=self.name)
 
     def _count(
@@ -854,7 +867,7 @@ class SqliteFtsBackend(SearchBackend):
         rid_list = ", ".join(str(int(rid)) for rid in rids)
         rows = conn.execute(
             text(
-                f"SELECT rid, doc_id, kind, title, body, url FROM {self.table}_docs"
+                f"SELECT rid, doc_id, kind, title, body, url, labels FROM {self.table}_docs"
                 f" WHERE rid IN ({rid_list})"
             )
         )

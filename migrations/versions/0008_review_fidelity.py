@@ -1,7 +1,7 @@
 """Faithful draft import: images of a version, and what the import could not keep.
 
-Revision ID: 0007_review_fidelity
-Revises: 0006_content_language
+Revision ID: 0008_review_fidelity
+Revises: 0007_job_queue
 Create Date: 2026-12-03 09:40:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0007_review_fidelity'
-down_revision = '0006_content_language'
+revision = '0008_review_fidelity'
+down_revision = '0007_job_queue'
 branch_labels = None
 depends_on = None
 
