@@ -8,6 +8,8 @@ Template globals rather than a context processor: the document macros are import
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -57,6 +59,50 @@ def passage_strings() -> dict[str, str]:
     }
 
 
+LONG_DRAFT_PARAGRAPHS = 10
+
+
+@dataclass
+class TocEntry:
+    heading: str
+    level: int
+    target: str  # element id of the heading
+    first: int | None  # numbered paragraphs under it (sub-sections included)
+    last: int | None
+
+
+def table_of_contents(items) -> list[TocEntry]:
+    """The headings of a long draft (10+ numbered paragraphs, 2+ headings) with the paragraph
+    numbers under each; empty for short drafts, which need no table of contents."""
+    numbers = [
+        p.number
+        for item in items
+        for p in (item.items if item.kind == "list" else [item.paragraph] if item.paragraph else [])
+        if p.number is not None
+    ]
+    headings = [i for i in items if i.kind == "heading"]
+    if len(numbers) < LONG_DRAFT_PARAGRAPHS or len(headings) < 2:
+        return []
+    entries: list[TocEntry] = []
+    open_entries: list[TocEntry] = []
+    for item in items:
+        if item.kind == "heading":
+            level = item.section.level
+            open_entries = [e for e in open_entries if e.level < level]
+            entry = TocEntry(item.section.heading, level, f"s-{item.section.position}", None, None)
+            entries.append(entry)
+            open_entries.append(entry)
+            continue
+        blocks = item.items if item.kind == "list" else [item.paragraph]
+        for p in blocks:
+            if p is None or p.number is None:
+                continue
+            for e in open_entries:
+                e.first = p.number if e.first is None else e.first
+                e.last = p.number
+    return entries
+
+
 def round_highlights(round_: ReviewRound):
     return passage_highlights(round_, current_user)
 
@@ -72,4 +118,5 @@ def _reading_helpers(state):
         review_passage_highlights=round_highlights,
         review_describe_import=describe_report,
         review_passage_strings=passage_strings,
+        review_toc=table_of_contents,
     )
