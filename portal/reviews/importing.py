@@ -181,6 +181,11 @@ def describe_report(entry: dict) -> str:
             "%(num)d footnotes are never referred to in the text and were not imported.",
             n,
         ),
+        "edited-formatting": lambda: ngettext(
+            "%(num)d edited paragraph lost its formatting and links (the text was retyped).",
+            "%(num)d edited paragraphs lost their formatting and links (the text was retyped).",
+            n,
+        ),
         "headers-footers": lambda: _("Page headers and footers were not imported."),
         "table-of-contents": lambda: _(
             "The file's table of contents was not imported (the portal makes its own)."

@@ -102,7 +102,7 @@ class DocumentVersion(db.Model):
     )
     number: Mapped[int] = mapped_column(Integer)  # 1, 2, 3 …
     status: Mapped[str] = mapped_column(String(20), default=VersionStatus.DRAFT.value)
-    source_format: Mapped[str] = mapped_column(String(10))  # docx | md
+    source_format: Mapped[str] = mapped_column(String(10))  # docx | md | edit (in the browser)
     source_filename: Mapped[str | None] = mapped_column(String(255))
     changelog: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
