@@ -84,6 +84,7 @@ def comment(round_id: int):
         form.reply_to.data = str(reply_to) if reply_to else ""
         if request.args.get("quote") and paragraph is not None:
             form.quote.data = request.args["quote"][:5000]
+            form.quote_start.data = request.args.get("qs", "")[:10]
     general: list[str] = []
     status = 200
     allowed = permissions.can_comment(current_user, round_)
@@ -101,9 +102,8 @@ def comment(round_id: int):
                     comment_type=form.comment_type.data,
                     proposed_change=form.proposed_change.data,
                     quote=form.quote.data if paragraph is not None and parent is None else None,
-                    quote_start=_int_or_none(form.quote_start.data)
-                    if not form.quote.data
-                    else None,
+                    # With a quote, quote_start only says which occurrence was selected.
+                    quote_start=_int_or_none(form.quote_start.data),
                     quote_end=_int_or_none(form.quote_end.data) if not form.quote.data else None,
                     parent=parent,
                     anonymous=bool(form.anonymous.data),

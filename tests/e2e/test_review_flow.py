@@ -108,7 +108,9 @@ def test_review_from_upload_to_comment_matrix(page, browser, live_server, runner
         reviewer_page.set_default_timeout(15_000)
         _log_in(reviewer_page, "reviewer@example.org")
         reviewer_page.goto(f"/reviews/rounds/{round_id}")
-        reviewer_page.get_by_role("link", name="Comment on this paragraph 3", exact=True).click()
+        reviewer_page.get_by_role(
+            "link", name="Comment on this paragraph (paragraph 3)", exact=True
+        ).click()
         reviewer_page.get_by_label("Type").select_option("technical")
         reviewer_page.get_by_label("Comment", exact=True).fill(COMMENT)
         reviewer_page.get_by_label("Proposed change (optional)").fill(PROPOSED)
