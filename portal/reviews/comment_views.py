@@ -8,11 +8,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import exists, select
 
+from portal.core.forms import ConfirmForm
 from portal.core.guard import can, ensure, require
 from portal.core.transaction import attempt, refuse
 from portal.extensions import db
 from portal.reviews import permissions, services
-from portal.reviews.forms import CommentForm, ConfirmForm, EditCommentForm, HideCommentForm
+from portal.reviews.forms import CommentForm, EditCommentForm, HideCommentForm
 from portal.reviews.models import Comment, Paragraph, ReviewRound
 from portal.reviews.web import bp, round_or_404
 
