@@ -73,13 +73,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     def is_active(self) -> bool:  # type: ignore[override]
         return bool(self.active)
 
-    @property
-    def is_staff(self) -> bool:
-        return self.role in (Role.STAFF, Role.ADMIN)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
+    # Whether a user is staff or admin is a permission, not a model property:
+    # ``portal.accounts.permissions.is_staff`` / ``can("staff")`` (active accounts only).
 
     # Flask-Login keeps ``get_id()`` in the session and in the remember-me cookie. Ours names the
     # server-side session too ("<user id>:<session key>"), so either cookie is worth nothing

@@ -16,7 +16,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext, pgettext
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from portal.accounts import services
@@ -37,7 +36,7 @@ from portal.accounts.permissions import (
     can_edit_user,
     visible_users_filter,
 )
-from portal.core.forms import choice_list
+from portal.core.forms import ConfirmForm, choice_list
 from portal.core.guard import ensure, require
 from portal.core.pagination import paginate
 from portal.core.security import mark_no_referrer, mark_private, safe_next
@@ -206,7 +205,9 @@ def _set_password_page(token: str, *, invitation: bool, from_session: bool = Fal
             session.pop(_LINK_KEY, None)
         return _token_problem_page(problem, invitation)
     if request.method == "GET" and not from_session:
-        session[_LINK_KEY] = {"token": token, "invitation": invitation}
+        # "next": where to go after logging in (a review invitation leads to its round).
+        next_url = safe_next(request.args.get("next")) or None
+        session[_LINK_KEY] = {"token": token, "invitation": invitation, "next": next_url}
         return redirect(url_for("accounts.choose_password"), 303)
     form = SetPasswordForm()
     if form.validate_on_submit():
@@ -215,9 +216,9 @@ def _set_password_page(token: str, *, invitation: bool, from_session: bool = Fal
             if current_user.is_authenticated:
                 session.clear()
                 logout_user()
-            session.pop(_LINK_KEY, None)
+            link = session.pop(_LINK_KEY, None) or {}
             flash(_("Your password has been set. You can now log in."), "success")
-            return redirect(url_for("accounts.login"))
+            return redirect(url_for("accounts.login", next=safe_next(link.get("next")) or None))
     return render_template(
         "accounts/set_password.html", form=form, user=user, invitation=invitation
     ), (400 if form.errors else 200)
@@ -298,7 +299,7 @@ def change_password():
 @bp.route("/sessions/end-others", methods=["POST"])
 @require("signed_in")
 def end_other_sessions():
-    if not FlaskForm().validate_on_submit():  # the CSRF check
+    if not ConfirmForm().validate_on_submit():  # the CSRF check
         abort(400)
     ended = services.end_sessions(
         current_user._get_current_object(), keep_current=True, reason="log out everywhere else"
@@ -396,7 +397,7 @@ def users():
     stmt = select(User).where(visible_users_filter(current_user))
     role = request.args.get("role", "")
     if role in {r.value for r in Role}:
-        stmt = stmt.where(User.role == role)
+        stmt = stmt.filter_by(role=role)
     active = request.args.get("active", "")
     if active in ("yes", "no"):
         stmt = stmt.where(User.active.is_(active == "yes"))
@@ -416,7 +417,7 @@ def users():
     return render_template(
         "accounts/users.html",
         page=page,
-        roles=[r.value for r in Role],
+        role_choices=[(r.value, _role_label(r.value)) for r in Role],
         organizations=organizations,
         filters={"role": role, "active": active, "organization": org_id, "q": q},
         can_edit_user=can_edit_user,

@@ -27,9 +27,10 @@ from portal.api import schemas as s
 from portal.api.openapi import OPTIONAL_AUTH, REQUIRED_AUTH, TAGS, api_response, spec
 from portal.api.views import bp
 from portal.core.models import as_utc
-from portal.core.services import PermissionDenied, ValidationError
+from portal.core.transaction import attempt, refuse
 from portal.extensions import csrf, db
 from portal.reviews import permissions
+from portal.reviews.labels import author_label
 from portal.reviews.models import Comment, Paragraph, ReviewRound
 from portal.reviews.services import CommentingClosed, post_comment
 
@@ -83,8 +84,6 @@ def review_round(round_id: int):
 
 
 def _comment_out(comment: Comment, viewer) -> s.CommentOut:
-    from portal.reviews.views import author_label
-
     paragraph = comment.paragraph
     return s.CommentOut(
         id=comment.id,
@@ -195,7 +194,8 @@ def post_review_comment(round_id: int):
         if parent is None:
             return _bad_request({"parent_id": _("No such comment.")})
     try:
-        comment = post_comment(
+        outcome = attempt(
+            post_comment,
             round_,
             user,
             paragraph=paragraph,
@@ -206,14 +206,9 @@ def post_review_comment(round_id: int):
             parent=parent,
             anonymous=data.get("anonymous", False),
         )
-    except ValidationError as err:
-        db.session.rollback()
-        return _bad_request({k: str(v) for k, v in err.errors.items()})
-    except PermissionDenied as err:
-        db.session.rollback()
-        abort(403, description=str(err))
     except CommentingClosed as err:
-        db.session.rollback()
+        refuse()
         abort(409, description=err.message)
-    db.session.commit()
-    return _comment_out(comment, user), 201
+    if not outcome:
+        return _bad_request({k: str(v) for k, v in outcome.field_errors.items()})
+    return _comment_out(outcome.value, user), 201

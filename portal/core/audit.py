@@ -42,7 +42,9 @@ ADMIN_SECURITY_ACTIONS = SECURITY_ACTIONS | {"role-change", "deactivate", "react
 def visible_audit_filter(user):
     """The audit rows ``user`` may read: everything for administrators; for other staff,
     everything but personal security events."""
-    if getattr(user, "is_admin", False):
+    from portal.core.guard import can
+
+    if can("admin", user=user):
         return db.true()
     return db.and_(
         AuditLog.action.not_in(SECURITY_ACTIONS),

@@ -56,5 +56,7 @@ KINDS: dict[str, Kind] = {kind.key: kind for kind in _KINDS}
 
 def kinds_for(user) -> list[Kind]:
     """The kinds a user can receive (staff summaries only for staff)."""
-    is_staff = bool(getattr(user, "is_staff", False))
-    return [kind for kind in _KINDS if is_staff or not kind.staff_only]
+    from portal.accounts.permissions import is_staff
+
+    staff = is_staff(user)
+    return [kind for kind in _KINDS if staff or not kind.staff_only]

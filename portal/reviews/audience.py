@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import User
 from portal.core.services import ValidationError
 from portal.extensions import db
 from portal.partners.models import (
@@ -28,6 +28,7 @@ from portal.partners.models import (
     organization_regions,
 )
 from portal.reviews.models import AudienceKind
+from portal.reviews.permissions import partner_accounts_filter
 
 MAX_EMAIL_LIST_BYTES = 2 * 1024 * 1024
 MAX_EMAILS = 50_000
@@ -116,6 +117,18 @@ def validate_audience(kind: str, audience: dict) -> dict:
     audience = dict(audience or {})
     if kind not in {k.value for k in AudienceKind}:
         raise ValidationError({"audience_kind": _("Choose who should review.")})
+    if kind == AudienceKind.MIXED:
+        parts = []
+        for part in audience.get("parts") or []:
+            part_kind = (part or {}).get("kind")
+            if part_kind == AudienceKind.MIXED:
+                raise ValidationError({"audience_kind": _("Choose who should review.")})
+            parts.append(
+                {"kind": part_kind, "audience": validate_audience(part_kind, part.get("audience"))}
+            )
+        if not parts:
+            raise ValidationError({"audience_kind": _("Choose who should review.")})
+        return {"parts": parts}
     if kind == AudienceKind.ALL_PARTNERS:
         return {}
     if kind == AudienceKind.GROUPS:
@@ -173,8 +186,17 @@ def resolve_audience(kind: str, audience: dict) -> list[tuple[int | None, str]]:
     from portal.consultations.models import GroupMember
 
     active = User.active.is_(True)
+    if kind == AudienceKind.MIXED:
+        seen: set[str] = set()
+        combined: list[tuple[int | None, str]] = []
+        for part in audience.get("parts") or []:
+            for uid, email in resolve_audience(part["kind"], part.get("audience") or {}):
+                if email not in seen:
+                    seen.add(email)
+                    combined.append((uid, email))
+        return combined
     if kind == AudienceKind.ALL_PARTNERS:
-        stmt = select(User.id, User.email).where(active, User.role == Role.PARTNER.value)
+        stmt = select(User.id, User.email).where(active, partner_accounts_filter())
     elif kind == AudienceKind.GROUPS:
         stmt = select(User.id, User.email).where(
             active,
@@ -231,3 +253,15 @@ def resolve_audience(kind: str, audience: dict) -> list[tuple[int | None, str]]:
         return []
     rows = db.session.execute(stmt.order_by(User.id)).all()
     return [(uid, email.lower()) for uid, email in rows]
+
+
+def combine_audiences(kind: str, audience: dict, more: list[dict]) -> tuple[str, dict]:
+    """A round's audience with more parts added (reviewers added after opening): always a
+    ``mixed`` audience whose first parts are the existing ones, so the invitation job, which
+    resolves the whole audience in a stable order and skips those already invited, invites
+    exactly the newcomers."""
+    if kind == AudienceKind.MIXED:
+        parts = list((audience or {}).get("parts") or [])
+    else:
+        parts = [{"kind": kind, "audience": dict(audience or {})}]
+    return AudienceKind.MIXED.value, {"parts": parts + list(more)}

@@ -34,6 +34,7 @@ from portal.core.audit import record_audit
 from portal.core.services import PermissionDenied, ValidationError, actor_id
 from portal.extensions import db
 from portal.reviews.dispositions import can_dispose, document_order
+from portal.reviews.labels import author_label
 from portal.reviews.models import (
     Comment,
     CommentStatus,
@@ -43,7 +44,7 @@ from portal.reviews.models import (
     ReviewRound,
     VersionStatus,
 )
-from portal.reviews.permissions import can_view_round
+from portal.reviews.permissions import heard_comments_filter
 
 FUZZY_THRESHOLD = 0.6
 TIE_MARGIN = 0.02
@@ -429,21 +430,6 @@ def place_comment(
 # --- "what we heard, what we did" -------------------------------------------------------------
 
 
-def can_view_heard(user, review_round: ReviewRound) -> bool:
-    """Staff, the round's invited reviewers, and anyone who commented in it."""
-    if can_view_round(user, review_round):
-        return True
-    return bool(
-        user is not None
-        and getattr(user, "is_authenticated", False)
-        and db.session.scalar(
-            select(Comment.id)
-            .where(Comment.round_id == review_round.id, Comment.author_id == user.id)
-            .limit(1)
-        )
-    )
-
-
 @dataclass
 class HeardComment:
     comment: Comment
@@ -456,24 +442,6 @@ class HeardComment:
 class HeardParagraph:
     paragraph: Paragraph | None  # None = the whole document
     comments: list[HeardComment]
-
-
-def reviewer_label(comment: Comment, review_round: ReviewRound, viewer) -> str:
-    """Staff always see who; reviewers see names only where the round allows it."""
-    if viewer is not None and getattr(viewer, "is_authenticated", False):
-        if viewer.is_staff:
-            name = comment.author.name if comment.author else _("(deleted account)")
-            return name + (_(" (anonymous to reviewers)") if comment.anonymous else "")
-        if comment.author_id == viewer.id:
-            return _("You")
-    if not review_round.reviewers_see_each_other:
-        return _("A reviewer")
-    if comment.anonymous and review_round.allow_anonymous:
-        return _("Anonymous reviewer")
-    name = comment.author.name if comment.author else _("(deleted account)")
-    if comment.organization is not None:
-        return f"{name} ({comment.organization.name})"
-    return name
 
 
 def _landed(comment: Comment, version_url) -> tuple[str, str | None]:
@@ -492,13 +460,10 @@ def _landed(comment: Comment, version_url) -> tuple[str, str | None]:
     )
 
 
-def heard_query(review_round: ReviewRound):
-    """The round's live top-level comments in document order, with what the page shows."""
-    stmt = select(Comment).where(
-        Comment.round_id == review_round.id,
-        Comment.parent_id.is_(None),
-        Comment.status == CommentStatus.ACTIVE.value,
-    )
+def heard_query(review_round: ReviewRound, viewer):
+    """The round's live top-level comments this viewer may read on "what we heard"
+    (``permissions.heard_comments_filter``), in document order, with what the page shows."""
+    stmt = select(Comment).where(heard_comments_filter(viewer, review_round))
     return document_order(stmt).options(
         selectinload(Comment.author),
         selectinload(Comment.organization),
@@ -516,7 +481,7 @@ def heard(
     answer and where it landed. ``version_url(version, paragraph)`` links to a version;
     ``comments`` (one page of ``heard_query``) defaults to all of them."""
     if comments is None:
-        comments = db.session.scalars(heard_query(review_round)).all()
+        comments = db.session.scalars(heard_query(review_round, viewer)).all()
     groups: list[HeardParagraph] = []
     for comment in comments:
         if not groups or groups[-1].paragraph is not comment.paragraph:
@@ -525,7 +490,7 @@ def heard(
         groups[-1].comments.append(
             HeardComment(
                 comment=comment,
-                who=reviewer_label(comment, review_round, viewer),
+                who=author_label(comment, viewer, you=True),
                 landed=landed,
                 landed_url=url,
             )

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import selectinload
 
@@ -24,10 +23,15 @@ from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError, 
 from portal.extensions import db
 from portal.partners.models import Country, Organization, Region
 from portal.partners.place_names import place_name
+from portal.reviews.labels import (  # noqa: F401 - the vocabularies' home; kept importable here
+    COMMENT_TYPE_LABELS,
+    DECISION_LABELS,
+    comment_type_label,
+    decision_label,
+)
 from portal.reviews.models import (
     Comment,
     CommentStatus,
-    CommentType,
     Decision,
     Disposition,
     Paragraph,
@@ -35,17 +39,6 @@ from portal.reviews.models import (
 )
 from portal.reviews.permissions import can_manage_reviews
 
-DECISION_LABELS = {
-    Decision.ACCEPTED.value: _lp("review decision", "Accepted"),
-    Decision.ACCEPTED_IN_PART.value: _l("Accepted in part"),
-    Decision.NOTED.value: _l("Noted"),
-    Decision.REJECTED.value: _l("Rejected"),
-}
-COMMENT_TYPE_LABELS = {
-    CommentType.GENERAL.value: _l("General"),
-    CommentType.TECHNICAL.value: _l("Technical"),
-    CommentType.EDITORIAL.value: _l("Editorial"),
-}
 # The reviewer is owed a reason when their comment is not (fully) taken up.
 RESPONSE_REQUIRED = {Decision.REJECTED.value, Decision.ACCEPTED_IN_PART.value}
 MAX_RESPONSE_LENGTH = 10_000
@@ -63,14 +56,6 @@ def _require_staff(actor) -> None:
     # actor=None is a trusted command-line caller (imports, benchmarks) with no user.
     if actor is not None and not can_dispose(actor):
         raise PermissionDenied("Only staff may answer comments.")
-
-
-def decision_label(decision: str | None) -> str:
-    return str(DECISION_LABELS.get(decision or "", decision or ""))
-
-
-def comment_type_label(comment_type: str | None) -> str:
-    return str(COMMENT_TYPE_LABELS.get(comment_type or "", comment_type or ""))
 
 
 # --- use cases --------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 One row per top-level comment of a round, in document order (whole-document comments first,
 then by paragraph, then oldest first), with the columns of ISO's commenting template plus the
 reviewer's organisation and region. Replies are appended to their comment's cell. It is a
-staff export, so anonymous comments still name their reviewer.
+staff export, so anonymous comments still name their reviewer — and say so in a column of their
+own, the last one (so the ISO columns stay in their usual order for pasting).
 
 Three formats from the same rows: XLSX (openpyxl), CSV (UTF-8 with a BOM so Excel reads
 Chinese and Arabic correctly) and DOCX (a landscape table, python-docx).
@@ -46,6 +47,7 @@ class MatrixRow:
     proposed_change: str
     disposition: str
     response: str
+    anonymous: str  # "Anonymous to other reviewers" or empty
 
 
 def headers() -> list[str]:
@@ -60,11 +62,12 @@ def headers() -> list[str]:
         _("Proposed change"),
         _("Disposition"),
         _("Response"),
+        _("Anonymous to other reviewers"),
     ]
 
 
 # Relative widths (characters) of the columns in XLSX, and in DOCX as a share of the page.
-COLUMN_WIDTHS = (6, 22, 26, 18, 10, 12, 60, 48, 16, 48)
+COLUMN_WIDTHS = (6, 22, 26, 18, 10, 12, 60, 48, 16, 48, 14)
 
 
 def paragraph_label(comment: Comment) -> str:
@@ -132,6 +135,7 @@ def matrix_rows(review_round: ReviewRound) -> list[MatrixRow]:
                 proposed_change=_clean((comment.proposed_change or "").strip()),
                 disposition=decision_label(disposition.decision) if disposition else "",
                 response=_clean(disposition.response) if disposition else "",
+                anonymous=_("Yes") if comment.anonymous else "",
             )
         )
     return rows

@@ -27,7 +27,7 @@ def _comment_link(comment: Comment) -> str:
 def comment_answered(comment: Comment, disposition: Disposition, actor) -> int:
     """The author hears that the secretariat answered (or changed its answer to) a comment.
     The same answer saved twice notifies once; a different answer is news again."""
-    from portal.reviews.dispositions import decision_label
+    from portal.reviews.labels import decision_label
 
     author = comment.author
     if author is None:
@@ -112,7 +112,7 @@ def round_closed_early(round_, actor) -> int:
 
     from portal.extensions import db
     from portal.reviews.models import ReviewInvitation
-    from portal.reviews.services import format_round_time
+    from portal.reviews.times import format_round_time
 
     invitations = db.session.scalars(
         select(ReviewInvitation).where(
@@ -122,9 +122,10 @@ def round_closed_early(round_, actor) -> int:
         )
     ).all()
     document = round_.version.document.title
-    when = format_round_time(round_, round_.closes_at)
 
     def summary() -> str:
+        # Called in each recipient's locale: the date in their words.
+        when = format_round_time(round_, round_.closes_at)
         return _("Comments on “%(title)s” closed early, on %(when)s", title=document, when=when)
 
     return notify(

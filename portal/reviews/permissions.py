@@ -15,6 +15,10 @@ from enum import Enum
 
 from sqlalchemy import and_, exists, false, or_, select, true
 
+# The one definition of "signed in" and "staff" (active accounts only), re-exported here.
+from portal.accounts.permissions import is_signed_in as is_signed_in
+from portal.accounts.permissions import is_staff as is_staff
+from portal.core.guard import permission
 from portal.core.models import as_utc, utcnow
 from portal.extensions import db
 from portal.reviews.models import (
@@ -29,18 +33,19 @@ from portal.reviews.models import (
 )
 
 
-def _authenticated(user) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
-
-
-def is_staff(user) -> bool:
-    return _authenticated(user) and user.is_staff
-
-
+@permission("manage_reviews")
 def can_manage_reviews(user) -> bool:
+    """Draft documents, versions, rounds, answers, matrices: staff."""
     return is_staff(user)
 
 
+@permission("manage_reviews_round")
+def can_manage_round(user, round_: ReviewRound) -> bool:
+    """Steer a round (reviewers, deadline, closing, reopening), answer its comments."""
+    return is_staff(user)
+
+
+@permission("moderate_reviews")
 def can_moderate(user) -> bool:
     return is_staff(user)
 
@@ -48,13 +53,13 @@ def can_moderate(user) -> bool:
 def invited_filter(user):
     """SQL condition on ReviewInvitation: the invitation belongs to this user (by account or,
     for invitations made before the account existed, by address)."""
-    if not _authenticated(user):
+    if not is_signed_in(user):
         return false()
     return or_(ReviewInvitation.user_id == user.id, ReviewInvitation.email == user.email.lower())
 
 
 def is_invited(user, round_: ReviewRound) -> bool:
-    if not _authenticated(user):
+    if not is_signed_in(user):
         return False
     return bool(
         db.session.scalar(
@@ -65,7 +70,7 @@ def is_invited(user, round_: ReviewRound) -> bool:
 
 def invited_rounds_filter(user):
     """SQL condition on ReviewRound: rounds (opened, not drafts) the user is invited to."""
-    if not _authenticated(user):
+    if not is_signed_in(user):
         return false()
     return and_(
         ReviewRound.status != RoundStatus.DRAFT.value,
@@ -77,7 +82,7 @@ def visible_documents_filter(user):
     """SQL condition on DraftDocument."""
     if is_staff(user):
         return true()
-    if not _authenticated(user):
+    if not is_signed_in(user):
         return false()
     round_ids = select(ReviewInvitation.round_id).where(invited_filter(user))
     version_ids = select(ReviewRound.version_id).where(
@@ -87,6 +92,7 @@ def visible_documents_filter(user):
     return DraftDocument.id.in_(doc_ids)
 
 
+@permission("view_review_document")
 def can_view_document(user, document: DraftDocument) -> bool:
     if is_staff(user):
         return True
@@ -97,6 +103,7 @@ def can_view_document(user, document: DraftDocument) -> bool:
     )
 
 
+@permission("view_review_version")
 def can_view_version(user, version: DocumentVersion) -> bool:
     if is_staff(user):
         return True
@@ -105,6 +112,7 @@ def can_view_version(user, version: DocumentVersion) -> bool:
     return can_view_document(user, version.document)
 
 
+@permission("view_review_round")
 def can_view_round(user, round_: ReviewRound) -> bool:
     if is_staff(user):
         return True
@@ -129,31 +137,65 @@ def round_state(round_: ReviewRound, now: datetime | None = None) -> RoundState:
     return RoundState.OPEN
 
 
+def is_reviewer_of(user, round_: ReviewRound) -> bool:
+    """Staff, or invited to the round: may comment while it is open."""
+    return is_staff(user) or is_invited(user, round_)
+
+
+@permission("comment_in_round")
 def can_comment(user, round_: ReviewRound, now: datetime | None = None) -> bool:
-    if not (is_staff(user) or is_invited(user, round_)):
+    if not is_reviewer_of(user, round_):
         return False
     return round_state(round_, now) is RoundState.OPEN
 
 
+@permission("change_comment")
 def can_change_comment(user, comment: Comment, now: datetime | None = None) -> bool:
     """Authors edit or withdraw their own active comments until the deadline."""
-    if not _authenticated(user) or comment.author_id != user.id:
+    if not is_signed_in(user) or comment.author_id != user.id:
         return False
     if comment.status != CommentStatus.ACTIVE.value:
         return False
     return round_state(comment.round, now) is RoundState.OPEN
 
 
+@permission("see_others_review_comments")
 def sees_others_comments(user, round_: ReviewRound) -> bool:
+    """Whether the viewer reads other reviewers' comments in the round (staff always)."""
     return is_staff(user) or bool(round_.reviewers_see_each_other)
 
 
+def knows_anonymous_authors(user) -> bool:
+    """Staff see who wrote an anonymous comment (marked as such)."""
+    return is_staff(user)
+
+
+def is_own_comment(user, comment: Comment) -> bool:
+    return is_signed_in(user) and comment.author_id == user.id
+
+
+def sees_comment(user, comment: Comment) -> bool:
+    """One comment, in Python (``visible_comments_filter`` is the same rule in SQL)."""
+    if is_staff(user) or is_own_comment(user, comment):
+        return True
+    return (
+        is_signed_in(user)
+        and bool(comment.round.reviewers_see_each_other)
+        and comment.status == CommentStatus.ACTIVE.value
+    )
+
+
+@permission("see_comment_author")
 def sees_author(user, comment: Comment) -> bool:
-    """Anonymous comments hide their author from other reviewers, never from staff."""
-    if is_staff(user):
+    """THE rule for naming a comment's author (pages, "what we heard", API, search).
+
+    Staff always see who wrote a comment, and authors their own. Other reviewers see a name
+    only where the round lets reviewers see each other, and never on an anonymous comment.
+    """
+    if is_staff(user) or is_own_comment(user, comment):
         return True
-    if _authenticated(user) and comment.author_id == user.id:
-        return True
+    if not comment.round.reviewers_see_each_other:
+        return False
     return not comment.anonymous
 
 
@@ -162,7 +204,7 @@ def visible_comments_filter(user, round_: ReviewRound):
     reviewers see active comments of others only if the round allows it, and their own."""
     if is_staff(user):
         return Comment.round_id == round_.id
-    if not _authenticated(user):
+    if not is_signed_in(user):
         return false()
     own = Comment.author_id == user.id
     if round_.reviewers_see_each_other:
@@ -170,3 +212,58 @@ def visible_comments_filter(user, round_: ReviewRound):
             Comment.round_id == round_.id, or_(own, Comment.status == CommentStatus.ACTIVE.value)
         )
     return and_(Comment.round_id == round_.id, own)
+
+
+def sees_reply(user, comment: Comment, reply: Comment) -> bool:
+    """Replies under a visible comment: one's own, active replies to one's own comment (the
+    secretariat's answer), and other active replies where reviewers see each other."""
+    if is_staff(user):
+        return True
+    if not is_signed_in(user):
+        return False
+    if reply.author_id == user.id:
+        return True
+    if reply.status != CommentStatus.ACTIVE.value:
+        return False
+    return comment.author_id == user.id or bool(comment.round.reviewers_see_each_other)
+
+
+@permission("view_heard")
+def can_view_heard(user, round_: ReviewRound) -> bool:
+    """ "What we heard": staff, the round's invited reviewers, and anyone who commented in it."""
+    if can_view_round(user, round_):
+        return True
+    return is_signed_in(user) and bool(
+        db.session.scalar(
+            select(exists().where(Comment.round_id == round_.id, Comment.author_id == user.id))
+        )
+    )
+
+
+def heard_comments_filter(user, round_: ReviewRound, now: datetime | None = None):
+    """SQL condition on Comment for "what we heard" (live top-level comments of the round).
+
+    While the round is open (or not yet open), a round whose reviewers do not see each other
+    shows a reviewer only their own comments there too — the page must not leak what the
+    comment pages hide. Once the round has closed, the page reports every live comment, with
+    authors named per ``sees_author``. Staff always see all.
+    """
+    base = and_(
+        Comment.round_id == round_.id,
+        Comment.parent_id.is_(None),
+        Comment.status == CommentStatus.ACTIVE.value,
+    )
+    if is_staff(user) or round_.reviewers_see_each_other:
+        return base
+    if round_state(round_, now) is RoundState.CLOSED:
+        return base
+    if not is_signed_in(user):
+        return false()
+    return and_(base, Comment.author_id == user.id)
+
+
+def partner_accounts_filter():
+    """SQL condition on User for the "all partners" audience: partner accounts."""
+    from portal.accounts.models import Role, User
+
+    return User.role == Role.PARTNER.value

@@ -2,8 +2,9 @@
 actions), the comment matrix exports, the "needs placing" queue of a new version, the round
 dashboard, and the reviewer-facing "what we heard, what we did" page.
 
-Routes are added to the reviews blueprint (``portal.reviews.views.bp``). Handlers follow one
-order: load the objects (404) → check access (login / 403) → do the work → commit once.
+Routes are added to the reviews blueprint (``portal.reviews.web.bp``). Handlers follow one
+order: load the objects (404) → ``require``/``ensure`` a permission → ``attempt`` the use case;
+the request commits once.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal.core.forms import choice_list
+from portal.core.guard import ensure, require
 from portal.core.pagination import paginate
 from portal.core.security import plain_query_args
-from portal.core.services import FORM_ERROR, PermissionDenied, ValidationError
-from portal.extensions import db, login_manager
+from portal.core.services import FORM_ERROR
+from portal.core.transaction import attempt
+from portal.extensions import db
 from portal.reviews import dashboard as round_dashboard
 from portal.reviews.carryover import (
-    can_view_heard,
     carry_from_previous,
     heard,
     heard_query,
@@ -58,15 +60,17 @@ from portal.reviews.models import (
 )
 from portal.reviews.services import register_publish_hook
 from portal.reviews.staff_forms import BulkDispositionForm, DispositionForm, PlacementForm
-from portal.reviews.views import bp
-from portal.staff.views import optional_url, staff_required
+from portal.reviews.web import bp
+from portal.staff.views import optional_url
 
 # Publishing version n+1 carries the comments of version n onto it, in the same transaction.
 register_publish_hook(carry_from_previous)
 
 
 def _round_or_404(round_id: int) -> ReviewRound:
-    return db.session.get(ReviewRound, round_id) or abort(404)
+    review_round = db.session.get(ReviewRound, round_id) or abort(404)
+    ensure("manage_reviews_round", review_round)
+    return review_round
 
 
 def paragraph_label(paragraph: Paragraph | None) -> str:
@@ -152,7 +156,7 @@ def _render_comments(
 
 
 @bp.route("/rounds/<int:round_id>/comments")
-@staff_required
+@require("manage_reviews")
 def staff_comments(round_id: int):
     return _render_comments(_round_or_404(round_id))
 
@@ -163,7 +167,7 @@ def _back_to_list(review_round: ReviewRound, anchor: str = "") -> str:
 
 
 @bp.route("/rounds/<int:round_id>/comments/<int:comment_id>/disposition", methods=["POST"])
-@staff_required
+@require("manage_reviews")
 def staff_dispose(round_id: int, comment_id: int):
     review_round = _round_or_404(round_id)
     comment = db.session.get(Comment, comment_id)
@@ -172,30 +176,29 @@ def staff_dispose(round_id: int, comment_id: int):
     form = _disposition_form(comment, formdata=request.form)
     if not form.validate_on_submit():
         return _render_comments(review_round, forms={comment.id: form}, status=400)
-    try:
-        dispose_comment(
-            comment, current_user, decision=form.decision.data, response=form.response.data
-        )
-    except PermissionDenied:
-        abort(403)
-    except ValidationError as err:
-        db.session.rollback()
+    outcome = attempt(
+        dispose_comment,
+        comment,
+        current_user,
+        decision=form.decision.data,
+        response=form.response.data,
+    )
+    if not outcome:
         comment = db.session.get(Comment, comment_id)
         form = _disposition_form(comment, formdata=request.form)
-        for name, message in err.errors.items():
+        for name, message in outcome.field_errors.items():
             target = getattr(form, name, None) if name != FORM_ERROR else None
             if target is not None:
                 target.errors = [*target.errors, message]
             else:
                 form.decision.errors = [*form.decision.errors, message]
         return _render_comments(review_round, forms={comment.id: form}, status=400)
-    db.session.commit()
     flash(_("Answer saved for comment #%(id)d.", id=comment.id), "success")
     return redirect(_back_to_list(review_round, f"#comment-{comment.id}"))
 
 
 @bp.route("/rounds/<int:round_id>/comments/bulk", methods=["POST"])
-@staff_required
+@require("manage_reviews")
 def staff_bulk_dispose(round_id: int):
     review_round = _round_or_404(round_id)
     form = BulkDispositionForm(prefix="bulk")
@@ -204,23 +207,22 @@ def staff_bulk_dispose(round_id: int):
     if not form.validate_on_submit():
         return _render_comments(review_round, bulk_form=form, selected=selected, status=400)
     comments = comments_for_bulk(review_round, selected)
-    try:
-        dispose_comments(
-            comments, current_user, decision=form.decision.data, response=form.response.data
-        )
-    except PermissionDenied:
-        abort(403)
-    except ValidationError as err:
-        db.session.rollback()
+    outcome = attempt(
+        dispose_comments,
+        comments,
+        current_user,
+        decision=form.decision.data,
+        response=form.response.data,
+    )
+    if not outcome:
         form = BulkDispositionForm(prefix="bulk")
-        errors = dict(err.errors)
+        errors = dict(outcome.field_errors)
         for name in ("decision", "response"):
             if name in errors:
                 getattr(form, name).errors = [errors.pop(name)]
         return _render_comments(
             review_round, bulk_form=form, bulk_errors=errors, selected=selected, status=400
         )
-    db.session.commit()
     flash(
         _(
             "%(n)d comments answered: %(decision)s.",
@@ -233,7 +235,7 @@ def staff_bulk_dispose(round_id: int):
 
 
 @bp.route("/rounds/<int:round_id>/matrix.<fmt>")
-@staff_required
+@require("manage_reviews")
 def staff_matrix(round_id: int, fmt: str):
     review_round = _round_or_404(round_id)
     if fmt not in EXPORTS:
@@ -312,7 +314,7 @@ def _render_queue(
 @bp.route(
     "/documents/<int:document_id>/versions/<int:number>/needs-placing", methods=["GET", "POST"]
 )
-@staff_required
+@require("manage_reviews")
 def staff_needs_placing(document_id: int, number: int):
     version = _version_or_404(document_id, number)
     if request.method == "GET":
@@ -333,15 +335,10 @@ def staff_needs_placing(document_id: int, number: int):
         if paragraph is None:
             form.paragraph.errors = [_("Choose a paragraph of this version.")]
             return _render_queue(version, {comment.id: form}, 400)
-    try:
-        place_comment(comment, version, paragraph, current_user)
-    except PermissionDenied:
-        abort(403)
-    except ValidationError as err:
-        db.session.rollback()
-        form.paragraph.errors = list(err.errors.values())
+    outcome = attempt(place_comment, comment, version, paragraph, current_user)
+    if not outcome:
+        form.paragraph.errors = list(outcome.field_errors.values())
         return _render_queue(version, {comment.id: form}, 400)
-    db.session.commit()
     flash(
         _("Comment #%(id)d placed on %(where)s.", id=comment.id, where=paragraph_label(paragraph)),
         "success",
@@ -353,7 +350,7 @@ def staff_needs_placing(document_id: int, number: int):
 
 
 @bp.route("/rounds/<int:round_id>/dashboard")
-@staff_required
+@require("manage_reviews")
 def staff_dashboard(round_id: int):
     review_round = _round_or_404(round_id)
     by_region, by_group, overall = round_dashboard.response_rates(review_round)
@@ -422,13 +419,10 @@ def review_placing_queues() -> list[tuple[DocumentVersion, int]]:
 
 @bp.route("/rounds/<int:round_id>/heard")
 def heard_page(round_id: int):
-    review_round = _round_or_404(round_id)
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not can_view_heard(current_user, review_round):
-        abort(403)
+    review_round = db.session.get(ReviewRound, round_id) or abort(404)
+    ensure("view_heard", review_round)
     # Thousands of comments: a page at a time (a paragraph may continue on the next page).
-    page = paginate(heard_query(review_round))
+    page = paginate(heard_query(review_round, current_user))
     groups = heard(review_round, current_user, version_url, page.items)
     return render_template(
         "reviews/heard.html",

@@ -26,6 +26,7 @@ HEADERS = [
     "Proposed change",
     "Disposition",
     "Response",
+    "Anonymous to other reviewers",
 ]
 ZH_COMMENT = "建议在第3段中加入关于非正规住区的数据。"
 ZH_CHANGE = "增加“非正规住区改造”一词。"
@@ -82,7 +83,8 @@ def _check_rows(rows):
     assert [r[4] for r in body] == ["Whole document", "1", "3"]
     whole, p1, p3 = body
     assert whole[6].lstrip("'") == "=1+1 总体意见"
-    assert p1[1] == "أمل حسن"  # anonymous to reviewers, never to staff
+    assert p1[1] == "أمل حسن"  # anonymous to reviewers, never to staff …
+    assert p1[10] == "Yes" and p3[10] == "" and whole[10] == ""  # … and marked so
     assert p1[2] == "المعهد العربي لإنماء المدن"
     assert p1[3] == "Northern Africa"
     assert p1[5] == "Editorial"

@@ -250,6 +250,48 @@ def _bulk_partners(org, n):
     db.session.commit()
 
 
+def test_a_stopping_worker_finishes_its_batch_and_hands_the_job_back(
+    app, org, staff, seed_markdown, monkeypatch
+):
+    """SIGTERM mid-job (a deploy): the batch in hand is committed, the rest of the job goes
+    back to the queue at once, and the next worker continues where it stopped."""
+    import portal.core.worker as worker
+
+    _bulk_partners(org, 120)
+    _doc, version = publish_seed(seed_markdown, staff)
+    services.open_round(
+        version,
+        title="All partners",
+        audience_kind="all-partners",
+        audience={},
+        opens_at=utcnow(),
+        closes_at=utcnow() + timedelta(days=7),
+        timezone="UTC",
+        instructions="",
+        reviewers_see_each_other=False,
+        allow_anonymous=False,
+        actor=staff,
+    )
+    db.session.commit()
+    stopping = iter([False, True])  # asked before the job, then after its first batch
+    monkeypatch.setattr(worker, "stop_requested", lambda: next(stopping, True))
+    assert run_pending_jobs(batch_size=50) == 1
+    db.session.expire_all()
+    job = db.session.scalar(select(BackgroundJob))
+    assert (job.status, job.done, job.claimed_until) == ("running", 50, None)
+    assert db.session.scalar(select(func.count(ReviewInvitation.id))) == 50
+
+    monkeypatch.setattr(worker, "stop_requested", lambda: False)
+    assert run_pending_jobs(batch_size=50) == 1  # no lease to wait out
+    db.session.expire_all()
+    job = db.session.scalar(select(BackgroundJob))
+    assert (job.status, job.done, job.total) == ("done", job.total, job.total)
+    assert job.total >= 120
+    assert db.session.scalar(select(func.count(ReviewInvitation.id))) == job.total
+    mails = db.session.scalars(select(OutgoingMail.to_address)).all()
+    assert len(mails) == len(set(mails)) == job.total  # nobody twice
+
+
 def test_job_invites_1200_partners_in_batches_with_one_mail_each(
     app, org, staff, seed_markdown, smtp_server, client
 ):
@@ -333,19 +375,40 @@ def test_link_for_an_address_without_account_creates_one_to_set_a_password(
     round_ = open_emails_round(version, staff, ["newcomer@ngo.example"])
     db.session.commit()
     run_pending_jobs()
-    resp = client.get(f"/reviews/r/{_token_for(round_, 'newcomer@ngo.example')}")
+    link = f"/reviews/r/{_token_for(round_, 'newcomer@ngo.example')}"
+    # Following the link (as a mail scanner would) creates nothing: it shows a button.
+    page = client.get(link)
+    assert page.status_code == 200 and "Create my reviewer account" in page.get_data(as_text=True)
+    assert db.session.scalar(select(User).where(User.email == "newcomer@ngo.example")) is None
+    resp = client.post(link)
     assert resp.status_code == 302 and "/account/welcome/" in resp.headers["Location"]
     user = db.session.scalar(select(User).where(User.email == "newcomer@ngo.example"))
     assert user.role == "reviewer" and user.password_hash is None
     invitation = db.session.scalar(select(ReviewInvitation))
     assert invitation.user_id == user.id
-    # Setting the password through the accounts flow, then logging in, opens the round.
-    client.post(
-        resp.headers["Location"],
+    # The same link again (before a password is chosen) goes straight to choosing one.
+    again = client.get(link)
+    assert again.status_code == 302 and "/account/welcome/" in again.headers["Location"]
+    # Setting the password through the accounts flow, then logging in, lands on the round.
+    choose = client.get(resp.headers["Location"])
+    done = client.post(
+        choose.headers["Location"],
         data={"password": "a long new password 123", "confirm": "a long new password 123"},
     )
-    login(client, "newcomer@ngo.example", "a long new password 123")
-    page = client.get(f"/reviews/rounds/{round_.id}")
+    assert done.status_code == 302 and "/account/login" in done.headers["Location"]
+    login_page = client.get(done.headers["Location"])
+    assert f"/reviews/rounds/{round_.id}" in login_page.get_data(as_text=True)
+    landed = client.post(
+        done.headers["Location"],
+        data={
+            "email": "newcomer@ngo.example",
+            "password": "a long new password 123",
+            "next": f"/reviews/rounds/{round_.id}",
+        },
+    )
+    assert landed.status_code == 302
+    assert landed.headers["Location"].endswith(f"/reviews/rounds/{round_.id}")
+    page = client.get(landed.headers["Location"])
     assert page.status_code == 200
     assert "First review" in page.get_data(as_text=True)
 
