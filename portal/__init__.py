@@ -128,7 +128,6 @@ def register_blueprints(app: Flask) -> None:
     import portal.api.catalogue  # noqa: F401
     import portal.api.reviews  # noqa: F401
     import portal.api.search  # noqa: F401
-    import portal.consultations.records_views  # noqa: F401
     import portal.partners.home_views  # noqa: F401  (the home page, on the core blueprint)
     import portal.partners.manage_views  # noqa: F401
     import portal.reviews.edit_views  # noqa: F401  (version N+1 edited in the browser)

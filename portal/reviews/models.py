@@ -395,5 +395,6 @@ JOBS_QUEUE = register_queue(
         waiting=lambda: BackgroundJob.status.in_(("queued", "running")),
         error_column="error",
         order=lambda: (BackgroundJob.id,),
+        revive={"status": "queued", "finished_at": None},
     )
 )

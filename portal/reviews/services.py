@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.core.audit import record_audit
+from portal.core.content_language import check_language
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ServiceError, ValidationError, actor_id
 from portal.extensions import db
@@ -41,7 +42,7 @@ from portal.reviews.models import (
     Section,
     VersionStatus,
 )
-from portal.reviews.times import format_round_time  # noqa: F401 - kept importable here
+from portal.reviews.times import format_round_time, round_time_for  # noqa: F401
 
 INVITATION_JOB = "review-invitations"
 MAX_COMMENT_CHARS = 20_000
@@ -385,26 +386,27 @@ def close_round(round_: ReviewRound, actor) -> ReviewRound:
 # --- Comments --------------------------------------------------------------------------------
 
 
-def _closed_message(round_: ReviewRound) -> str:
+def _closed_message(round_: ReviewRound, user=None) -> str:
+    when = round_time_for(user)  # in the reader's own time zone when they chose one
     state = permissions.round_state(round_)
     if state is permissions.RoundState.NOT_YET_OPEN:
         return _(
             "Commenting has not opened yet. This round opens on %(when)s.",
-            when=format_round_time(round_, round_.opens_at),
+            when=when(round_, round_.opens_at),
         )
     if state is permissions.RoundState.DRAFT:
         return _("This review round has not been opened.")
     return _(
         "Commenting closed on %(when)s. Comments can no longer be added, edited or withdrawn.",
-        when=format_round_time(round_, round_.closes_at),
+        when=when(round_, round_.closes_at),
     )
 
 
 def check_can_comment(round_: ReviewRound, user) -> None:
-    if not (permissions.is_staff(user) or permissions.is_invited(user, round_)):
+    if not permissions.is_reviewer_of(user, round_):
         raise PermissionDenied(_("You are not invited to review in this round."))
     if permissions.round_state(round_) is not permissions.RoundState.OPEN:
-        raise CommentingClosed(_closed_message(round_))
+        raise CommentingClosed(_closed_message(round_, user))
 
 
 def locate_quote(paragraph: Paragraph, quote: str, near: int | None = None) -> tuple[int, int]:
@@ -481,12 +483,14 @@ def post_comment(
     quote: str | None = None,
     parent: Comment | None = None,
     anonymous: bool = False,
+    language: str | None = None,
 ) -> Comment:
     """A comment on a paragraph (optionally on a quoted passage in it), on the whole document
     (``paragraph=None``) or a reply (``parent``). ``quote`` (the passage's text) is located in
     the paragraph; ``quote_start``/``quote_end`` are offsets sent by the browser's selection."""
     check_can_comment(round_, user)
     errors = _validate_comment_fields(body, comment_type, proposed_change)
+    language = check_language(language, errors)  # chosen on the form; None: detected
     if paragraph is not None and paragraph.version_id != round_.version_id:
         errors["_form"] = _("That paragraph is not part of the version under review.")
     if parent is not None:
@@ -494,11 +498,7 @@ def post_comment(
             errors["_form"] = _("You can only reply to comments in this round.")
         elif parent.status != CommentStatus.ACTIVE.value:
             errors["_form"] = _("That comment is no longer shown; it cannot be answered.")
-        elif (
-            not permissions.is_staff(user)
-            and parent.author_id != user.id
-            and not round_.reviewers_see_each_other
-        ):
+        elif not permissions.sees_comment(user, parent):
             raise PermissionDenied(_("You cannot see that comment."))
         paragraph = parent.paragraph
     if anonymous and not round_.allow_anonymous:
@@ -537,6 +537,7 @@ def post_comment(
         organization_id=user.organization_id,
         anonymous=bool(anonymous),
         status=CommentStatus.ACTIVE.value,
+        language=language,
     )
     db.session.add(comment)
     db.session.flush()
@@ -562,7 +563,7 @@ def edit_comment(
             _("This comment was withdrawn or hidden and can no longer be edited.")
         )
     if permissions.round_state(comment.round) is not permissions.RoundState.OPEN:
-        raise CommentingClosed(_closed_message(comment.round))
+        raise CommentingClosed(_closed_message(comment.round, actor))
     errors = _validate_comment_fields(body, comment_type, proposed_change)
     if errors:
         raise ValidationError(errors)
@@ -580,7 +581,7 @@ def withdraw_comment(comment: Comment, actor) -> Comment:
     if comment.status != CommentStatus.ACTIVE.value:
         raise CommentingClosed(_("This comment was already withdrawn or hidden."))
     if permissions.round_state(comment.round) is not permissions.RoundState.OPEN:
-        raise CommentingClosed(_closed_message(comment.round))
+        raise CommentingClosed(_closed_message(comment.round, actor))
     comment.status = CommentStatus.WITHDRAWN.value
     db.session.flush()
     return comment

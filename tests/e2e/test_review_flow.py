@@ -142,7 +142,7 @@ def test_review_from_upload_to_comment_matrix(page, browser, live_server, runner
     with open(download.path(), "rb") as fh:  # Playwright's temp file has no .xlsx suffix
         sheet = load_workbook(io.BytesIO(fh.read())).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:10] == (
+    assert rows[0] == (
         "No.",
         "Reviewer",
         "Organisation",
@@ -153,6 +153,7 @@ def test_review_from_upload_to_comment_matrix(page, browser, live_server, runner
         "Proposed change",
         "Disposition",
         "Response",
+        "Anonymous to other reviewers",
     )
     assert rows[1] == (
         1,
@@ -165,5 +166,6 @@ def test_review_from_upload_to_comment_matrix(page, browser, live_server, runner
         PROPOSED,
         "Accepted in part",
         RESPONSE,
+        None,  # a signed comment: the anonymity column is empty
     )
     assert len(rows) == 2

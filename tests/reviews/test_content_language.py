@@ -35,3 +35,28 @@ def test_a_comment_gets_its_language_detected_and_shown(client, review_round, re
     db.session.add(comment)
     db.session.commit()
     assert comment.language == "fr"
+
+
+def test_the_comment_form_offers_a_language_and_the_choice_is_kept(client, review_round, reviewer):
+    from sqlalchemy import select
+
+    login(client, reviewer.email)
+    form_page = client.get(f"/reviews/rounds/{review_round.id}/comment").get_data(as_text=True)
+    assert re.search(r'<select[^>]*name="language"', form_page)
+    # Short text the detector cannot place: the reviewer says it is Russian.
+    resp = client.post(
+        f"/reviews/rounds/{review_round.id}/comment",
+        data={"comment_type": "general", "body": "Согласны.", "language": "ru"},
+    )
+    assert resp.status_code in (302, 303), resp.status_code
+    comment = db.session.scalar(select(Comment).where(Comment.body == "Согласны."))
+    assert comment.language == "ru"
+    page = client.get(f"/reviews/rounds/{review_round.id}/comment").get_data(as_text=True)
+    assert '<div class="comment-body" lang="ru" dir="auto">Согласны.</div>' in page
+
+    bad = client.post(
+        f"/reviews/rounds/{review_round.id}/comment",
+        data={"comment_type": "general", "body": "Another one.", "language": "??"},
+    )
+    assert bad.status_code == 400
+    assert "Give a language code such as en, fr or zh." in bad.get_data(as_text=True)
