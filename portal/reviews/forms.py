@@ -154,10 +154,6 @@ class HideCommentForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
-    pass
-
-
 class AddReviewersForm(FlaskForm):
     """Reviewers added to an opened round: any mix of groups, organisations and addresses."""
 

@@ -107,12 +107,10 @@ def run_pending_jobs(max_jobs: int | None = None, batch_size: int = BATCH_SIZE) 
             log.exception("Review job %s failed", job_id)
             error = f"{type(exc).__name__}: {exc}"
             dead = queue.fail(db.session, JOBS_QUEUE, [(job_id, attempts)], error)
-            if dead:
-                db.session.execute(
-                    update(BackgroundJob)
-                    .where(BackgroundJob.id == job_id)
-                    .values(status="failed", finished_at=utcnow())
-                )
+            values = {"status": "failed", "finished_at": utcnow()} if dead else {"status": "queued"}
+            db.session.execute(
+                update(BackgroundJob).where(BackgroundJob.id == job_id).values(**values)
+            )
             db.session.commit()
         ran += 1
     return ran

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
-from portal.core.forms import choice_list
+from portal.core.forms import ConfirmForm, choice_list
 from portal.core.guard import can, require
 from portal.core.services import ValidationError
 from portal.core.transaction import attempt
@@ -19,7 +19,6 @@ from portal.reviews import permissions, services, steering
 from portal.reviews.audience import EmailList, parse_email_list
 from portal.reviews.forms import (
     AddReviewersForm,
-    ConfirmForm,
     DeadlineForm,
     RoundForm,
     timezone_choices,

@@ -18,7 +18,7 @@ def test_draft_text_has_the_document_language_and_the_tools_keep_the_interface_l
     html = client.get(f"/reviews/rounds/{review_round.id}?lang=ar").get_data(as_text=True)
     assert '<html lang="ar" dir="rtl">' in html
     assert "<article>" in html  # no lang on the whole article any more
-    bodies = re.findall(r'<span class="para-body"([^>]*)>', html)
+    bodies = re.findall(r'<div class="para-body"[^>]*?( lang=[^>]*)>', html)
     assert bodies and all('lang="zh" dir="auto"' in attrs for attrs in bodies)
     # The "comment on this paragraph" links sit outside any element with lang="zh".
     tools = html.split('class="para-tools"')[1].split("</div>")[0]
