@@ -66,6 +66,7 @@ class Queue:
     key: str | None = None  # column: at most one worker holds the rows of a key at a time
     error_column: str = "last_error"
     order: Callable[[], Sequence[Any]] | None = None  # claim order (default: due time, id)
+    revive: dict[str, Any] = field(default_factory=dict)  # values when a dead item is re-queued
 
     def col(self, name: str):
         return getattr(self.model, name)
@@ -298,8 +299,14 @@ def retry_dead(session: Session, queue: Queue) -> int:
     m = queue.model
     result = session.execute(
         update(m)
-        .where(m.dead_at.is_not(None), queue.is_waiting())
-        .values(dead_at=None, attempts=0, next_attempt_at=utcnow(), claimed_until=None)
+        .where(m.dead_at.is_not(None))
+        .values(
+            dead_at=None,
+            attempts=0,
+            next_attempt_at=utcnow(),
+            claimed_until=None,
+            **queue.revive,
+        )
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
@@ -321,7 +328,7 @@ class QueueStats:
 def stats(session: Session, queue: Queue, now: datetime | None = None) -> QueueStats:
     now = now or utcnow()
     m = queue.model
-    live = m.dead_at.is_(None)
+    live = and_(m.dead_at.is_(None), queue.is_waiting())
     depth, oldest, failing, claimed, dead = session.execute(
         select(
             func.count(m.id).filter(live),
@@ -329,7 +336,7 @@ def stats(session: Session, queue: Queue, now: datetime | None = None) -> QueueS
             func.count(m.id).filter(live, m.attempts > 0),
             func.count(m.id).filter(live, m.claimed_until > now),
             func.count(m.id).filter(m.dead_at.is_not(None)),
-        ).where(queue.is_waiting())
+        )
     ).one()
     return QueueStats(depth or 0, oldest, failing or 0, claimed or 0, dead or 0)
 

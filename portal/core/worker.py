@@ -41,11 +41,12 @@ def run_loop(name: str, steps: list[tuple[str, Step]], *, interval: float, once:
     """Run ``steps`` every ``interval`` seconds until Ctrl-C or SIGTERM.
 
     SIGTERM (how systemd and other service managers stop a worker) is graceful: the step in
-    progress finishes its current batch (``stop_requested``) and the loop ends; between rounds
-    it ends at once. A second SIGTERM, or Ctrl-C, interrupts at once: the open transaction
-    rolls back, which releases its claims (search rows are locked, not leased), so nothing is
-    lost. A failing step is logged and the loop goes on (the database or SMTP server may be
-    briefly away); with ``once`` the failure propagates so scripts and tests see it.
+    progress finishes and records its current batch, hands back what it had not started
+    (``stop_requested``; portal.core.queue) and the loop ends; between rounds it ends at once. A
+    second SIGTERM, or Ctrl-C, interrupts at once: the open transaction rolls back, and the
+    items this worker had claimed come back to every worker when their lease runs out, so
+    nothing is lost. A failing step is logged and the loop goes on (the database or SMTP server
+    may be briefly away); with ``once`` the failure propagates so scripts and tests see it.
     """
 
     def _on_sigterm(_signum, _frame):

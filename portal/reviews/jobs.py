@@ -42,7 +42,8 @@ from portal.reviews.models import (
     ReviewRound,
     RoundStatus,
 )
-from portal.reviews.services import INVITATION_JOB, format_round_time
+from portal.reviews.services import INVITATION_JOB
+from portal.reviews.times import format_round_time, reader_timezones
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -106,12 +107,10 @@ def run_pending_jobs(max_jobs: int | None = None, batch_size: int = BATCH_SIZE) 
             log.exception("Review job %s failed", job_id)
             error = f"{type(exc).__name__}: {exc}"
             dead = queue.fail(db.session, JOBS_QUEUE, [(job_id, attempts)], error)
-            if dead:
-                db.session.execute(
-                    update(BackgroundJob)
-                    .where(BackgroundJob.id == job_id)
-                    .values(status="failed", finished_at=utcnow())
-                )
+            values = {"status": "failed", "finished_at": utcnow()} if dead else {"status": "queued"}
+            db.session.execute(
+                update(BackgroundJob).where(BackgroundJob.id == job_id).values(**values)
+            )
             db.session.commit()
         ran += 1
     return ran
@@ -125,10 +124,12 @@ def _mail_rows(
     default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
     rows = []
     now = utcnow()
-    deadline = format_round_time(round_, round_.closes_at)
+    zones = reader_timezones(uid for uid, _email in batch)
     for user_id, email in batch:
         user = users.get(user_id) if user_id else None
         locale = (user.locale if user else None) or default_locale
+        with force_locale(locale):  # the deadline in the reader's words and time zone
+            deadline = format_round_time(round_, round_.closes_at, zones.get(user_id))
         token = invitation_token(round_.id, email)
         context = {
             "lang": locale,

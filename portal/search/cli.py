@@ -29,10 +29,19 @@ def _console() -> Console:
 @click.option("--retries", default=3, show_default=True, help="Extra passes over rows that fail.")
 @click.option("--due-only", is_flag=True, help="Skip rows still waiting out their backoff.")
 def sync_command(retries: int, due_only: bool) -> None:
-    """Apply every pending outbox row; exit 1 if some still fail after the retries."""
+    """Apply every pending outbox row (dead letters included, unless --due-only); exit 1 if
+    some still fail after the retries."""
+    from portal.core import queue
+    from portal.core.transaction import committing
+    from portal.search.models import SEARCH_QUEUE
     from portal.search.outbox import apply_pending, pending_count
 
     console = _console()
+    if not due_only:
+        with committing():
+            revived = queue.retry_dead(db.session, SEARCH_QUEUE)
+        if revived:
+            console.print(f"{revived} dead-lettered row(s) queued again.")
     applied, delay = 0, 1.0
     for attempt in range(retries + 1):
         report = apply_pending(current_app, due_only=due_only and attempt == 0)
@@ -80,7 +89,6 @@ def _targets():
 def rebuild_command() -> None:
     """Build fresh indexes from the database and swap them in atomically."""
     from portal.search.documents import all_docs, count_docs
-    from portal.search.models import SearchOutbox
 
     console = _console()
     # Outbox rows queued before the rebuild are covered by it: the rebuild reads the database
@@ -165,11 +173,12 @@ def status_command() -> None:
         except Exception as err:  # an operator wants to see the outage, not a traceback
             size = f"unreachable ({type(err).__name__}: {err})"
         console.print(f"{backend.name}: capabilities {caps}; documents {size}")
-    pending, failing, oldest = db.session.execute(
-        select(
-            func.count(SearchOutbox.id),
-            func.count(SearchOutbox.id).filter(SearchOutbox.attempts > 0),
-            func.min(SearchOutbox.created_at),
-        )
-    ).one()
-    console.print(f"outbox: {pending} pending, {failing} failing, oldest {oldest or '—'}")
+    from portal.core.queue import stats
+    from portal.search.models import SEARCH_QUEUE
+
+    figures = stats(db.session, SEARCH_QUEUE)
+    pending = figures.depth + figures.dead
+    console.print(
+        f"outbox: {pending} pending, {figures.failing} failing, {figures.dead} dead, "
+        f"oldest {figures.oldest or '—'}"
+    )

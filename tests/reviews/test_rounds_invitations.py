@@ -250,6 +250,48 @@ def _bulk_partners(org, n):
     db.session.commit()
 
 
+def test_a_stopping_worker_finishes_its_batch_and_hands_the_job_back(
+    app, org, staff, seed_markdown, monkeypatch
+):
+    """SIGTERM mid-job (a deploy): the batch in hand is committed, the rest of the job goes
+    back to the queue at once, and the next worker continues where it stopped."""
+    import portal.core.worker as worker
+
+    _bulk_partners(org, 120)
+    _doc, version = publish_seed(seed_markdown, staff)
+    services.open_round(
+        version,
+        title="All partners",
+        audience_kind="all-partners",
+        audience={},
+        opens_at=utcnow(),
+        closes_at=utcnow() + timedelta(days=7),
+        timezone="UTC",
+        instructions="",
+        reviewers_see_each_other=False,
+        allow_anonymous=False,
+        actor=staff,
+    )
+    db.session.commit()
+    stopping = iter([False, True])  # asked before the job, then after its first batch
+    monkeypatch.setattr(worker, "stop_requested", lambda: next(stopping, True))
+    assert run_pending_jobs(batch_size=50) == 1
+    db.session.expire_all()
+    job = db.session.scalar(select(BackgroundJob))
+    assert (job.status, job.done, job.claimed_until) == ("running", 50, None)
+    assert db.session.scalar(select(func.count(ReviewInvitation.id))) == 50
+
+    monkeypatch.setattr(worker, "stop_requested", lambda: False)
+    assert run_pending_jobs(batch_size=50) == 1  # no lease to wait out
+    db.session.expire_all()
+    job = db.session.scalar(select(BackgroundJob))
+    assert (job.status, job.done, job.total) == ("done", job.total, job.total)
+    assert job.total >= 120
+    assert db.session.scalar(select(func.count(ReviewInvitation.id))) == job.total
+    mails = db.session.scalars(select(OutgoingMail.to_address)).all()
+    assert len(mails) == len(set(mails)) == job.total  # nobody twice
+
+
 def test_job_invites_1200_partners_in_batches_with_one_mail_each(
     app, org, staff, seed_markdown, smtp_server, client
 ):

@@ -169,3 +169,71 @@ def test_sigterm_lets_the_current_step_finish_then_the_worker_stops(app, capsys)
     assert "one: batch done" in out
     assert "stopped (SIGTERM)" in out
     assert signal.getsignal(signal.SIGTERM) is not None  # previous handler restored
+
+
+# --- the one job queue (portal.core.queue), shared by mail, search and review jobs ------------
+
+
+def test_many_workers_claim_from_the_job_queue_with_no_duplicate_and_no_loss(app):
+    """Eight workers (each its own database connection) drain 2,000 mails through the generic
+    claim at the same time: every item is taken exactly once. PostgreSQL: SKIP LOCKED; SQLite:
+    one atomic UPDATE per claim, writers take turns."""
+    from sqlalchemy.orm import Session
+
+    from portal.core import queue as job_queue
+    from portal.notifications.models import MAIL_QUEUE, OutgoingMail, new_message_token
+
+    now = utcnow()
+    db.session.execute(
+        insert(OutgoingMail),
+        [
+            {
+                "to_address": f"w{n}@example.org",
+                "subject": "s",
+                "body_text": "b",
+                "created_at": now,
+                "next_attempt_at": now,
+                "attempts": 0,
+                "message_token": new_message_token(),
+            }
+            for n in range(2000)
+        ],
+    )
+    db.session.commit()
+    expected = set(db.session.scalars(select(OutgoingMail.id)))
+    engine = db.engine
+    workers = 8 if db.engine.dialect.name == "postgresql" else 4
+    start = threading.Barrier(workers)
+    taken: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def worker(name: str) -> None:
+        mine = taken.setdefault(name, [])
+        try:
+            with Session(engine) as session:
+                start.wait()
+                while True:
+                    claimed = job_queue.claim(session, MAIL_QUEUE, 25)
+                    if not claimed:
+                        break
+                    ids = [c.id for c in claimed]
+                    mine.extend(ids)
+                    job_queue.complete(session, MAIL_QUEUE, ids, sent_at=utcnow())
+                    session.commit()
+        except BaseException as err:  # surfaced below
+            errors.append(err)
+
+    threads = [
+        threading.Thread(target=worker, args=(f"w{n}",), name=f"w{n}") for n in range(workers)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    assert not errors, errors
+    claimed_all = [i for ids in taken.values() for i in ids]
+    assert len(claimed_all) - len(set(claimed_all)) == 0  # no duplicate
+    assert set(claimed_all) == expected  # no loss
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).where(OutgoingMail.sent_at.is_(None))) == 0
+    assert sum(1 for ids in taken.values() if ids) >= 2  # they really shared the work
