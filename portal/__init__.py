@@ -128,9 +128,11 @@ def register_blueprints(app: Flask) -> None:
     import portal.api.catalogue  # noqa: F401
     import portal.api.reviews  # noqa: F401
     import portal.api.search  # noqa: F401
-    import portal.consultations.records_views  # noqa: F401
     import portal.partners.home_views  # noqa: F401  (the home page, on the core blueprint)
     import portal.partners.manage_views  # noqa: F401
+    import portal.reviews.edit_views  # noqa: F401  (version N+1 edited in the browser)
+    import portal.reviews.media  # noqa: F401  (images of imported drafts, permission-checked)
+    import portal.reviews.reading  # noqa: F401  (template helpers for reading and commenting)
     import portal.reviews.staff_views  # noqa: F401  (staff review pages on the reviews blueprint)
     from portal.accounts.views import bp as accounts_bp
     from portal.agreements.views import bp as agreements_bp

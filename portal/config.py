@@ -70,6 +70,8 @@ class Config:
         "jpeg",
     }
     SEARCH_URL = _env("SEARCH_URL", "database")
+    # Index names start with this: several portals (or test runs) can share one cluster.
+    SEARCH_INDEX_PREFIX = _env("SEARCH_INDEX_PREFIX", "portal")
     SMTP_URL = _env("SMTP_URL", "smtp://127.0.0.1:1025")  # scripts/run: MailDev
     MAIL_FROM = _env("MAIL_FROM", "Partnership Portal <no-reply@portal.localhost>")
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")

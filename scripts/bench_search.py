@@ -223,7 +223,25 @@ def make_app(database_url: str, search_url: str):
     return app
 
 
-def bench_backend(label: str, app, docs, size: int, queries: dict[str, list[str]]) -> dict:
+def settle(pid: int | None, idle_share: float = 0.1, limit_s: float = 120.0) -> float:
+    """Wait until the engine process is idle (under ``idle_share`` of a core for 2 s) after
+    a rebuild: its merges and indexing must not be billed to the first query class."""
+    if not pid:
+        return 0.0
+    started = time.monotonic()
+    last = cpu_ms(pid)
+    while time.monotonic() - started < limit_s:
+        time.sleep(2)
+        now = cpu_ms(pid)
+        if now - last < 2000 * idle_share:
+            break
+        last = now
+    return time.monotonic() - started
+
+
+def bench_backend(
+    label: str, app, docs, size: int, queries: dict[str, list[str]], rounds: int = 1
+) -> dict:
     from portal.search.registry import get_backend, is_database
     from tests.search.relevance import corpus as relevance_corpus
     from tests.search.relevance import evaluate
@@ -241,6 +259,8 @@ def bench_backend(label: str, app, docs, size: int, queries: dict[str, list[str]
         result["docs_per_s"] = count / elapsed
         result["count"] = count
 
+        pid = engine_pid(getattr(backend, "url", "")) if not is_database(backend) else None
+        result["settle_s"] = settle(pid)
         # Warm up (JIT, caches, connections) with a few queries of every class.
         for texts in queries.values():
             for text in texts[:10]:
@@ -250,44 +270,47 @@ def bench_backend(label: str, app, docs, size: int, queries: dict[str, list[str]
         result["cpu"] = {}
         result["baseline"] = {}
         result["engine_cpu"] = {}
+        result["p95_rounds"] = {}
         baseline = bare_engine_query(backend)
-        pid = engine_pid(getattr(backend, "url", "")) if not is_database(backend) else None
-        for name, texts in queries.items():
-            samples = []
-            cpu = []
-            bare = []
-            engine_ours = engine_bare = 0.0
-            hits = 0
-            for text in texts:
-                # The bare-engine baseline interleaved with the portal's call, query by query:
-                # both see the same load, so their ratio says what the portal's query costs.
-                before = cpu_ms(pid)
-                bare.append(timed(lambda t=text: baseline(t)))
-                between = cpu_ms(pid)
-                started, cpu_started = time.perf_counter(), time.process_time()
-                res = backend.search(SearchQuery(text=text, principals={"public"}))
-                samples.append((time.perf_counter() - started) * 1000)
-                cpu.append((time.process_time() - cpu_started) * 1000)
-                engine_ours += cpu_ms(pid) - between
-                engine_bare += between - before
-                hits += bool(res.total)
+        collected: dict[str, dict[str, list]] = {
+            name: {"wall": [], "cpu": [], "bare": [], "ours": [], "engine_bare": [], "hits": []}
+            for name in queries
+        }
+        for _round in range(rounds):
+            # Classes in a fresh order each round: none is always measured first (right after
+            # the load) or last; the spread of p95 over the rounds is reported.
+            order = list(queries)
+            random.Random(SEED + _round).shuffle(order)
+            for name in order:
+                got = collected[name]
+                walls = []
+                for text in queries[name]:
+                    # The bare-engine baseline interleaved with the portal's call, query by
+                    # query: both see the same load, so their ratio says what the portal's
+                    # query costs.
+                    before = cpu_ms(pid)
+                    got["bare"].append(timed(lambda t=text: baseline(t)))
+                    between = cpu_ms(pid)
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    res = backend.search(SearchQuery(text=text, principals={"public"}))
+                    walls.append((time.perf_counter() - started) * 1000)
+                    got["cpu"].append((time.process_time() - cpu_started) * 1000)
+                    got["ours"].append(cpu_ms(pid) - between)
+                    got["engine_bare"].append(between - before)
+                    got["hits"].append(bool(res.total))
+                got["wall"].extend(walls)
+                result["p95_rounds"].setdefault(name, []).append(percentile(walls, 95))
+        for name, got in collected.items():
+            n = len(got["wall"])
             if pid:
                 # Mean engine CPU ms per query: the portal's query, the bare baseline.
-                result["engine_cpu"][name] = (engine_ours / len(texts), engine_bare / len(texts))
-            result["latency"][name] = (
-                percentile(samples, 50),
-                percentile(samples, 95),
-                percentile(samples, 99),
-            )
-            result["baseline"][name] = (
-                percentile(bare, 50),
-                percentile(bare, 95),
-                percentile(bare, 99),
-            )
+                result["engine_cpu"][name] = (sum(got["ours"]) / n, sum(got["engine_bare"]) / n)
+            result["latency"][name] = tuple(percentile(got["wall"], p) for p in (50, 95, 99))
+            result["baseline"][name] = tuple(percentile(got["bare"], p) for p in (50, 95, 99))
             # CPU time of this process: for the in-process database engines, the search's
             # own cost even when other programs compete for the cores (wall time then is not).
-            result["cpu"][name] = (percentile(cpu, 50), percentile(cpu, 95), percentile(cpu, 99))
-            result["hits"][name] = hits / len(texts)
+            result["cpu"][name] = tuple(percentile(got["cpu"], p) for p in (50, 95, 99))
+            result["hits"][name] = sum(got["hits"]) / n
 
         # Portal endpoint vs the bare call: interleaved, same queries, same process.
         client = app.test_client()
@@ -413,6 +436,11 @@ def print_table(results: list[dict], classes: list[str]) -> None:
                 f"  {name:<20}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{r['hits'][name]:>8.0%}"
                 f"{b50:>10.1f}{b95:>10.1f}{p95 / max(b95, 1e-6):>11.2f}×"
             )
+        if len(next(iter(r["p95_rounds"].values()), [])) > 1:
+            print(f"  p95 ms in each of the {len(next(iter(r['p95_rounds'].values())))} rounds:")
+            for name in classes:
+                print(f"  {name:<20}" + "".join(f"{v:>9.1f}" for v in r["p95_rounds"][name]))
+        print(f"  engine idle after {r['settle_s']:.0f} s")
         if r.get("engine_cpu"):
             print("  engine process CPU time per query, mean ms: portal query / bare baseline")
             for name in classes:
@@ -460,6 +488,16 @@ def print_markdown(results: list[dict], classes: list[str]) -> None:
             for name in classes
         ]
         print(f"| {r['backend']} | {r['size']:,} | " + " | ".join(cells) + " |")
+    if any(len(next(iter(r["p95_rounds"].values()), [])) > 1 for r in results):
+        print("\np95 ms per round (min – max over the rounds):\n")
+        print("| backend | docs | " + " | ".join(classes) + " |")
+        print("|---|---:|" + "---:|" * len(classes))
+        for r in results:
+            cells = [
+                f"{min(r['p95_rounds'][name]):.1f} – {max(r['p95_rounds'][name]):.1f}"
+                for name in classes
+            ]
+            print(f"| {r['backend']} | {r['size']:,} | " + " | ".join(cells) + " |")
     if any(r.get("engine_cpu") for r in results):
         print("\nEngine process CPU time per query (mean ms, /proc), portal query / bare:\n")
         print("| backend | docs | " + " | ".join(classes) + " |")
@@ -517,6 +555,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--queries", type=int, default=QUERIES_PER_CLASS, help="queries per class")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every class this many times (fresh class order each round); the spread"
+        " of p95 over the rounds is printed",
+    )
+    parser.add_argument(
         "--markdown", action="store_true", help="also print rows for docs/benchmarks.md"
     )
     args = parser.parse_args(argv)
@@ -558,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, database_url, search_url in targets:
             print(f"… {label} @ {size:,} docs", file=sys.stderr, flush=True)
             app = make_app(database_url, search_url)
-            results.append(bench_backend(label, app, docs, size, queries))
+            results.append(bench_backend(label, app, docs, size, queries, args.rounds))
             print_table(results[-1:], list(queries))
     print_table(results, list(queries))
     if args.markdown:

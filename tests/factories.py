@@ -100,20 +100,17 @@ def make_document(
     title=None,
     write_file=True,
 ):
-    """An AgreementDocument row, with its bytes written under UPLOAD_DIR like an upload would."""
+    """An AgreementDocument row, with its bytes in the storage like an upload would."""
     import hashlib
+    import io
     import secrets
-    from pathlib import Path
-
-    from flask import current_app
 
     from portal.agreements.models import AgreementDocument
+    from portal.storage import get_storage
 
     stored_name = secrets.token_hex(16)
     if write_file:
-        upload_dir = Path(current_app.config["UPLOAD_DIR"])
-        upload_dir.mkdir(parents=True, exist_ok=True)
-        (upload_dir / stored_name).write_bytes(content)
+        get_storage().put(stored_name, io.BytesIO(content))
     doc = AgreementDocument(
         agreement=agreement,
         title=title or filename,

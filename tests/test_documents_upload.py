@@ -208,6 +208,29 @@ def test_failed_flush_removes_the_written_file(agreement, upload_dir, monkeypatc
     assert documents() == []
 
 
+def test_files_follow_the_transaction_of_their_rows(agreement, upload_dir):
+    """Requests commit once, after the view: an upload whose transaction is not committed
+    leaves no file; a deleted document's file stays until the deletion is committed."""
+    from portal.agreements import services
+
+    before = set(os.listdir(upload_dir))
+    doc = services.attach_document(None, agreement, "Draft", io.BytesIO(PDF), "draft.pdf")
+    assert (upload_dir / doc.stored_name).exists()
+    db.session.rollback()
+    assert set(os.listdir(upload_dir)) == before and documents() == []
+
+    doc = services.attach_document(None, agreement, "Kept", io.BytesIO(PDF), "kept.pdf")
+    db.session.commit()
+    path = upload_dir / doc.stored_name
+    services.remove_document(None, doc)
+    db.session.rollback()  # the deletion is not committed: row and file stay
+    assert path.exists() and [d.title for d in documents()] == ["Kept"]
+    services.remove_document(None, db.session.get(type(doc), doc.id))
+    assert path.exists()  # not before the commit
+    db.session.commit()
+    assert not path.exists() and documents() == []
+
+
 def test_remove_document_deletes_row_and_file(staff_client, agreement, upload_dir):
     upload(staff_client, agreement.id, PDF, "old.pdf", title="Superseded draft")
     [doc] = documents()

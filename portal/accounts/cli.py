@@ -79,7 +79,7 @@ def list_users_command(role, inactive):
     """List users: id, e-mail, role, organisation, status."""
     stmt = select(User).order_by(User.email)
     if role:
-        stmt = stmt.where(User.role == role)
+        stmt = stmt.filter_by(role=role)
     if inactive:
         stmt = stmt.where(User.active.is_(False))
     users = db.session.scalars(stmt).all()

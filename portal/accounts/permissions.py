@@ -64,6 +64,11 @@ def can_edit_user(actor, target: User) -> bool:
     return is_admin(actor) or target.role in STAFF_MANAGED_ROLES
 
 
+def can_give_role(actor, target: User, role: str) -> bool:
+    """Nobody changes their own role: an admin could demote the last admin by accident."""
+    return actor.id != target.id or role == target.role
+
+
 def can_change_active(actor, target: User) -> bool:
     """Nobody deactivates themselves: an admin could lock the last admin out by accident."""
     return can_edit_user(actor, target) and actor.id != target.id

@@ -34,6 +34,7 @@ from portal.accounts.permissions import (
     can_assign_role,
     can_change_active,
     can_edit_user,
+    can_give_role,
     can_manage_users,
 )
 from portal.core.audit import AuditLog, record_audit, snapshot
@@ -532,7 +533,7 @@ def resend_invitation(actor, target: User) -> None:
 def update_user(actor, target: User, *, name: str, role: str, organization_id: int | None) -> User:
     if not can_edit_user(actor, target):
         raise PermissionDenied(_("You may not change this user."))
-    if actor.id == target.id and role != target.role:
+    if not can_give_role(actor, target, role):
         raise AccountError(_("You cannot change your own role."), field="role")
     _check_role_and_organization(actor, role, organization_id)
     before = snapshot(target, USER_AUDIT_FIELDS)

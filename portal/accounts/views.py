@@ -16,7 +16,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext, pgettext
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from portal.accounts import services
@@ -37,7 +36,7 @@ from portal.accounts.permissions import (
     can_edit_user,
     visible_users_filter,
 )
-from portal.core.forms import choice_list
+from portal.core.forms import ConfirmForm, choice_list
 from portal.core.guard import ensure, require
 from portal.core.pagination import paginate
 from portal.core.security import mark_no_referrer, mark_private, safe_next
@@ -300,7 +299,7 @@ def change_password():
 @bp.route("/sessions/end-others", methods=["POST"])
 @require("signed_in")
 def end_other_sessions():
-    if not FlaskForm().validate_on_submit():  # the CSRF check
+    if not ConfirmForm().validate_on_submit():  # the CSRF check
         abort(400)
     ended = services.end_sessions(
         current_user._get_current_object(), keep_current=True, reason="log out everywhere else"
@@ -398,7 +397,7 @@ def users():
     stmt = select(User).where(visible_users_filter(current_user))
     role = request.args.get("role", "")
     if role in {r.value for r in Role}:
-        stmt = stmt.where(User.role == role)
+        stmt = stmt.filter_by(role=role)
     active = request.args.get("active", "")
     if active in ("yes", "no"):
         stmt = stmt.where(User.active.is_(active == "yes"))
@@ -418,7 +417,7 @@ def users():
     return render_template(
         "accounts/users.html",
         page=page,
-        roles=[r.value for r in Role],
+        role_choices=[(r.value, _role_label(r.value)) for r in Role],
         organizations=organizations,
         filters={"role": role, "active": active, "organization": org_id, "q": q},
         can_edit_user=can_edit_user,

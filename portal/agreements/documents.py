@@ -266,7 +266,13 @@ def store_upload(
     if errors or checked is None:
         raise ValidationError(errors)
     stored_name = new_stored_name(checked.extension)
-    write_upload(stream, stored_name, checked.content_type)
+    try:
+        write_upload(stream, stored_name, checked.content_type)
+    except StorageError:
+        current_app.logger.exception("The storage refused upload %s", stored_name)
+        raise ValidationError(
+            {**errors, "file": _("The file could not be stored just now. Try again in a minute.")}
+        ) from None
     try:
         row = build_row(checked, stored_name)
         db.session.add(row)

@@ -471,7 +471,7 @@ def organization_agreements_page(org: Organization, user, page: int, per_page: i
     small one: the page is chosen on agreement ids first (one narrow query with LIMIT), then
     only that page's agreements, parties and countries are loaded.
     """
-    from portal.core.pagination import Page
+    from portal.core.pagination import Page, paginate
 
     ids_of_org = (
         select(AgreementParty.agreement_id)
@@ -484,16 +484,12 @@ def organization_agreements_page(org: Organization, user, page: int, per_page: i
         .join(ids_of_org, ids_of_org.c.agreement_id == Agreement.id)
         .where(visible_agreements_filter(user))
     )
-    total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    ids = list(
-        db.session.scalars(
-            base.order_by(Agreement.signed_on.desc().nulls_last(), Agreement.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
+    id_page = paginate(
+        base.order_by(Agreement.signed_on.desc().nulls_last(), Agreement.id.desc()),
+        max(1, page),
+        per_page,
     )
+    ids = id_page.items
     items: list[tuple[Agreement, list[str]]] = []
     if ids:
         party = aliased(AgreementParty)
@@ -508,4 +504,4 @@ def organization_agreements_page(org: Organization, user, page: int, per_page: i
         for agreement, p in rows:
             by_id.setdefault(agreement.id, (agreement, []))[1].append(p.role_label)
         items = [by_id[i] for i in ids if i in by_id]
-    return Page(items=items, total=total, page=page, per_page=per_page)
+    return Page(items=items, total=id_page.total, page=id_page.page, per_page=per_page)

@@ -10,7 +10,8 @@ the caller may not see, so existence stays private.
 
 from __future__ import annotations
 
-from math import ceil
+from collections.abc import Callable
+from typing import Any
 
 from flask import abort, request, url_for
 from flask_babel import gettext as _
@@ -37,7 +38,7 @@ from portal.api import schemas as s
 from portal.api.openapi import OPTIONAL_AUTH, TAGS, api_response, spec
 from portal.api.views import bp
 from portal.core.guard import can
-from portal.core.pagination import paginate
+from portal.core.pagination import Page, paginate
 from portal.extensions import db
 from portal.partners.models import Country, Organization, Region
 from portal.partners.permissions import can_view_organization
@@ -75,8 +76,35 @@ def _refuse(problems: list[str]) -> None:
         abort(400, description=" ".join(problems))
 
 
-def _pages(total: int, per_page: int) -> int:
-    return max(1, ceil(total / per_page))
+def _listing(shape, page: Page, item: Callable[[Any], Any]):
+    """Every list answer: one page of items and where it stands (``Pagination``)."""
+    return shape(
+        total=page.total,
+        page=page.page,
+        per_page=page.per_page,
+        pages=page.pages,
+        items=[item(x) for x in page.items],
+    )
+
+
+def _page_of_list(items: list, query) -> Page:
+    """One page of a list built in memory (regions, countries), like ``paginate(clamp=False)``
+    pages a query: a page past the end is empty."""
+    start = (query.page - 1) * query.per_page
+    return Page(
+        items=items[start : start + query.per_page],
+        total=len(items),
+        page=query.page,
+        per_page=query.per_page,
+    )
+
+
+def _place_lists(**place: str) -> dict[str, str]:
+    """A place's partners and agreements are one link away: the filtered lists."""
+    return {
+        "organizations_url": _url("api.list_organizations", **place),
+        "agreements_url": _url("api.list_agreements", **place),
+    }
 
 
 def _coded(code: str | None, labels) -> s.Coded | None:
@@ -148,15 +176,10 @@ def list_organizations():
         partners_query(filters, current_user, tree), query.page, query.per_page, clamp=False
     )
     counts = agreement_counts_for(current_user, [o.id for o in page.items])
-    return s.OrganizationList(
-        total=page.total,
-        page=page.page,
-        per_page=page.per_page,
-        pages=page.pages,
-        items=[
-            s.OrganizationSummary(**_organization_summary(org, counts.get(org.id, 0)))
-            for org in page.items
-        ],
+    return _listing(
+        s.OrganizationList,
+        page,
+        lambda org: s.OrganizationSummary(**_organization_summary(org, counts.get(org.id, 0))),
     )
 
 
@@ -244,17 +267,14 @@ def list_agreements():
     if query.party is not None and filters.party is None:
         # An unknown partner, or one the caller may not see: a filter that matches nothing
         # (the page ignores it instead; the API must not answer as if it were not there).
-        return s.AgreementList(total=0, page=query.page, per_page=query.per_page, pages=1, items=[])
-    _refuse(filters.problems)
-    stmt = agreements_query(filters, current_user, tree).options(selectinload(Agreement.countries))
-    page = paginate(stmt, query.page, query.per_page, clamp=False)
-    return s.AgreementList(
-        total=page.total,
-        page=page.page,
-        per_page=page.per_page,
-        pages=page.pages,
-        items=[s.AgreementSummary(**_agreement_summary(a)) for a in page.items],
-    )
+        page = _page_of_list([], query)
+    else:
+        _refuse(filters.problems)
+        stmt = agreements_query(filters, current_user, tree).options(
+            selectinload(Agreement.countries)
+        )
+        page = paginate(stmt, query.page, query.per_page, clamp=False)
+    return _listing(s.AgreementList, page, lambda a: s.AgreementSummary(**_agreement_summary(a)))
 
 
 @bp.get("/agreements/<int(min=1):agreement_id>")
@@ -352,16 +372,10 @@ def list_regions():
         regions = [r for r in regions if r.level == query.level]
     partners = partner_counts_by_region(current_user)
     agreements = agreement_counts_by_region(current_user)
-    start = (query.page - 1) * query.per_page
-    return s.RegionList(
-        total=len(regions),
-        page=query.page,
-        per_page=query.per_page,
-        pages=_pages(len(regions), query.per_page),
-        items=[
-            s.RegionSummary(**_region_summary(r, partners, agreements))
-            for r in regions[start : start + query.per_page]
-        ],
+    return _listing(
+        s.RegionList,
+        _page_of_list(regions, query),
+        lambda r: s.RegionSummary(**_region_summary(r, partners, agreements)),
     )
 
 
@@ -403,8 +417,7 @@ def get_region(code: str):
             )
             for c in countries
         ],
-        organizations_url=_url("api.list_organizations", region=region.code),
-        agreements_url=_url("api.list_agreements", region=region.code),
+        **_place_lists(region=region.code),
     )
 
 
@@ -462,16 +475,10 @@ def list_countries():
             if bool(partners.get(c.code) or agreements.get(c.code)) == query.active
         ]
     countries.sort(key=lambda c: (place_name(c.name).casefold(), c.code))
-    start = (query.page - 1) * query.per_page
-    return s.CountryList(
-        total=len(countries),
-        page=query.page,
-        per_page=query.per_page,
-        pages=_pages(len(countries), query.per_page),
-        items=[
-            s.CountrySummary(**_country_summary(c, tree, partners, agreements))
-            for c in countries[start : start + query.per_page]
-        ],
+    return _listing(
+        s.CountryList,
+        _page_of_list(countries, query),
+        lambda c: s.CountrySummary(**_country_summary(c, tree, partners, agreements)),
     )
 
 
@@ -500,6 +507,5 @@ def get_country(alpha2: str):
     return s.CountryDetail(
         **_country_summary(country, tree, partners, agreements),
         path=[_region_ref(r) for r in [*path, *([region] if region else [])]],
-        organizations_url=_url("api.list_organizations", country=country.code),
-        agreements_url=_url("api.list_agreements", country=country.code),
+        **_place_lists(country=country.code),
     )

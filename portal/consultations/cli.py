@@ -6,21 +6,16 @@ import click
 from flask.cli import AppGroup
 
 from portal.consultations.reminders import send_due_reminders
+from portal.core.transaction import committing
 from portal.core.worker import worker_step
-from portal.extensions import db
 
 consultations_cli = AppGroup("consultations", help="Stakeholder consultations: reminders.")
 
 
 def reminders_round() -> int:
-    """Queue due reminders and commit them; the outbox then delivers them."""
-    try:
-        count = send_due_reminders()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return count
+    """Queue due reminders and commit them once; the outbox then delivers them."""
+    with committing():
+        return send_due_reminders()
 
 
 @worker_step("consultations", order=20)

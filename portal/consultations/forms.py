@@ -27,6 +27,7 @@ from portal.consultations.models import (
     MeetingStatus,
     MemberRole,
 )
+from portal.core.content_language import language_choices
 from portal.core.forms import choice_list
 from portal.partners.models import STAKEHOLDER_GROUPS
 
@@ -89,6 +90,12 @@ class MeetingForm(FlaskForm):
     title = StringField(_l("Title"), validators=[InputRequired()])
     group_id = SelectField(_l("Advisory group"), coerce=int, validate_choice=False)
     description = TextAreaField(_l("Description"))
+    # The language of the title and description (WCAG 3.1.2); "detect" leaves it to the text.
+    language = SelectField(
+        _l("Language of the text"),
+        validate_choice=False,
+        description=_l("Screen readers read the text in this language."),
+    )
     engagement_areas = MultiCheckboxField(
         _l("Engagement areas"),
         choices=choice_list(ENGAGEMENT_AREAS.items()),
@@ -114,6 +121,10 @@ class MeetingForm(FlaskForm):
     status = SelectField(
         _l("Status"), choices=choice_list(STATUS_LABELS.items()), validate_choice=False
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = language_choices()
 
 
 class AgendaItemForm(FlaskForm):

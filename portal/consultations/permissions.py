@@ -124,10 +124,6 @@ def can_propose_agenda_item(user, meeting: Meeting) -> bool:
     return utcnow() < cutoff
 
 
-def can_view_agenda_document(user, meeting: Meeting) -> bool:
-    return can_view_meeting(user, meeting)
-
-
 def can_view_agenda_item(user, item: AgendaItem) -> bool:
     """Accepted items are part of the meeting; a proposal (and its files) only for staff and
     the member who proposed it."""

@@ -24,6 +24,7 @@ from portal.consultations.models import (
 )
 from portal.consultations.records_permissions import staff_accounts_filter
 from portal.consultations.records_services import MAX_NOTE_CHARS, OutcomeData
+from portal.core.content_language import language_choices
 from portal.core.forms import choice_list
 from portal.extensions import db
 from portal.partners.models import Organization
@@ -47,8 +48,18 @@ OUTCOME_STATUS_LABELS = {
 
 class MinutesForm(FlaskForm):
     body = TextAreaField(_l("Minutes (Markdown)"), validators=[Optional()])
+    # The language of the minutes (WCAG 3.1.2); "detect" leaves it to the text.
+    language = SelectField(
+        _l("Language of the text"),
+        validate_choice=False,
+        description=_l("Screen readers read the text in this language."),
+    )
     # The version the editor started from: a save against a newer version is refused.
     version = HiddenField(validators=[InputRequired()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = language_choices()
 
 
 class TransitionForm(FlaskForm):

@@ -60,6 +60,15 @@ def is_secretariat(user, group_id: int) -> bool:
     return member is not None and member.role == MemberRole.SECRETARIAT
 
 
+def secretariat_clause(group_id: int):
+    """WHERE clause on GroupMember: the group's current secretariat (who keep its record)."""
+    return and_(
+        GroupMember.group_id == group_id,
+        GroupMember.role == MemberRole.SECRETARIAT.value,
+        active_membership_clause(),
+    )
+
+
 def can_view_meeting(user, meeting: Meeting) -> bool:
     return bool(meeting_rules.can_view_meeting(user, meeting))
 

@@ -24,12 +24,12 @@ from portal.consultations.models import (
     GroupMember,
     Meeting,
     MeetingStatus,
-    MemberRole,
     MinutesStatus,
     Outcome,
     OutcomeKind,
     RsvpResponse,
 )
+from portal.consultations.records_permissions import secretariat_clause
 from portal.consultations.records_services import CLOSED_STATUSES
 from portal.core.models import as_utc, utcnow
 from portal.extensions import db
@@ -46,11 +46,7 @@ def secretariat(group_id: int) -> list[User]:
         db.session.scalars(
             select(User)
             .join(GroupMember, GroupMember.user_id == User.id)
-            .where(
-                GroupMember.group_id == group_id,
-                GroupMember.role == MemberRole.SECRETARIAT.value,
-                GroupMember.left_on.is_(None),
-            )
+            .where(secretariat_clause(group_id))
         )
     )
 

@@ -45,9 +45,8 @@ def run_loop(name: str, steps: list[tuple[str, Step]], *, interval: float, once:
     (``stop_requested``; portal.core.queue) and the loop ends; between rounds it ends at once. A
     second SIGTERM, or Ctrl-C, interrupts at once: the open transaction rolls back, and the
     items this worker had claimed come back to every worker when their lease runs out, so
-    nothing is lost. A failing step is logged and the loop goes on (the database or SMTP
-    server may be briefly away); with ``once`` the failure propagates so scripts and tests
-    see it.
+    nothing is lost. A failing step is logged and the loop goes on (the database or SMTP server
+    may be briefly away); with ``once`` the failure propagates so scripts and tests see it.
     """
 
     def _on_sigterm(_signum, _frame):

@@ -9,7 +9,7 @@ from wtforms import HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Regexp
 
-from portal.core.forms import choice_list
+from portal.core.forms import ConfirmForm, choice_list
 from portal.imports.validation import AGREEMENTS, ORGANIZATIONS
 
 
@@ -33,6 +33,8 @@ class UploadForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
-    # The random token naming the stored upload (see views.py for why it is stored).
+class ImportConfirmForm(ConfirmForm):
+    """The "Confirm import" button: the random token naming the stored upload (see views.py
+    for why it is stored)."""
+
     token = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_-]{20,64}$")])

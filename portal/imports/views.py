@@ -25,7 +25,7 @@ from portal.core.sqlite import refresh_statistics
 from portal.core.transaction import refuse
 from portal.extensions import db
 from portal.imports import permissions  # noqa: F401 - registers "import"
-from portal.imports.forms import ConfirmForm, UploadForm
+from portal.imports.forms import ImportConfirmForm, UploadForm
 from portal.imports.reading import ImportFileError, file_extension, read_sheet
 from portal.imports.services import ImportRun, execute_import, plan_import
 from portal.imports.validation import COLUMNS, EXAMPLES, KINDS
@@ -103,7 +103,7 @@ def _has_errors(form) -> bool:
 
 def _preview(run: ImportRun, kind: str, filename: str, token: str | None, status: int = 200):
     plan = run.plans[0]
-    confirm = ConfirmForm(token=token) if token and run.is_valid else None
+    confirm = ImportConfirmForm(token=token) if token and run.is_valid else None
     return render_template(
         "imports/preview.html",
         plan=plan,
@@ -143,7 +143,7 @@ def _discard(token: str, meta: dict) -> None:
 
 @bp.route("/confirm", methods=["POST"])
 def confirm():
-    form = ConfirmForm()
+    form = ImportConfirmForm()
     if not form.validate_on_submit():
         abort(400, _("The confirmation is missing its upload token. Please upload the file again."))
     token = form.token.data

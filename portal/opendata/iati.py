@@ -200,16 +200,12 @@ def _transaction(a: Agreement, publisher: Publisher) -> list[str]:
     if a.amount is None or not a.currency:
         return []
     day = a.signed_on or a.start_on or (as_utc(a.created_at) or datetime.now(UTC)).date()
-    funders = [
-        p.organization
-        for p in a.parties
-        if p.role == "funding" and not publisher.is_publisher(p.organization)
-    ]
-    implementers = [
-        p.organization
-        for p in a.parties
-        if p.role == "implementing" and not publisher.is_publisher(p.organization)
-    ]
+    others: dict[str, list[Organization]] = {}  # the parties by IATI role, publisher aside
+    for p in a.parties:
+        if not publisher.is_publisher(p.organization):
+            others.setdefault(p.role, []).append(p.organization)
+    funders = others.get("funding", [])
+    implementers = others.get("implementing", [])
     publisher_org = (
         f'ref="{xml_attr(publisher.ref)}" type="{xml_attr(publisher.type)}">'
         f"{publisher.narrative(publisher.name)}"

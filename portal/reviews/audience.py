@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import User
 from portal.core.services import ValidationError
 from portal.extensions import db
 from portal.partners.models import (
@@ -28,6 +28,7 @@ from portal.partners.models import (
     organization_regions,
 )
 from portal.reviews.models import AudienceKind
+from portal.reviews.permissions import partner_accounts_filter
 
 MAX_EMAIL_LIST_BYTES = 2 * 1024 * 1024
 MAX_EMAILS = 50_000
@@ -195,7 +196,7 @@ def resolve_audience(kind: str, audience: dict) -> list[tuple[int | None, str]]:
                     combined.append((uid, email))
         return combined
     if kind == AudienceKind.ALL_PARTNERS:
-        stmt = select(User.id, User.email).where(active, User.role == Role.PARTNER.value)
+        stmt = select(User.id, User.email).where(active, partner_accounts_filter())
     elif kind == AudienceKind.GROUPS:
         stmt = select(User.id, User.email).where(
             active,

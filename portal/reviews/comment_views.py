@@ -8,11 +8,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import exists, select
 
+from portal.core.forms import ConfirmForm
 from portal.core.guard import can, ensure, require
 from portal.core.transaction import attempt, refuse
 from portal.extensions import db
 from portal.reviews import permissions, services
-from portal.reviews.forms import CommentForm, ConfirmForm, EditCommentForm, HideCommentForm
+from portal.reviews.forms import CommentForm, EditCommentForm, HideCommentForm
 from portal.reviews.models import Comment, Paragraph, ReviewRound
 from portal.reviews.web import bp, round_or_404
 
@@ -53,7 +54,7 @@ def _int_or_none(value) -> int | None:
 
 
 def _reviewer_of(round_: ReviewRound) -> bool:
-    return permissions.is_staff(current_user) or permissions.is_invited(current_user, round_)
+    return permissions.is_reviewer_of(current_user, round_)
 
 
 @bp.route("/rounds/<int:round_id>/comment", methods=["GET", "POST"])
@@ -84,6 +85,7 @@ def comment(round_id: int):
         form.reply_to.data = str(reply_to) if reply_to else ""
         if request.args.get("quote") and paragraph is not None:
             form.quote.data = request.args["quote"][:5000]
+            form.quote_start.data = request.args.get("qs", "")[:10]
     general: list[str] = []
     status = 200
     allowed = permissions.can_comment(current_user, round_)
@@ -101,12 +103,12 @@ def comment(round_id: int):
                     comment_type=form.comment_type.data,
                     proposed_change=form.proposed_change.data,
                     quote=form.quote.data if paragraph is not None and parent is None else None,
-                    quote_start=_int_or_none(form.quote_start.data)
-                    if not form.quote.data
-                    else None,
+                    # With a quote, quote_start only says which occurrence was selected.
+                    quote_start=_int_or_none(form.quote_start.data),
                     quote_end=_int_or_none(form.quote_end.data) if not form.quote.data else None,
                     parent=parent,
                     anonymous=bool(form.anonymous.data),
+                    language=form.language.data or None,
                     form=form,
                 )
             except services.CommentingClosed as err:

@@ -18,6 +18,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal.core.content_language import language_choices
 from portal.reviews.models import AudienceKind, CommentType
 
 COMMENT_TYPES = [
@@ -127,7 +128,17 @@ class CommentForm(FlaskForm):
     comment_type = SelectField(_l("Type"), choices=COMMENT_TYPES, default=CommentType.GENERAL.value)
     body = TextAreaField(_l("Comment"), validators=[DataRequired(_l("Write your comment."))])
     proposed_change = TextAreaField(_l("Proposed change (optional)"), validators=[Optional()])
+    # The language the comment is written in (WCAG 3.1.2); "detect" leaves it to the text.
+    language = SelectField(
+        _l("Language of the text"),
+        validate_choice=False,
+        description=_l("Screen readers read the text in this language."),
+    )
     anonymous = BooleanField(_l("Do not show my name to other reviewers"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = language_choices()
 
 
 class EditCommentForm(FlaskForm):
@@ -141,10 +152,6 @@ class HideCommentForm(FlaskForm):
         _l("Why is it hidden? (the author is told)"),
         validators=[DataRequired(_l("Say why the comment is hidden; its author is told."))],
     )
-
-
-class ConfirmForm(FlaskForm):
-    pass
 
 
 class AddReviewersForm(FlaskForm):

@@ -13,11 +13,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.services import INVITATION_SALT, make_password_token
+from portal.core.forms import ConfirmForm
 from portal.core.security import mark_no_referrer, mark_private
 from portal.core.transaction import attempt
 from portal.extensions import csrf
 from portal.reviews import invitations
-from portal.reviews.forms import ConfirmForm
 from portal.reviews.jobs import find_invitation
 from portal.reviews.web import bp
 

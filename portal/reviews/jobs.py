@@ -42,7 +42,8 @@ from portal.reviews.models import (
     ReviewRound,
     RoundStatus,
 )
-from portal.reviews.services import INVITATION_JOB, format_round_time
+from portal.reviews.services import INVITATION_JOB
+from portal.reviews.times import format_round_time, reader_timezones
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -123,10 +124,12 @@ def _mail_rows(
     default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
     rows = []
     now = utcnow()
-    deadline = format_round_time(round_, round_.closes_at)
+    zones = reader_timezones(uid for uid, _email in batch)
     for user_id, email in batch:
         user = users.get(user_id) if user_id else None
         locale = (user.locale if user else None) or default_locale
+        with force_locale(locale):  # the deadline in the reader's words and time zone
+            deadline = format_round_time(round_, round_.closes_at, zones.get(user_id))
         token = invitation_token(round_.id, email)
         context = {
             "lang": locale,

@@ -29,6 +29,7 @@ class BlockKind(enum.StrEnum):
     PARAGRAPH = "paragraph"
     LIST_ITEM = "list-item"
     TABLE = "table"
+    FIGURE = "figure"  # a block that is only an image; its text is the alt text
 
 
 class AudienceKind(enum.StrEnum):
@@ -101,12 +102,15 @@ class DocumentVersion(db.Model):
     )
     number: Mapped[int] = mapped_column(Integer)  # 1, 2, 3 …
     status: Mapped[str] = mapped_column(String(20), default=VersionStatus.DRAFT.value)
-    source_format: Mapped[str] = mapped_column(String(10))  # docx | md
+    source_format: Mapped[str] = mapped_column(String(10))  # docx | md | edit (in the browser)
     source_filename: Mapped[str | None] = mapped_column(String(255))
     changelog: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the import could not keep (embedded objects, tracked changes …), shown before
+    # publishing: [{"code": …, "count": n, "examples": […]}] (importing.describe_report).
+    import_report: Mapped[list | None] = mapped_column(JSON)
 
     document = relationship("DraftDocument", back_populates="versions")
     sections = relationship(
@@ -175,6 +179,28 @@ class Paragraph(db.Model):
 
     def __repr__(self) -> str:
         return f"<Paragraph v={self.version_id} §{self.number} {self.anchor}>"
+
+
+class ReviewImage(db.Model):
+    """An image of an imported draft, stored like other uploads and served only to those who
+    may see its version."""
+
+    __tablename__ = "review_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("document_versions.id", ondelete="CASCADE"), index=True
+    )
+    stored_name: Mapped[str] = mapped_column(String(100), unique=True)  # random, under UPLOAD_DIR
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    alt: Mapped[str] = mapped_column(Text, default="")  # the alt text written in the file
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    version = relationship("DocumentVersion")
+
+    def __repr__(self) -> str:
+        return f"<ReviewImage {self.id} v={self.version_id} {self.content_type}>"
 
 
 class ReviewRound(TimestampMixin, db.Model):

@@ -122,9 +122,10 @@ def round_closed_early(round_, actor) -> int:
         )
     ).all()
     document = round_.version.document.title
-    when = format_round_time(round_, round_.closes_at)
 
     def summary() -> str:
+        # Called in each recipient's locale: the date in their words.
+        when = format_round_time(round_, round_.closes_at)
         return _("Comments on “%(title)s” closed early, on %(when)s", title=document, when=when)
 
     return notify(

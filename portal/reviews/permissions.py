@@ -137,9 +137,14 @@ def round_state(round_: ReviewRound, now: datetime | None = None) -> RoundState:
     return RoundState.OPEN
 
 
+def is_reviewer_of(user, round_: ReviewRound) -> bool:
+    """Staff, or invited to the round: may comment while it is open."""
+    return is_staff(user) or is_invited(user, round_)
+
+
 @permission("comment_in_round")
 def can_comment(user, round_: ReviewRound, now: datetime | None = None) -> bool:
-    if not (is_staff(user) or is_invited(user, round_)):
+    if not is_reviewer_of(user, round_):
         return False
     return round_state(round_, now) is RoundState.OPEN
 
@@ -160,6 +165,26 @@ def sees_others_comments(user, round_: ReviewRound) -> bool:
     return is_staff(user) or bool(round_.reviewers_see_each_other)
 
 
+def knows_anonymous_authors(user) -> bool:
+    """Staff see who wrote an anonymous comment (marked as such)."""
+    return is_staff(user)
+
+
+def is_own_comment(user, comment: Comment) -> bool:
+    return is_signed_in(user) and comment.author_id == user.id
+
+
+def sees_comment(user, comment: Comment) -> bool:
+    """One comment, in Python (``visible_comments_filter`` is the same rule in SQL)."""
+    if is_staff(user) or is_own_comment(user, comment):
+        return True
+    return (
+        is_signed_in(user)
+        and bool(comment.round.reviewers_see_each_other)
+        and comment.status == CommentStatus.ACTIVE.value
+    )
+
+
 @permission("see_comment_author")
 def sees_author(user, comment: Comment) -> bool:
     """THE rule for naming a comment's author (pages, "what we heard", API, search).
@@ -167,9 +192,7 @@ def sees_author(user, comment: Comment) -> bool:
     Staff always see who wrote a comment, and authors their own. Other reviewers see a name
     only where the round lets reviewers see each other, and never on an anonymous comment.
     """
-    if is_staff(user):
-        return True
-    if is_signed_in(user) and comment.author_id == user.id:
+    if is_staff(user) or is_own_comment(user, comment):
         return True
     if not comment.round.reviewers_see_each_other:
         return False
@@ -237,3 +260,10 @@ def heard_comments_filter(user, round_: ReviewRound, now: datetime | None = None
     if not is_signed_in(user):
         return false()
     return and_(base, Comment.author_id == user.id)
+
+
+def partner_accounts_filter():
+    """SQL condition on User for the "all partners" audience: partner accounts."""
+    from portal.accounts.models import Role, User
+
+    return User.role == Role.PARTNER.value

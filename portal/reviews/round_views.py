@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
-from portal.core.forms import choice_list
+from portal.core.forms import ConfirmForm, choice_list
 from portal.core.guard import can, require
 from portal.core.services import ValidationError
 from portal.core.transaction import attempt
@@ -19,13 +19,13 @@ from portal.reviews import permissions, services, steering
 from portal.reviews.audience import EmailList, parse_email_list
 from portal.reviews.forms import (
     AddReviewersForm,
-    ConfirmForm,
     DeadlineForm,
     RoundForm,
     timezone_choices,
 )
 from portal.reviews.models import AudienceKind, Comment, ReviewInvitation, ReviewRound
 from portal.reviews.rendering import comment_counts, outline
+from portal.reviews.times import round_time_for
 from portal.reviews.web import bp, document_or_404, round_or_404, version_or_404
 
 
@@ -272,7 +272,7 @@ def change_deadline(round_id: int):
     flash(
         _(
             "Comments now close on %(when)s; reviewers are told by e-mail.",
-            when=services.format_round_time(round_, round_.closes_at),
+            when=round_time_for(current_user)(round_, round_.closes_at),
         ),
         "success",
     )
@@ -305,7 +305,7 @@ def reopen_round(round_id: int):
     flash(
         _(
             "The round is open again until %(when)s; reviewers are told by e-mail.",
-            when=services.format_round_time(round_, round_.closes_at),
+            when=round_time_for(current_user)(round_, round_.closes_at),
         ),
         "success",
     )

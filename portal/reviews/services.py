@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.core.audit import record_audit
+from portal.core.content_language import check_language
 from portal.core.models import as_utc, utcnow
 from portal.core.services import PermissionDenied, ServiceError, ValidationError, actor_id
 from portal.extensions import db
@@ -35,12 +36,13 @@ from portal.reviews.models import (
     DocumentVersion,
     DraftDocument,
     Paragraph,
+    ReviewImage,
     ReviewRound,
     RoundStatus,
     Section,
     VersionStatus,
 )
-from portal.reviews.times import format_round_time  # noqa: F401 - kept importable here
+from portal.reviews.times import format_round_time, round_time_for  # noqa: F401
 
 INVITATION_JOB = "review-invitations"
 MAX_COMMENT_CHARS = 20_000
@@ -126,6 +128,7 @@ def add_version(
         source_filename=(source_filename or None) and source_filename[:255],
         changelog=(changelog or "").strip(),
         created_by_id=actor_id(actor),
+        import_report=list(parsed.report) or None,
     )
     db.session.add(version)
     db.session.flush()
@@ -164,6 +167,7 @@ def add_version(
                 "extra": block.extra,
             }
         )
+    _store_images(version, parsed, paragraphs)
     # One INSERT for every paragraph (executemany), not one per row.
     db.session.execute(Paragraph.__table__.insert(), paragraphs)
     db.session.expire(version)
@@ -175,6 +179,53 @@ def add_version(
         actor_id=actor_id(actor),
     )
     return version
+
+
+def _store_images(version: DocumentVersion, parsed: ParsedDocument, rows: list[dict]) -> None:
+    """Store the images the import found and point the blocks' "img" marks at their ids."""
+    if not parsed.images:
+        return
+    from portal.reviews.image_store import remove_image_bytes, store_image_bytes
+
+    ids: dict[str, int] = {}
+    written: list[str] = []
+    try:
+        for image in parsed.images:
+            stored_name = store_image_bytes(image.data, image.content_type)
+            written.append(stored_name)
+            row = ReviewImage(
+                version_id=version.id,
+                stored_name=stored_name,
+                content_type=image.content_type,
+                size=len(image.data),
+                alt=image.alt,
+            )
+            db.session.add(row)
+            db.session.flush()
+            ids[image.key] = row.id
+    except BaseException:
+        for stored_name in written:
+            remove_image_bytes(stored_name)
+        raise
+
+    def relink(marks):
+        return [
+            [*m[:3], ids.get(m[3]), *m[4:]] if len(m) > 3 and m[2] == "img" else m
+            for m in marks or []
+        ]
+
+    for row in rows:
+        extra = row.get("extra")
+        if not extra:
+            continue
+        extra = dict(extra)
+        if "marks" in extra:
+            extra["marks"] = relink(extra["marks"])
+        if "cells" in extra:
+            extra["cells"] = [[relink(c) for c in r] for r in extra["cells"]]
+        if "notes" in extra:
+            extra["notes"] = [{**n, "marks": relink(n.get("marks"))} for n in extra["notes"]]
+        row["extra"] = extra
 
 
 # Other parts of reviews (carrying comments onto the new version) hook in here, so publishing
@@ -335,33 +386,38 @@ def close_round(round_: ReviewRound, actor) -> ReviewRound:
 # --- Comments --------------------------------------------------------------------------------
 
 
-def _closed_message(round_: ReviewRound) -> str:
+def _closed_message(round_: ReviewRound, user=None) -> str:
+    when = round_time_for(user)  # in the reader's own time zone when they chose one
     state = permissions.round_state(round_)
     if state is permissions.RoundState.NOT_YET_OPEN:
         return _(
             "Commenting has not opened yet. This round opens on %(when)s.",
-            when=format_round_time(round_, round_.opens_at),
+            when=when(round_, round_.opens_at),
         )
     if state is permissions.RoundState.DRAFT:
         return _("This review round has not been opened.")
     return _(
         "Commenting closed on %(when)s. Comments can no longer be added, edited or withdrawn.",
-        when=format_round_time(round_, round_.closes_at),
+        when=when(round_, round_.closes_at),
     )
 
 
 def check_can_comment(round_: ReviewRound, user) -> None:
-    if not (permissions.is_staff(user) or permissions.is_invited(user, round_)):
+    if not permissions.is_reviewer_of(user, round_):
         raise PermissionDenied(_("You are not invited to review in this round."))
     if permissions.round_state(round_) is not permissions.RoundState.OPEN:
-        raise CommentingClosed(_closed_message(round_))
+        raise CommentingClosed(_closed_message(round_, user))
 
 
-def locate_quote(paragraph: Paragraph, quote: str) -> tuple[int, int]:
+def locate_quote(paragraph: Paragraph, quote: str, near: int | None = None) -> tuple[int, int]:
     """Character offsets of a quoted passage in the paragraph; whitespace is forgiven, so a
-    passage copied across a line break still matches. Raises ValidationError if absent."""
+    passage copied across a line break still matches. ``near``: where the reader selected it
+    (a passage that occurs twice is placed where it was selected). Raises ValidationError if
+    absent."""
     quote = (quote or "").strip()
     text = paragraph.text
+    if near is not None and quote and text[near : near + len(quote)] == quote:
+        return near, near + len(quote)
     start = text.find(quote)
     if start >= 0:
         return start, start + len(quote)
@@ -383,11 +439,27 @@ def locate_quote(paragraph: Paragraph, quote: str) -> tuple[int, int]:
     )
 
 
+def visible_text(value: str | None) -> str:
+    """The text without white space and invisible characters (zero-width spaces and joiners,
+    direction marks, soft hyphens, variation selectors …): a comment made only of those says
+    nothing, so it is refused like an empty one."""
+    import unicodedata
+
+    return "".join(
+        ch
+        for ch in (value or "")
+        if not ch.isspace()
+        and unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp", "Mn", "Me", "Co", "Cn")
+        and not ("\ufe00" <= ch <= "\ufe0f")
+        and ch not in "\u115f\u1160\u3164\uffa0\u2800"
+    )
+
+
 def _validate_comment_fields(
     body: str, comment_type: str, proposed_change: str | None
 ) -> dict[str, str]:
     errors = {}
-    if not (body or "").strip():
+    if not visible_text(body):
         errors["body"] = _("Write your comment.")
     elif len(body) > MAX_COMMENT_CHARS:
         errors["body"] = _("At most %(n)s characters.", n=f"{MAX_COMMENT_CHARS:,}")
@@ -411,12 +483,14 @@ def post_comment(
     quote: str | None = None,
     parent: Comment | None = None,
     anonymous: bool = False,
+    language: str | None = None,
 ) -> Comment:
     """A comment on a paragraph (optionally on a quoted passage in it), on the whole document
     (``paragraph=None``) or a reply (``parent``). ``quote`` (the passage's text) is located in
     the paragraph; ``quote_start``/``quote_end`` are offsets sent by the browser's selection."""
     check_can_comment(round_, user)
     errors = _validate_comment_fields(body, comment_type, proposed_change)
+    language = check_language(language, errors)  # chosen on the form; None: detected
     if paragraph is not None and paragraph.version_id != round_.version_id:
         errors["_form"] = _("That paragraph is not part of the version under review.")
     if parent is not None:
@@ -424,11 +498,7 @@ def post_comment(
             errors["_form"] = _("You can only reply to comments in this round.")
         elif parent.status != CommentStatus.ACTIVE.value:
             errors["_form"] = _("That comment is no longer shown; it cannot be answered.")
-        elif (
-            not permissions.is_staff(user)
-            and parent.author_id != user.id
-            and not round_.reviewers_see_each_other
-        ):
+        elif not permissions.sees_comment(user, parent):
             raise PermissionDenied(_("You cannot see that comment."))
         paragraph = parent.paragraph
     if anonymous and not round_.allow_anonymous:
@@ -437,7 +507,7 @@ def post_comment(
     if not errors and paragraph is not None and parent is None:
         if quote and quote.strip():
             try:
-                quote_start, quote_end = locate_quote(paragraph, quote)
+                quote_start, quote_end = locate_quote(paragraph, quote, near=quote_start)
             except ValidationError as err:
                 errors.update(err.errors)
         elif quote_start is not None or quote_end is not None:
@@ -467,6 +537,7 @@ def post_comment(
         organization_id=user.organization_id,
         anonymous=bool(anonymous),
         status=CommentStatus.ACTIVE.value,
+        language=language,
     )
     db.session.add(comment)
     db.session.flush()
@@ -492,7 +563,7 @@ def edit_comment(
             _("This comment was withdrawn or hidden and can no longer be edited.")
         )
     if permissions.round_state(comment.round) is not permissions.RoundState.OPEN:
-        raise CommentingClosed(_closed_message(comment.round))
+        raise CommentingClosed(_closed_message(comment.round, actor))
     errors = _validate_comment_fields(body, comment_type, proposed_change)
     if errors:
         raise ValidationError(errors)
@@ -510,7 +581,7 @@ def withdraw_comment(comment: Comment, actor) -> Comment:
     if comment.status != CommentStatus.ACTIVE.value:
         raise CommentingClosed(_("This comment was already withdrawn or hidden."))
     if permissions.round_state(comment.round) is not permissions.RoundState.OPEN:
-        raise CommentingClosed(_closed_message(comment.round))
+        raise CommentingClosed(_closed_message(comment.round, actor))
     comment.status = CommentStatus.WITHDRAWN.value
     db.session.flush()
     return comment

@@ -114,7 +114,7 @@ def add_reviewers(round_: ReviewRound, parts: list[dict], actor) -> BackgroundJo
             {"_form": _("Choose advisory groups, organisations or a list of addresses.")}
         )
     checked = validate_audience("mixed", {"parts": parts})["parts"]
-    before = {"audience_kind": round_.audience_kind, "audience": round_.audience}
+    before = {"audience_kind": round_.audience_kind}
     round_.audience_kind, round_.audience = combine_audiences(
         round_.audience_kind, round_.audience, checked
     )
@@ -126,10 +126,19 @@ def add_reviewers(round_: ReviewRound, parts: list[dict], actor) -> BackgroundJo
         summary=f"Reviewers added to review round “{round_.title}” "
         f"({', '.join(p['kind'] for p in checked)})",
         before=before,
-        after={"added": checked},
+        after={"audience_kind": round_.audience_kind, "added": [_summary(p) for p in checked]},
         actor_id=actor_id(actor),
     )
     return job
+
+
+def _summary(part: dict) -> dict:
+    """What the audit log keeps of an added audience: the choices, and for an address list
+    how many (the addresses themselves are in the invitations)."""
+    audience = dict(part["audience"])
+    if "emails" in audience:
+        audience["emails"] = len(audience["emails"])
+    return {"kind": part["kind"], **audience}
 
 
 def change_deadline(round_: ReviewRound, closes_at: datetime | None, actor) -> ReviewRound:

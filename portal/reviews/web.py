@@ -22,10 +22,11 @@ from sqlalchemy import select
 
 from portal.core.guard import ensure
 from portal.extensions import db
-from portal.reviews import permissions, services
+from portal.reviews import permissions
 from portal.reviews.labels import author_label
 from portal.reviews.models import DocumentVersion, DraftDocument, ReviewRound
 from portal.reviews.rendering import highlight, table_rows
+from portal.reviews.times import format_round_time, reader_timezone
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 
@@ -42,13 +43,18 @@ COMMENT_STATUS_LABELS = {
 }
 
 
+def _round_time(round_, value) -> str:
+    """A round's time for the page's reader: their own time zone if they chose one."""
+    return format_round_time(round_, value, reader_timezone(current_user))
+
+
 @bp.record_once
 def _review_helpers(state):
     # Template globals, not a context processor: the document macros are imported
     # (`{% from "reviews/_document.html" import render_document %}`), and imported macros
     # see globals but not the request's context.
     state.app.jinja_env.globals.update(
-        review_round_time=services.format_round_time,
+        review_round_time=_round_time,
         review_table_rows=table_rows,
         review_highlight=highlight,
         review_author=author_label,

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from portal.core.transaction import committing
 from portal.core.worker import worker_step
 from portal.extensions import db
 from portal.search.models import SearchOutbox
@@ -117,8 +118,8 @@ def rebuild_command() -> None:
             f"{backend.name}: indexed {count} documents in {elapsed:.2f} s ({rate:,.0f} docs/s)"
         )
     if covered_up_to is not None:
-        db.session.execute(delete(SearchOutbox).where(SearchOutbox.id <= covered_up_to))
-        db.session.commit()
+        with committing():  # the rebuild covered these changes: the outbox forgets them
+            db.session.execute(delete(SearchOutbox).where(SearchOutbox.id <= covered_up_to))
 
 
 @search_cli.command("check")

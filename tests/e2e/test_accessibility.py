@@ -211,6 +211,8 @@ STAFF = [
     State("review staff comments", lambda i: f"/reviews/rounds/{i['open_round']}/comments"),
     State("review dashboard", lambda i: f"/reviews/rounds/{i['open_round']}/dashboard"),
     State("review invitations", lambda i: f"/reviews/rounds/{i['open_round']}/invitations"),
+    State("manage a review round", lambda i: f"/reviews/rounds/{i['open_round']}/manage"),
+    State("manage a closed review round", lambda i: f"/reviews/rounds/{i['closed_round']}/manage"),
     State("draft document", lambda i: f"/reviews/documents/{i['document']}"),
     State("new draft document, empty", "/reviews/documents/new", act=_submit_empty()),
     State("invite to a meeting", lambda i: f"/consultations/meetings/{i['upcoming']}/invite"),

@@ -108,7 +108,9 @@ def test_review_from_upload_to_comment_matrix(page, browser, live_server, runner
         reviewer_page.set_default_timeout(15_000)
         _log_in(reviewer_page, "reviewer@example.org")
         reviewer_page.goto(f"/reviews/rounds/{round_id}")
-        reviewer_page.get_by_role("link", name="Comment on this paragraph 3", exact=True).click()
+        reviewer_page.get_by_role(
+            "link", name="Comment on this paragraph (paragraph 3)", exact=True
+        ).click()
         reviewer_page.get_by_label("Type").select_option("technical")
         reviewer_page.get_by_label("Comment", exact=True).fill(COMMENT)
         reviewer_page.get_by_label("Proposed change (optional)").fill(PROPOSED)
@@ -140,7 +142,7 @@ def test_review_from_upload_to_comment_matrix(page, browser, live_server, runner
     with open(download.path(), "rb") as fh:  # Playwright's temp file has no .xlsx suffix
         sheet = load_workbook(io.BytesIO(fh.read())).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:10] == (
+    assert rows[0] == (
         "No.",
         "Reviewer",
         "Organisation",
@@ -151,6 +153,7 @@ def test_review_from_upload_to_comment_matrix(page, browser, live_server, runner
         "Proposed change",
         "Disposition",
         "Response",
+        "Anonymous to other reviewers",
     )
     assert rows[1] == (
         1,
@@ -163,5 +166,6 @@ def test_review_from_upload_to_comment_matrix(page, browser, live_server, runner
         PROPOSED,
         "Accepted in part",
         RESPONSE,
+        None,  # a signed comment: the anonymity column is empty
     )
     assert len(rows) == 2

@@ -60,7 +60,7 @@ def test_reviewer_comments_on_a_paragraph_with_a_proposed_change(client, review_
     assert comment.organization_id == reviewer.organization_id
     # The count shows beside the paragraph.
     page = client.get(f"/reviews/rounds/{review_round.id}").get_data(as_text=True)
-    assert "1 comment</a>" in page
+    assert '>1 comment<span class="visually-hidden"> (paragraph 3)</span></a>' in page
     thread = client.get(f"/reviews/rounds/{review_round.id}/comment?p={p3.anchor}").get_data(
         as_text=True
     )
@@ -265,7 +265,9 @@ def test_reviewers_do_not_see_each_other_unless_the_round_allows_it(
         as_text=True
     )
     assert "Rita private view." not in page
-    assert "1 comment</a>" not in client.get(f"/reviews/rounds/{closed.id}").get_data(as_text=True)
+    assert ">1 comment<span" not in client.get(f"/reviews/rounds/{closed.id}").get_data(
+        as_text=True
+    )
     login(client, staff.email)
     page = client.get(f"/reviews/rounds/{closed.id}/comment?p={para(closed, 3).anchor}").get_data(
         as_text=True

@@ -58,10 +58,13 @@ def check_seed(parsed):
     )
     assert numbered[2].text.startswith("由于要利用有限的资源跟踪成果框架中的 100 多项指标")
     assert top[6].heading == "六、关于向联合国人类住区规划署新治理结构过渡的安排的 第 1/3 号决定"
-    # The lettered items "(a)" … stay list items, not paragraphs.
-    items = [b for b in parsed.blocks if b.kind == "list-item"]
-    assert len(items) == 10
-    assert items[0].text.startswith("(a) 关于联合国人类住区规划署 2020–2023 年期间战略计划")
+    # The lettered items "(a)" … are sub-items of their paragraph (1 and 22), not paragraphs.
+    assert not [b for b in parsed.blocks if b.kind == "list-item"]
+    first, twenty_second = numbered[0], numbered[21]
+    assert len(first.extra["items"]) == 6 and len(twenty_second.extra["items"]) == 4
+    start, end = first.extra["items"][0]
+    assert first.text[start:end].startswith("(a) 关于联合国人类住区规划署 2020–2023 年期间战略计划")
+    assert first.text[: start - 1].endswith("即：")
 
 
 def test_seed_markdown_yields_40_paragraphs_under_their_headings(seed_markdown):

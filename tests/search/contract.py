@@ -7,9 +7,11 @@ behaviour (typo tolerance) is asserted only where the backend claims the capabil
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from markupsafe import escape
 
 from portal.search.base import SearchDoc, SearchQuery
 
@@ -422,6 +424,31 @@ class SearchContract:
 
     def test_cyrillic(self, backend, multilingual):
         assert ids_of(search(backend, "университет")) == ["organization:34"]
+
+    # --- one highlighter: the same marks whichever engine answered (portal.search.highlight)
+
+    @pytest.mark.parametrize(
+        ("query", "body", "marked"),
+        [
+            # Chinese: marked inside a longer word, no spaces needed.
+            ("伙伴", "中国政府与城市伙伴关系协议的执行情况", ["伙伴"]),
+            # Arabic: diacritics and alef forms fold; the original letters are shown.
+            ("كتاب", "نشر كِتَاب عن المدن", ["كِتَاب"]),
+            ("إتفاقية", "نص الاتفاقية الموقعة", ["الاتفاقية"]),
+            # Latin accents and case fold; the accented original is shown.
+            ("universite", "Accord avec Université de Genève", ["Université"]),
+            # A prefix marks the whole word; a term inside a word marks nothing.
+            ("hous", "Affordable housing for all", ["housing"]),
+            ("университет", "Новый университет города", ["университет"]),
+        ],
+    )
+    def test_snippet_marks_are_the_same_on_every_engine(self, backend, query, body, marked):
+        backend.upsert([make_doc("agreement:40", "Highlight probe", body)])
+        results = search(backend, query)
+        assert ids_of(results) == ["agreement:40"]
+        snippet = results.hits[0].snippet
+        assert re.findall(r"<mark>(.*?)</mark>", snippet) == marked
+        assert re.sub(r"</?mark>", "", snippet) == str(escape(body))
 
     # --- hostile input --------------------------------------------------------------------
 

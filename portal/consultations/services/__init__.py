@@ -11,7 +11,8 @@ Each function: check permission (``permissions.py``) → validate (collecting ev
 change → flush → audit. Nothing here commits: the request commits once after a successful
 POST (``portal.core.transaction``), a CLI command or worker job through ``committing()``. A
 ``ValidationError`` is raised before anything is changed, so a refused request leaves nothing
-half-saved. The record of a meeting (attendance, minutes, outcomes) is ``records_services``.
+half-saved. The record of a meeting is here too — ``attendance``, ``minutes`` (versions and
+workflow), ``outcomes`` (and progress notes) — exported together by ``records_services``.
 
 Callers may import every public name from this package, as before the split.
 """

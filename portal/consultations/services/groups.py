@@ -114,7 +114,9 @@ def add_member(actor, group: AdvisoryGroup, data: MemberData) -> GroupMember:
         )
     elif not user.is_active:
         errors["email"] = _("This account is deactivated.")
-    if data.role not in {r.value for r in MemberRole}:
+    try:
+        MemberRole(data.role)
+    except ValueError:
         errors["role"] = _("Choose a role.")
     if data.constituency and data.constituency not in STAKEHOLDER_GROUPS:
         errors["constituency"] = _("Choose a constituency from the list.")

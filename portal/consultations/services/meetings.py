@@ -22,6 +22,7 @@ from portal.consultations.services.base import refuse_unless
 from portal.consultations.services.invitations import fill_free_seats
 from portal.consultations.timezones import to_utc, valid_timezones, zone
 from portal.core.audit import record_audit, snapshot
+from portal.core.content_language import check_language
 from portal.core.models import as_utc
 from portal.core.services import ValidationError, actor_id
 from portal.extensions import db
@@ -46,6 +47,7 @@ class MeetingData:
     agenda_cutoff_local: datetime | None = None
     reminder_days: int | None = 2
     status: str = MeetingStatus.DRAFT.value
+    language: str | None = None  # of the title and description; detected when None
 
 
 def _validate_meeting(data: MeetingData) -> tuple[dict[str, str], dict]:
@@ -127,6 +129,7 @@ def _validate_meeting(data: MeetingData) -> tuple[dict[str, str], dict]:
         errors["status"] = _("Choose a status.")
     clean["status"] = data.status
     clean["description"] = (data.description or "").strip()
+    clean["language"] = check_language(data.language, errors)
     return errors, clean
 
 

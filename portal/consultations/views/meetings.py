@@ -55,6 +55,7 @@ def _meeting_data(form: MeetingForm) -> services.MeetingData:
         title=form.title.data or "",
         group_id=form.group_id.data,
         description=form.description.data or "",
+        language=form.language.data or None,
         engagement_areas=list(form.engagement_areas.data or []),
         starts_local=form.starts_local.data,
         ends_local=form.ends_local.data,

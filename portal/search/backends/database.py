@@ -3,10 +3,9 @@
 - ``query_terms``: user text → normalised search terms. Only runs of letters and digits
   survive, so query syntax (quotes, ``*``, ``(``, ``NEAR``, ``-``, ``^``, ``:``) never reaches
   an engine; each backend then quotes the terms in its own dialect.
-- ``make_snippet``: highlights over the *original* text. Matching happens on normalised text
-  (case, accents and Arabic diacritics folded); we map the match positions back so a reader
-  sees "Université" highlighted, not the folded "universite". Engine-side highlighters
-  (``snippet()``, ``ts_headline``) can only show the folded text we indexed.
+- ``hit_with_snippet``: the snippet is cut from the stored original body by the one
+  highlighter every backend uses (``portal.search.highlight``); engine-side highlighters
+  (``snippet()``, ``ts_headline``) could only show the folded text we index.
 """
 
 from __future__ import annotations
@@ -15,15 +14,12 @@ import bisect
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
-
-from markupsafe import escape
+from collections.abc import Callable, Iterable
 
 from portal.search.base import SearchHit, clean_query, is_cjk, normalize_text
+from portal.search.highlight import make_snippet
 
 MAX_TERMS = 10  # a 1,000-character query must not become a 200-clause SQL statement
-SNIPPET_CHARS = 220
 _WORD = re.compile(r"\w+")
 
 
@@ -176,88 +172,6 @@ def like_pattern(term: str) -> str:
     """``%term%`` for LIKE with ``\\`` as the escape character."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-@lru_cache(maxsize=20_000)
-def _norm_char(ch: str) -> str:
-    return normalize_text(ch)
-
-
-def _normalise_with_map(text: str) -> tuple[str, Sequence[int]]:
-    """Normalised text plus, for each of its characters, the index of the original one."""
-    if text.isascii():  # folding ASCII is lower-casing, one character for one: no map to build
-        return text.lower(), range(len(text))
-    chars: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        for out in _norm_char(ch):
-            chars.append(out)
-            origin.append(i)
-    return "".join(chars), origin
-
-
-def _match_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Spans of ``text`` (original indices) matching any term, merged and sorted."""
-    if not text or not terms:
-        return []
-    norm, origin = _normalise_with_map(text)
-    spans: list[tuple[int, int]] = []
-    # A lone Latin letter matches everywhere; marking each one helps nobody.
-    for term in (t for t in terms if len(t) > 1 or any(is_cjk(ch) for ch in t)):
-        start = norm.find(term)
-        while start != -1:
-            end = start + len(term) - 1
-            spans.append((origin[start], origin[end] + 1))
-            start = norm.find(term, start + 1)
-    spans.sort()
-    merged: list[tuple[int, int]] = []
-    for s, e in spans:
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
-        else:
-            merged.append((s, e))
-    return merged
-
-
-def highlight(text: str, terms: list[str], start: int = 0, end: int | None = None) -> str:
-    """``text[start:end]`` HTML-escaped, with the matches wrapped in ``<mark>``."""
-    end = len(text) if end is None else end
-    out: list[str] = []
-    pos = start
-    for s, e in _match_spans(text, terms):
-        if e <= start or s >= end:
-            continue
-        s, e = max(s, start), min(e, end)
-        out.append(str(escape(text[pos:s])))
-        out.append(f"<mark>{escape(text[s:e])}</mark>")
-        pos = e
-    out.append(str(escape(text[pos:end])))
-    return "".join(out)
-
-
-def make_snippet(body: str, terms: list[str], title: str = "") -> str:
-    """A short, escaped extract of ``body`` around the first match (or its beginning)."""
-    body = " ".join((body or "").split())
-    spans = _match_spans(body, terms)
-    if not body:
-        return highlight(title, terms) if spans or title else ""
-    if not spans:
-        cut = min(len(body), SNIPPET_CHARS)
-        return str(escape(body[:cut])) + ("…" if cut < len(body) else "")
-    first = spans[0][0]
-    start = max(0, first - SNIPPET_CHARS // 4)
-    if start > 0:  # begin at a word boundary
-        space = body.find(" ", start)
-        start = space + 1 if 0 <= space < first else start
-    end = min(len(body), start + SNIPPET_CHARS)
-    if end < len(body):
-        space = body.rfind(" ", start, end)
-        end = space if space > spans[0][1] else end
-    return (
-        ("…" if start > 0 else "")
-        + highlight(body, terms, start, end)
-        + ("…" if end < len(body) else "")
-    )
 
 
 def hit_with_snippet(

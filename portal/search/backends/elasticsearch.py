@@ -41,7 +41,6 @@ from portal.search.analysis import (
 )
 from portal.search.backends._engine import (
     highlight_terms,
-    make_snippet,
     prepare_query,
 )
 from portal.search.base import (
@@ -54,6 +53,7 @@ from portal.search.base import (
     SearchUnavailable,
     normalize_text,
 )
+from portal.search.highlight import make_snippet
 
 log = logging.getLogger(__name__)
 

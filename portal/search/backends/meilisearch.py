@@ -42,7 +42,6 @@ from portal.search.analysis import (
 from portal.search.backends._engine import (
     cjk_spaced,
     highlight_terms,
-    make_snippet,
     prepare_query,
 )
 from portal.search.base import (
@@ -55,6 +54,7 @@ from portal.search.base import (
     SearchUnavailable,
     normalize_text,
 )
+from portal.search.highlight import make_snippet
 
 log = logging.getLogger(__name__)
 
