@@ -114,6 +114,9 @@ def test_a_failure_is_retried_after_the_backoff_then_dead_lettered(app, runner):
     status = runner.invoke(args=["queue", "status"])
     assert status.exit_code == 0, status.output
     assert "mail_outbox: 0 waiting" in status.output and "1 dead" in status.output
+    mail_status = runner.invoke(args=["mail", "status"])
+    assert "Waiting to retry: 0" in mail_status.output
+    assert "Given up (dead letter): 1" in mail_status.output
 
     # After fixing the cause an operator puts it back, with a fresh count.
     result = runner.invoke(args=["queue", "retry-dead", "mail_outbox"])
