@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal.reviews.importing import describe_report
 from portal.reviews.models import BlockKind, Paragraph, ReviewRound
@@ -27,18 +28,27 @@ from portal.reviews.web import bp
 EXCERPT_CHARS = 40
 
 
-def block_ref(paragraph: Paragraph) -> str:
+def block_ref(paragraph: Paragraph, html: bool = False) -> str:
     """How links about a block name it, so each "Comment on this paragraph" link has its own
-    accessible name: "paragraph 12", or the first words of an unnumbered block."""
+    accessible name: "paragraph 12", or the first words of an unnumbered block.
+
+    ``html``: the excerpt (the document's words, not the interface's) isolated in ``<bdi>``, so
+    it keeps its own direction and is not read as interface text; attributes take the plain
+    form."""
     if paragraph.number is not None:
         return _("paragraph %(n)s", n=paragraph.number)
     text = " ".join((paragraph.text or "").split())
     excerpt = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rstrip() + "…"
     if paragraph.kind == BlockKind.TABLE:
-        return _("table “%(start)s”", start=excerpt)
-    if paragraph.kind == BlockKind.FIGURE:
-        return _("figure “%(start)s”", start=excerpt)
-    return _("text “%(start)s”", start=excerpt)
+        message = _("table “%(start)s”", start="\0")
+    elif paragraph.kind == BlockKind.FIGURE:
+        message = _("figure “%(start)s”", start="\0")
+    else:
+        message = _("text “%(start)s”", start="\0")
+    if not html:
+        return message.replace("\0", excerpt)
+    before, _sep, after = message.partition("\0")
+    return Markup("{}<bdi>{}</bdi>{}").format(before, excerpt, after)
 
 
 def passage_strings() -> dict[str, str]:
