@@ -129,7 +129,7 @@ def validate_audience(kind: str, audience: dict) -> dict:
         if not parts:
             raise ValidationError({"audience_kind": _("Choose who should review.")})
         return {"parts": parts}
-    if kind == AudienceKind.ALL_PARTNERS:
+    if kind in (AudienceKind.ALL_PARTNERS, AudienceKind.PUBLIC):
         return {}
     if kind == AudienceKind.GROUPS:
         ids = sorted({int(i) for i in audience.get("group_ids") or []})
@@ -249,7 +249,7 @@ def resolve_audience(kind: str, audience: dict) -> list[tuple[int | None, str]]:
             else:
                 out.append((None, email))
         return out
-    else:
+    else:  # PUBLIC: nobody is invited; anyone with an account may comment
         return []
     rows = db.session.execute(stmt.order_by(User.id)).all()
     return [(uid, email.lower()) for uid, email in rows]

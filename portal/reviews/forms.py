@@ -81,6 +81,10 @@ class RoundForm(FlaskForm):
                 _l("Organisations by region, type or stakeholder group"),
             ),
             SelectChoice(AudienceKind.EMAILS.value, _l("A list of e-mail addresses (upload)")),
+            SelectChoice(
+                AudienceKind.PUBLIC.value,
+                _l("The public: anyone may read; anyone with an account may comment"),
+            ),
         ],
     )
     group_ids = SelectMultipleField(_l("Advisory groups"), coerce=int, validators=[Optional()])

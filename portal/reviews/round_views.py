@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
@@ -150,8 +150,8 @@ def new_round(document_id: int, number: int):
 
 
 @bp.route("/rounds/<int:round_id>")
-@login_required
 def show_round(round_id: int):
+    """The round page: readable by its reviewers, staff, and anyone on a public round."""
     round_ = round_or_404(round_id)
     version = round_.version
     state = permissions.round_state(round_)
@@ -161,11 +161,15 @@ def show_round(round_id: int):
         .where(visible, Comment.paragraph_id.is_(None), Comment.parent_id.is_(None))
         .order_by(Comment.created_at)
     ).all()
-    mine = db.session.scalars(
-        select(Comment)
-        .where(Comment.round_id == round_.id, Comment.author_id == current_user.id)
-        .order_by(Comment.created_at)
-    ).all()
+    mine = (
+        db.session.scalars(
+            select(Comment)
+            .where(Comment.round_id == round_.id, Comment.author_id == current_user.id)
+            .order_by(Comment.created_at)
+        ).all()
+        if permissions.is_signed_in(current_user)
+        else []
+    )
     return render_template(
         "reviews/round.html",
         round=round_,
@@ -176,6 +180,12 @@ def show_round(round_id: int):
         state=state.value,
         closed_message=services._closed_message(round_) if state.name != "OPEN" else None,
         can_comment=can("comment_in_round", round_),
+        # A visitor on an open public round: "sign in to comment" links (back to the paragraph).
+        sign_in_to_comment=(
+            not permissions.is_signed_in(current_user)
+            and permissions.is_public_round(round_)
+            and state is permissions.RoundState.OPEN
+        ),
         doc_comments=doc_comments,
         mine=mine,
         sees_others=permissions.sees_others_comments(current_user, round_),

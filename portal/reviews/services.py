@@ -28,6 +28,7 @@ from portal.reviews import permissions
 from portal.reviews.audience import validate_audience
 from portal.reviews.importing import ParsedDocument
 from portal.reviews.models import (
+    AudienceKind,
     BackgroundJob,
     BlockKind,
     Comment,
@@ -327,6 +328,7 @@ def open_round(
         status=RoundStatus.OPEN.value,
         reviewers_see_each_other=bool(reviewers_see_each_other),
         allow_anonymous=bool(allow_anonymous),
+        public=audience_kind == AudienceKind.PUBLIC,
         reminder_days=int(reminder_days or 0),
         created_by_id=actor_id(actor),
     )
