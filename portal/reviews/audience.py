@@ -180,6 +180,19 @@ def validate_audience(kind: str, audience: dict) -> dict:
     return {"emails": emails}
 
 
+def is_public_audience(kind: str, audience: dict | None) -> bool:
+    """Whether an audience includes "the public" (alone, or as a part of a mixed audience
+    with invited reviewers): the round is then a public consultation."""
+    if kind == AudienceKind.PUBLIC:
+        return True
+    if kind == AudienceKind.MIXED:
+        return any(
+            (part or {}).get("kind") == AudienceKind.PUBLIC
+            for part in (audience or {}).get("parts") or []
+        )
+    return False
+
+
 def resolve_audience(kind: str, audience: dict) -> list[tuple[int | None, str]]:
     """Every (user id or None, lower-cased e-mail) the round goes to, without duplicates,
     in a stable order (so a resumed job continues where it stopped)."""
