@@ -72,6 +72,9 @@ class Config:
     SEARCH_URL = _env("SEARCH_URL", "database")
     # Index names start with this: several portals (or test runs) can share one cluster.
     SEARCH_INDEX_PREFIX = _env("SEARCH_INDEX_PREFIX", "portal")
+    # How long a worker's claim on queued items lasts before another worker may take them (a
+    # worker that died mid-batch). Empty: each queue's own (5 minutes). Long jobs renew it.
+    QUEUE_LEASE_SECONDS = int(_env("QUEUE_LEASE_SECONDS") or 0) or None
     SMTP_URL = _env("SMTP_URL", "smtp://127.0.0.1:1025")  # scripts/run: MailDev
     MAIL_FROM = _env("MAIL_FROM", "Partnership Portal <no-reply@portal.localhost>")
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")

@@ -114,6 +114,9 @@ def test_a_failure_is_retried_after_the_backoff_then_dead_lettered(app, runner):
     status = runner.invoke(args=["queue", "status"])
     assert status.exit_code == 0, status.output
     assert "mail_outbox: 0 waiting" in status.output and "1 dead" in status.output
+    mail_status = runner.invoke(args=["mail", "status"])
+    assert "Waiting to retry: 0" in mail_status.output
+    assert "Given up (dead letter): 1" in mail_status.output
 
     # After fixing the cause an operator puts it back, with a fresh count.
     result = runner.invoke(args=["queue", "retry-dead", "mail_outbox"])
@@ -207,3 +210,17 @@ def test_search_sync_takes_back_the_dead_letters_status_counts_them(app, runner)
     assert result.exit_code == 0, result.output
     assert "1 dead-lettered row(s) queued again." in result.output
     assert "0 outbox row(s) left" in result.output
+
+
+def test_a_deployment_can_shorten_every_lease(app, monkeypatch):
+    """PORTAL_QUEUE_LEASE_SECONDS: a crashed worker's items come back after that, not 5 min."""
+    ids = _mail(1)
+    monkeypatch.setitem(app.config, "QUEUE_LEASE_SECONDS", 45)
+    before = utcnow()
+    assert [c.id for c in queue.claim(db.session, MAIL_QUEUE, 1)] == ids
+    until = as_utc(_row(OutgoingMail, ids[0]).claimed_until)
+    assert timedelta(seconds=44) <= until - before <= timedelta(seconds=50)
+    queue.extend(db.session, MAIL_QUEUE, ids)
+    assert as_utc(_row(OutgoingMail, ids[0]).claimed_until) - utcnow() <= timedelta(seconds=46)
+    monkeypatch.setitem(app.config, "QUEUE_LEASE_SECONDS", None)
+    assert queue.lease_of(MAIL_QUEUE) == MAIL_QUEUE.lease == timedelta(minutes=5)

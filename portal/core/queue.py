@@ -43,6 +43,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
+from flask import current_app, has_app_context
 from flask.cli import AppGroup
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, true, update
 from sqlalchemy.orm import Session, aliased
@@ -166,7 +167,7 @@ def claim(
         update(m)
         # Re-checked by the UPDATE itself: a row another worker claimed meanwhile is skipped.
         .where(m.id == chosen.c.id, *_claimable(queue, now, due_only))
-        .values(claimed_until=now + queue.lease)
+        .values(claimed_until=now + lease_of(queue))
         .returning(*returning)
         .execution_options(synchronize_session=False)
     )
@@ -281,6 +282,15 @@ def release(session: Session, queue: Queue, ids: Sequence[int]) -> None:
     )
 
 
+def lease_of(queue: Queue) -> timedelta:
+    """The queue's lease, or ``QUEUE_LEASE_SECONDS`` when the deployment sets one."""
+    if has_app_context():
+        seconds = current_app.config.get("QUEUE_LEASE_SECONDS")
+        if seconds:
+            return timedelta(seconds=int(seconds))
+    return queue.lease
+
+
 def extend(session: Session, queue: Queue, ids: Sequence[int]) -> None:
     """A long job's heartbeat: keep the lease while it makes progress."""
     if not ids:
@@ -289,7 +299,7 @@ def extend(session: Session, queue: Queue, ids: Sequence[int]) -> None:
     session.execute(
         update(m)
         .where(m.id.in_(ids))
-        .values(claimed_until=utcnow() + queue.lease)
+        .values(claimed_until=utcnow() + lease_of(queue))
         .execution_options(synchronize_session=False)
     )
 

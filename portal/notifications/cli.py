@@ -77,17 +77,24 @@ def status_command():
     sent = db.session.scalar(
         select(func.count(OutgoingMail.id)).where(OutgoingMail.sent_at.is_not(None))
     )
+    live = (OutgoingMail.sent_at.is_(None), OutgoingMail.dead_at.is_(None))
     due = db.session.scalar(
-        select(func.count(OutgoingMail.id)).where(
-            OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at <= now
-        )
+        select(func.count(OutgoingMail.id)).where(*live, OutgoingMail.next_attempt_at <= now)
     )
     delayed = db.session.scalar(
+        select(func.count(OutgoingMail.id)).where(*live, OutgoingMail.next_attempt_at > now)
+    )
+    dead = db.session.scalar(
         select(func.count(OutgoingMail.id)).where(
-            OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at > now
+            OutgoingMail.sent_at.is_(None), OutgoingMail.dead_at.is_not(None)
         )
     )
     click.echo(f"Sent: {sent}\nDue now: {due}\nWaiting to retry: {delayed}")
+    if dead:
+        click.echo(
+            f"Given up (dead letter): {dead} — "
+            "`flask --app portal queue retry-dead mail_outbox` sends them again"
+        )
     failing = db.session.scalars(
         select(OutgoingMail)
         .where(OutgoingMail.sent_at.is_(None), OutgoingMail.last_error.is_not(None))

@@ -34,7 +34,7 @@ from portal.search.base import is_cjk, normalize_text
 SNIPPET_CHARS = 220  # characters of the original text in a snippet
 # Folding is per character; past this many characters matches are not looked for (the
 # snippet then shows the beginning), which bounds the work for a very long body.
-SOURCE_LIMIT = 50_000
+SOURCE_LIMIT = 20_000
 # Attached prefixes an Arabic word may carry before the term; longest first.
 ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال", "و", "ف", "ب", "ك", "ل")
 _ARABIC = re.compile("[\u0600-\u06ff]")
@@ -50,13 +50,9 @@ def folded_with_offsets(text: str) -> tuple[str, Sequence[int]]:
     text = text[:SOURCE_LIMIT]
     if text.isascii():  # folding ASCII is lower-casing, one character for one
         return text.lower(), range(len(text))
-    chars: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        for out in _norm_char(ch):
-            chars.append(out)
-            origin.append(i)
-    return "".join(chars), origin
+    pieces = [_norm_char(ch) for ch in text]
+    origin = [i for i, piece in enumerate(pieces) for _ in piece]
+    return "".join(pieces), origin
 
 
 def _is_word_char(ch: str) -> bool:

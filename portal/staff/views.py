@@ -39,10 +39,6 @@ from portal.partners.services import approve_proposal, pending_proposals_count, 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
-# Kept for the modules not yet moved to the guard: ``@require("staff")`` is the one way.
-staff_required = require("staff")
-
-
 def optional_url(endpoint: str, **values: Any) -> str | None:
     """A link to a page owned by another part of the portal, if that page exists yet."""
     if endpoint not in current_app.view_functions:

