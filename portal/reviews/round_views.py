@@ -13,13 +13,14 @@ from portal.core.forms import ConfirmForm, choice_list
 from portal.core.guard import can, require
 from portal.core.services import ValidationError
 from portal.core.transaction import attempt
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Region
-from portal.reviews import permissions, services, steering
+from portal.reviews import joining, permissions, services, steering
 from portal.reviews.audience import EmailList, parse_email_list
 from portal.reviews.forms import (
     AddReviewersForm,
     DeadlineForm,
+    JoinForm,
     RoundForm,
     timezone_choices,
 )
@@ -187,9 +188,45 @@ def show_round(round_id: int):
             and state is permissions.RoundState.OPEN
         ),
         doc_comments=doc_comments,
+        join_form=JoinForm(formdata=None),
         mine=mine,
         sees_others=permissions.sees_others_comments(current_user, round_),
     )
+
+
+def _join_limit() -> str:
+    from flask import current_app
+
+    return current_app.config.get("REVIEW_JOIN_RATE_LIMIT", "5 per hour")
+
+
+@bp.route("/rounds/<int:round_id>/join", methods=["POST"])
+@limiter.limit(_join_limit, methods=["POST"])
+def join_round(round_id: int):
+    """A visitor asks for a link to take part in a public consultation (``joining``)."""
+    round_ = round_or_404(round_id)
+    form = JoinForm()
+    if form.validate_on_submit():
+        outcome = attempt(
+            joining.join_public_round,
+            round_,
+            form.email.data,
+            bool(form.accept_terms.data),
+            form=form,
+        )
+        if outcome:
+            flash(
+                _(
+                    "If that address can receive e-mail, a link to take part is on its way. "
+                    "Follow it to confirm the address and choose a password."
+                ),
+                "success",
+            )
+            return redirect(url_for("reviews.show_round", round_id=round_.id))
+        general = outcome.errors
+    else:
+        general = []
+    return render_template("reviews/join.html", round=round_, form=form, general=general), 400
 
 
 # --- Steering an opened round -----------------------------------------------------------------

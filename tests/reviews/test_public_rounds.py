@@ -216,3 +216,63 @@ def test_staff_open_a_public_round_from_the_form(client, people, factories):
     assert opened.public and opened.audience_kind == "public"
     client.post("/account/logout")
     assert client.get(f"/reviews/rounds/{opened.id}").status_code == 200
+
+
+def _link_in(mail) -> str:
+    import re
+
+    return re.search(r"/reviews/r/[A-Za-z0-9_-]+", mail.body_text).group(0)
+
+
+def test_a_visitor_gets_an_account_from_the_round_page(client, public):
+    """Item 2: the visitor asks on the round page (terms accepted), confirms the address by
+    following the e-mailed link, creates the account and comments on the open round."""
+    from portal.accounts.models import User
+    from portal.notifications.models import OutgoingMail
+
+    review_round, p1 = public
+    url = f"/reviews/rounds/{review_round.id}/join"
+    assert "Send me a link to take part" in client.get(f"/reviews/rounds/{review_round.id}").text
+    refused = client.post(url, data={"email": "new@visitor.example"})
+    assert refused.status_code == 400 and "Accept the consultation" in refused.text
+    refused = client.post(url, data={"email": "not an address", "accept_terms": "y"})
+    assert refused.status_code == 400
+    invitations = select(OutgoingMail).where(
+        OutgoingMail.category == f"review-invitation:{review_round.id}"
+    )
+    assert db.session.scalars(invitations).all() == []
+    sent = client.post(url, data={"email": "New@Visitor.example", "accept_terms": "y"})
+    assert sent.status_code == 302
+    # Asking again sends nothing more (and says the same).
+    assert (
+        client.post(url, data={"email": "new@visitor.example", "accept_terms": "y"}).status_code
+        == 302
+    )
+    mails = db.session.scalars(invitations).all()
+    assert [m.to_address for m in mails] == ["new@visitor.example"]
+    assert db.session.scalar(select(User).where(User.email == "new@visitor.example")) is None
+    link = _link_in(mails[0])
+    welcome = client.get(link)
+    assert welcome.status_code == 200
+    created = client.post(link, data={})
+    assert created.status_code in (200, 302)
+    assert db.session.scalar(select(User).where(User.email == "new@visitor.example")) is not None
+
+
+def test_joining_is_refused_on_private_and_closed_rounds(client, private, public):
+    from portal.notifications.models import OutgoingMail
+
+    answer = client.post(
+        f"/reviews/rounds/{private.id}/join", data={"email": "x@y.example", "accept_terms": "y"}
+    )
+    assert answer.status_code == 302 and "/account/login" in answer.location
+    review_round, _p1 = public
+    review_round.closes_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    answer = client.post(
+        f"/reviews/rounds/{review_round.id}/join",
+        data={"email": "x@y.example", "accept_terms": "y"},
+    )
+    assert answer.status_code == 400 and "not open for comments" in answer.text
+    sent_to = db.session.scalars(select(OutgoingMail.to_address)).all()
+    assert "x@y.example" not in sent_to
