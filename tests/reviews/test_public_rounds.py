@@ -276,3 +276,14 @@ def test_joining_is_refused_on_private_and_closed_rounds(client, private, public
     assert answer.status_code == 400 and "not open for comments" in answer.text
     sent_to = db.session.scalars(select(OutgoingMail.to_address)).all()
     assert "x@y.example" not in sent_to
+
+
+def test_asking_to_take_part_is_rate_limited(client, app, public, monkeypatch):
+    monkeypatch.setitem(app.config, "REVIEW_JOIN_RATE_LIMIT", "2 per minute")
+    review_round, _p1 = public
+    url = f"/reviews/rounds/{review_round.id}/join"
+    for n in range(2):
+        answer = client.post(url, data={"email": f"v{n}@visitor.example", "accept_terms": "y"})
+        assert answer.status_code == 302
+    answer = client.post(url, data={"email": "v9@visitor.example", "accept_terms": "y"})
+    assert answer.status_code == 429
