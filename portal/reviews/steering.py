@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
@@ -33,6 +35,7 @@ from portal.reviews.services import (
     format_round_time,
     queue_invitation_job,
 )
+from portal.reviews.times import reader_timezones
 
 __all__ = ["add_reviewers", "change_deadline", "close_early", "reopen_round"]
 
@@ -66,7 +69,13 @@ def _tell_invitees(round_: ReviewRound, change: str) -> int:
     from portal.reviews.jobs import invitation_token
 
     rows = db.session.execute(
-        select(ReviewInvitation.email, User.name, User.locale, User.active)
+        select(
+            ReviewInvitation.email,
+            User.name,
+            User.locale,
+            User.active,
+            ReviewInvitation.user_id,
+        )
         .outerjoin(User, User.id == ReviewInvitation.user_id)
         .where(
             ReviewInvitation.round_id == round_.id,
@@ -75,11 +84,15 @@ def _tell_invitees(round_: ReviewRound, change: str) -> int:
         .order_by(ReviewInvitation.id)
     ).all()
     document = round_.version.document
+    zones = reader_timezones(row.user_id for row in rows)
     queued = 0
-    for email, name, locale, active in rows:
+    for email, name, locale, active, user_id in rows:
         if active is False:
             continue
         token = invitation_token(round_.id, email)
+        # The new deadline in the invitee's own zone and words (not the staff member's).
+        with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+            deadline = format_round_time(round_, round_.closes_at, zones.get(user_id))
         _queue_review_mail(
             email,
             locale,
@@ -92,6 +105,7 @@ def _tell_invitees(round_: ReviewRound, change: str) -> int:
             document=document,
             link=absolute_url("reviews.follow_invitation", token=token),
             unsubscribe=absolute_url("reviews.unsubscribe", token=token),
+            deadline=deadline,
         )
         queued += 1
     return queued

@@ -49,10 +49,13 @@ WEED="$INSTALL_DIR/weed"
 # checked by scripts/bootstrap) when this platform has it: no Go build on a fresh CI machine
 # (a cold build took 10–45 minutes). Elsewhere the Go build below makes the same server.
 VENV_WEED="$(cd "$HERE/../.." && pwd)/.venv/bin/weed"
+RUN_DIR="$PORTAL_CACHE/seaweedfs-$S3_PORT"
 if [ -x "$VENV_WEED" ] && [ -z "${SEAWEED_FROM_SOURCE:-}" ]; then
   WEED="$VENV_WEED"
+  # The release binary is the "large disk" build: its volume files differ from the Go build's,
+  # so each keeps its own data directory.
+  RUN_DIR="$PORTAL_CACHE/seaweedfs-$S3_PORT-release"
 fi
-RUN_DIR="$PORTAL_CACHE/seaweedfs-$S3_PORT"
 DATA_DIR="$RUN_DIR/data"
 PIDFILE="$RUN_DIR/weed.pid"
 LOG="$RUN_DIR/weed.log"

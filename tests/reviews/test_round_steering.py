@@ -243,3 +243,29 @@ def test_only_staff_steer_a_round(client, review_round, reviewer, method, path, 
     assert getattr(client, method)(url, data=data).status_code == 403
     db.session.refresh(review_round)
     assert review_round.status == "open" and _audit(review_round, "close") == []
+
+
+def test_a_moved_deadline_is_written_in_each_reviewers_own_zone_and_language(
+    staff_client, staff, review_round, reviewer, other_reviewer
+):
+    """Not in the zone of the staff member who moved it: the reviewer in Shanghai reads
+    Shanghai time, the one who chose no zone reads the round's, each in their language."""
+    from portal.consultations.models import ConsultationPreference
+
+    db.session.add(ConsultationPreference(user_id=staff.id, timezone="America/Lima", feed_key="s"))
+    db.session.add(
+        ConsultationPreference(user_id=reviewer.id, timezone="Asia/Shanghai", feed_key="r")
+    )
+    other_reviewer.locale = "fr"
+    db.session.commit()
+    resp = staff_client.post(
+        f"/reviews/rounds/{review_round.id}/deadline",
+        data={"closes_at": _local(review_round, timedelta(days=7))},
+    )
+    assert resp.status_code == 302
+    mails = {m.to_address: m.body_text for m in _mails(f"review-deadline:{review_round.id}")}
+    assert "(Asia/Shanghai)" in mails[reviewer.email]
+    zone = review_round.timezone or "UTC"
+    assert f"({zone})" in mails[other_reviewer.email]
+    assert "America/Lima" not in "".join(mails.values())
+    assert mails[other_reviewer.email].startswith("Bonjour")

@@ -19,7 +19,6 @@ from portal.consultations.permissions import (
     is_group_member,
 )
 from portal.consultations.services.base import refuse_unless
-from portal.consultations.stored_files import remove_after_commit, remove_after_rollback
 from portal.core.audit import record_audit
 from portal.core.services import PermissionDenied, ValidationError, actor_id
 from portal.extensions import db
@@ -135,7 +134,8 @@ def remove_agenda_item(actor, item: AgendaItem) -> list[str]:
     )
     db.session.delete(item)
     db.session.flush()
-    remove_after_commit(stored)
+    for name in stored:
+        documents.remove_after_commit(name)  # the same file lifecycle as agreement documents
     return stored
 
 
@@ -163,7 +163,6 @@ def attach_agenda_document(
             uploaded_by_id=actor_id(actor),
         ),
     )
-    remove_after_rollback([doc.stored_name])  # a refused or failed request leaves no file
     record_audit(
         "upload", doc, actor_id=actor_id(actor), summary=f"Attached {doc.filename} to {item.title}"
     )

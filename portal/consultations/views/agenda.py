@@ -122,7 +122,7 @@ def upload_agenda_document(meeting_id: int, item_id: int):
         if upload is None or not getattr(upload, "filename", ""):
             form.file.errors = [_("Choose a file to upload.")]
         else:
-            # A refused or failed request removes the stored file again (stored_files.py).
+            # A refused or failed request removes the stored file again (documents.store_upload).
             outcome = attempt(
                 services.attach_agenda_document,
                 current_user,
