@@ -136,9 +136,25 @@ def test_seed_demo_shows_consultations_and_reviews(app, runner, client):
     assert page.status_code == 200 and "2 waiting" in page.text
     client.get("/account/logout")
 
+    # A visitor without an account: the seed report is an open public consultation.
+    seed_round = one(ReviewRound, title=content.SEED_ROUND_TITLE)
+    assert seed_round.public
+    client = app.test_client()  # a fresh visitor, no session
+    page = client.get("/reviews/")
+    assert page.status_code == 200 and content.SEED_ROUND_TITLE in page.text
+    page = client.get(f"/reviews/rounds/{seed_round.id}")
+    assert page.status_code == 200 and content.SEED_DOC_TITLE in page.text
+    docket = client.get(f"/reviews/rounds/{seed_round.id}/docket.json").get_json()
+    assert docket["total"] > 0
+    assert any(c["answer"] for c in docket["comments"])
+    page = client.get(f"/reviews/rounds/{seed_round.id}/heard")
+    assert page.status_code == 200
+    wuf_round = one(ReviewRound, title=content.WUF_ROUND_TITLE)
+    assert client.get(f"/reviews/rounds/{wuf_round.id}").status_code == 302  # invitation-only
+    assert content.WUF_ROUND_TITLE not in client.get("/reviews/").text
+
     # The reviewer: the open round on the seed report and the closed round's "what we heard".
     login(client, "reviewer@example.org", PASSWORD)
-    seed_round = one(ReviewRound, title=content.SEED_ROUND_TITLE)
     assert as_utc(seed_round.closes_at) > utcnow()
     in_round = select(func.count(Comment.id)).where(Comment.round_id == seed_round.id)
     assert db.session.scalar(in_round) == 30

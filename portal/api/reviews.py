@@ -6,8 +6,9 @@
 
 For partners who collect comments in their own tools (a ministry gathering its agencies'
 remarks, say) and submit them in one go. The rules are the pages' rules, through the same
-use case (``portal.reviews.services.post_comment``): invited reviewers and staff only,
-only while the round is open, anonymity and "reviewers see each other" respected.
+use case (``portal.reviews.services.post_comment``): invited reviewers and staff only (any
+account on a public consultation), only while the round is open, anonymity and "reviewers see
+each other" respected. A public consultation is readable without credentials.
 
 POST accepts only ``Authorization: Bearer <token>`` — never the session cookie — so a
 cross-site page cannot post in a reviewer's name, and CSRF tokens are not needed.
@@ -62,8 +63,9 @@ ROUND_ID = {"round_id": "The review round's id."}
 def review_round(round_id: int):
     """One review round
 
-    The round's state and the text under review, paragraph by paragraph. 401 without
-    credentials and 403 with them when you are not invited (staff see every round).
+    The round's state and the text under review, paragraph by paragraph. A public
+    consultation needs no credentials; other rounds answer 401 without credentials and 403
+    with them when you are not invited (staff see every round).
     """
     round_ = _visible_round(round_id, current_user)
     version = round_.version

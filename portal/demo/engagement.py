@@ -680,7 +680,8 @@ def _ensure_wuf_paper(sag, wuf, staff, report) -> None:
 
 
 def _ensure_seed_report_review(sag, staff, real_today: date, report) -> None:
-    """The Executive Board report under an open round for the advisory group."""
+    """The Executive Board report under an open public consultation (the advisory group is
+    invited too), with published comments and answers."""
     if _document(content.SEED_DOC_TITLE) is not None:
         return
     now = utcnow()
@@ -700,11 +701,18 @@ def _ensure_seed_report_review(sag, staff, real_today: date, report) -> None:
         actor=staff,
     )
     reviews.publish_version(version, staff)
+    # A public consultation: anyone reads the draft, the comments and the answers at /reviews/
+    # without an account; the advisory group is invited by e-mail as well.
     round_ = reviews.open_round(
         version,
         title=content.SEED_ROUND_TITLE,
-        audience_kind="groups",
-        audience={"group_ids": [sag.id]},
+        audience_kind="mixed",
+        audience={
+            "parts": [
+                {"kind": "public", "audience": {}},
+                {"kind": "groups", "audience": {"group_ids": [sag.id]}},
+            ]
+        },
         opens_at=opens,
         closes_at=closes,
         timezone=content.MEETING_TIMEZONE,

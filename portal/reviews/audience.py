@@ -129,7 +129,7 @@ def validate_audience(kind: str, audience: dict) -> dict:
         if not parts:
             raise ValidationError({"audience_kind": _("Choose who should review.")})
         return {"parts": parts}
-    if kind == AudienceKind.ALL_PARTNERS:
+    if kind in (AudienceKind.ALL_PARTNERS, AudienceKind.PUBLIC):
         return {}
     if kind == AudienceKind.GROUPS:
         ids = sorted({int(i) for i in audience.get("group_ids") or []})
@@ -178,6 +178,19 @@ def validate_audience(kind: str, audience: dict) -> dict:
     if not emails:
         raise ValidationError({"emails_file": _("Upload a list with at least one valid address.")})
     return {"emails": emails}
+
+
+def is_public_audience(kind: str, audience: dict | None) -> bool:
+    """Whether an audience includes "the public" (alone, or as a part of a mixed audience
+    with invited reviewers): the round is then a public consultation."""
+    if kind == AudienceKind.PUBLIC:
+        return True
+    if kind == AudienceKind.MIXED:
+        return any(
+            (part or {}).get("kind") == AudienceKind.PUBLIC
+            for part in (audience or {}).get("parts") or []
+        )
+    return False
 
 
 def resolve_audience(kind: str, audience: dict) -> list[tuple[int | None, str]]:
@@ -249,7 +262,7 @@ def resolve_audience(kind: str, audience: dict) -> list[tuple[int | None, str]]:
             else:
                 out.append((None, email))
         return out
-    else:
+    else:  # PUBLIC: nobody is invited; anyone with an account may comment
         return []
     rows = db.session.execute(stmt.order_by(User.id)).all()
     return [(uid, email.lower()) for uid, email in rows]

@@ -57,10 +57,23 @@ def _reviewer_of(round_: ReviewRound) -> bool:
     return permissions.is_reviewer_of(current_user, round_)
 
 
+def _sign_in_url(round_: ReviewRound, paragraph: Paragraph | None) -> str:
+    """Login, then back to the comment form of this paragraph (public rounds' visitors)."""
+    back = url_for("reviews.comment", round_id=round_.id, p=paragraph.anchor if paragraph else None)
+    return url_for("accounts.login", next=back)
+
+
 @bp.route("/rounds/<int:round_id>/comment", methods=["GET", "POST"])
-@login_required
 def comment(round_id: int):
+    """The thread of a paragraph (or the whole document) and the comment form. Readable by
+    anyone who may see the round (everyone on a public round); commenting needs an account."""
     round_ = round_or_404(round_id)
+    signed_in = permissions.is_signed_in(current_user)
+    if request.method == "POST" and not signed_in:
+        # A visitor on a public round: sign in (or get an account) first, then come back.
+        return redirect(
+            _sign_in_url(round_, _paragraph_by_anchor(round_, request.form.get("paragraph")))
+        )
     form = CommentForm()
     anchor = request.values.get("p") or form.paragraph.data or None
     paragraph = _paragraph_by_anchor(round_, anchor)
@@ -145,6 +158,11 @@ def comment(round_id: int):
             else services._closed_message(round_),
             can_change=lambda c: can("change_comment", c),
             confirm_form=ConfirmForm(),
+            sign_in_url=(
+                _sign_in_url(round_, paragraph)
+                if not signed_in and permissions.round_state(round_).name == "OPEN"
+                else None
+            ),
         ),
         status,
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
-from sqlalchemy import select
+from flask_login import current_user
+from sqlalchemy import or_, select
 
 from portal.core.guard import can, require
 from portal.core.transaction import attempt
@@ -31,8 +31,8 @@ def _read_upload(form) -> tuple:
 
 
 @bp.route("/")
-@login_required
 def index():
+    """Staff: every draft; reviewers: their rounds; everyone: the public consultations."""
     documents = []
     if can("manage_reviews"):
         documents = db.session.scalars(
@@ -43,10 +43,16 @@ def index():
         .where(permissions.invited_rounds_filter(current_user))
         .order_by(ReviewRound.closes_at.desc())
     ).all()
+    public_rounds = db.session.scalars(
+        select(ReviewRound)
+        .where(permissions.public_rounds_filter())
+        .order_by(ReviewRound.closes_at.desc(), ReviewRound.id.desc())
+    ).all()
     return render_template(
         "reviews/index.html",
         documents=documents,
         rounds=rounds,
+        public_rounds=public_rounds,
         state_of=permissions.round_state,
     )
 
@@ -105,7 +111,6 @@ def new_document():
 
 
 @bp.route("/documents/<int:document_id>")
-@login_required
 def show_document(document_id: int):
     document = document_or_404(document_id)
     versions = [v for v in document.versions if permissions.can_view_version(current_user, v)]
@@ -116,7 +121,9 @@ def show_document(document_id: int):
         .order_by(ReviewRound.id)
     )
     if not can("manage_reviews"):
-        stmt = stmt.where(permissions.invited_rounds_filter(current_user))
+        stmt = stmt.where(
+            or_(permissions.invited_rounds_filter(current_user), permissions.public_rounds_filter())
+        )
     return render_template(
         "reviews/document.html",
         document=document,
@@ -170,7 +177,6 @@ def new_version(document_id: int):
 
 
 @bp.route("/documents/<int:document_id>/versions/<int:number>")
-@login_required
 def show_version(document_id: int, number: int):
     document = document_or_404(document_id)
     version = version_or_404(document, number)
@@ -205,7 +211,6 @@ def publish(document_id: int, number: int):
 
 
 @bp.route("/documents/<int:document_id>/diff")
-@login_required
 def diff(document_id: int):
     document = document_or_404(document_id)
     try:

@@ -8,6 +8,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    EmailField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -81,6 +82,10 @@ class RoundForm(FlaskForm):
                 _l("Organisations by region, type or stakeholder group"),
             ),
             SelectChoice(AudienceKind.EMAILS.value, _l("A list of e-mail addresses (upload)")),
+            SelectChoice(
+                AudienceKind.PUBLIC.value,
+                _l("The public: anyone may read; anyone with an account may comment"),
+            ),
         ],
     )
     group_ids = SelectMultipleField(_l("Advisory groups"), coerce=int, validators=[Optional()])
@@ -173,4 +178,17 @@ class DeadlineForm(FlaskForm):
         _l("Closes"),
         format="%Y-%m-%dT%H:%M",
         validators=[DataRequired(_l("When does the round close?"))],
+    )
+
+
+class JoinForm(FlaskForm):
+    """A visitor's request to take part in a public consultation (``joining``)."""
+
+    email = EmailField(_l("Your e-mail address"), validators=[DataRequired(), Length(max=254)])
+    accept_terms = BooleanField(
+        _l(
+            "I accept the terms of this consultation: my comments and the secretariat's answers "
+            "are published here, with my name and organisation unless I comment anonymously "
+            "where the round allows it."
+        )
     )

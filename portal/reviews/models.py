@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,6 +40,7 @@ class AudienceKind(enum.StrEnum):
         "organizations"  # users of organisations matching a filter (region, type, group)
     )
     EMAILS = "emails"  # an uploaded list of addresses
+    PUBLIC = "public"  # anyone: readable without an account, any account may comment
     MIXED = "mixed"  # several of the above: {"parts": [{"kind": …, "audience": {…}}, …]}
 
 
@@ -220,6 +222,10 @@ class ReviewRound(TimestampMixin, db.Model):
     status: Mapped[str] = mapped_column(String(20), default=RoundStatus.DRAFT.value)
     reviewers_see_each_other: Mapped[bool] = mapped_column(Boolean, default=False)
     allow_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A public consultation: the draft, published comments, answers and "what we heard" are
+    # readable without an account, and any account may comment (permissions.is_public_round).
+    # Set when opened with the "public" audience; reviewers added later do not change it.
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reminder_days: Mapped[int] = mapped_column(Integer, default=3)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 

@@ -6,6 +6,11 @@
   reviewers see each other's comments (their own always).
 - Commenting needs an invitation (or staff) and an open round (between opens_at and
   closes_at). Unsubscribing only stops e-mail; it never takes the right to comment away.
+- A *public* round (a public consultation, ``ReviewRound.public``) once opened is readable by
+  anyone, without an account: its draft (every published version of the document), the
+  comments as a reviewer would see them (per "reviewers see each other's comments" and
+  anonymity), the answers and "what we heard". It stays readable after it closes (the public
+  record). Any signed-in account may comment while it is open. Draft rounds stay closed.
 """
 
 from __future__ import annotations
@@ -50,6 +55,22 @@ def can_moderate(user) -> bool:
     return is_staff(user)
 
 
+def is_public_round(round_: ReviewRound) -> bool:
+    """An opened public consultation: readable by anyone."""
+    return bool(round_.public) and round_.status != RoundStatus.DRAFT.value
+
+
+def public_rounds_filter():
+    """SQL condition on ReviewRound: opened public rounds."""
+    return and_(ReviewRound.public.is_(True), ReviewRound.status != RoundStatus.DRAFT.value)
+
+
+def _reads_as_reviewer(user, round_: ReviewRound) -> bool:
+    """Whether the viewer reads the round's comments as a reviewer does: signed in, or anyone
+    on a public round."""
+    return is_signed_in(user) or is_public_round(round_)
+
+
 def invited_filter(user):
     """SQL condition on ReviewInvitation: the invitation belongs to this user (by account or,
     for invitations made before the account existed, by address)."""
@@ -82,12 +103,17 @@ def visible_documents_filter(user):
     """SQL condition on DraftDocument."""
     if is_staff(user):
         return true()
+    public = public_rounds_filter()
     if not is_signed_in(user):
-        return false()
-    round_ids = select(ReviewInvitation.round_id).where(invited_filter(user))
-    version_ids = select(ReviewRound.version_id).where(
-        ReviewRound.id.in_(round_ids), ReviewRound.status != RoundStatus.DRAFT.value
-    )
+        version_ids = select(ReviewRound.version_id).where(public)
+    else:
+        round_ids = select(ReviewInvitation.round_id).where(invited_filter(user))
+        version_ids = select(ReviewRound.version_id).where(
+            or_(
+                and_(ReviewRound.id.in_(round_ids), ReviewRound.status != RoundStatus.DRAFT.value),
+                public,
+            )
+        )
     doc_ids = select(DocumentVersion.document_id).where(DocumentVersion.id.in_(version_ids))
     return DraftDocument.id.in_(doc_ids)
 
@@ -116,6 +142,8 @@ def can_view_version(user, version: DocumentVersion) -> bool:
 def can_view_round(user, round_: ReviewRound) -> bool:
     if is_staff(user):
         return True
+    if is_public_round(round_):
+        return True
     return round_.status != RoundStatus.DRAFT.value and is_invited(user, round_)
 
 
@@ -138,8 +166,13 @@ def round_state(round_: ReviewRound, now: datetime | None = None) -> RoundState:
 
 
 def is_reviewer_of(user, round_: ReviewRound) -> bool:
-    """Staff, or invited to the round: may comment while it is open."""
-    return is_staff(user) or is_invited(user, round_)
+    """Staff, invited to the round, or any account on a public round: may comment while it
+    is open."""
+    if is_staff(user):
+        return True
+    if is_public_round(round_) and is_signed_in(user):
+        return True
+    return is_invited(user, round_)
 
 
 @permission("comment_in_round")
@@ -179,7 +212,7 @@ def sees_comment(user, comment: Comment) -> bool:
     if is_staff(user) or is_own_comment(user, comment):
         return True
     return (
-        is_signed_in(user)
+        _reads_as_reviewer(user, comment.round)
         and bool(comment.round.reviewers_see_each_other)
         and comment.status == CommentStatus.ACTIVE.value
     )
@@ -205,6 +238,8 @@ def visible_comments_filter(user, round_: ReviewRound):
     if is_staff(user):
         return Comment.round_id == round_.id
     if not is_signed_in(user):
+        if is_public_round(round_) and round_.reviewers_see_each_other:
+            return and_(Comment.round_id == round_.id, Comment.status == CommentStatus.ACTIVE.value)
         return false()
     own = Comment.author_id == user.id
     if round_.reviewers_see_each_other:
@@ -220,7 +255,11 @@ def sees_reply(user, comment: Comment, reply: Comment) -> bool:
     if is_staff(user):
         return True
     if not is_signed_in(user):
-        return False
+        return (
+            is_public_round(comment.round)
+            and reply.status == CommentStatus.ACTIVE.value
+            and bool(comment.round.reviewers_see_each_other)
+        )
     if reply.author_id == user.id:
         return True
     if reply.status != CommentStatus.ACTIVE.value:
@@ -230,7 +269,8 @@ def sees_reply(user, comment: Comment, reply: Comment) -> bool:
 
 @permission("view_heard")
 def can_view_heard(user, round_: ReviewRound) -> bool:
-    """ "What we heard": staff, the round's invited reviewers, and anyone who commented in it."""
+    """ "What we heard": staff, the round's invited reviewers, anyone who commented in it, and
+    everyone on a public round."""
     if can_view_round(user, round_):
         return True
     return is_signed_in(user) and bool(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
@@ -13,13 +13,14 @@ from portal.core.forms import ConfirmForm, choice_list
 from portal.core.guard import can, require
 from portal.core.services import ValidationError
 from portal.core.transaction import attempt
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Region
-from portal.reviews import permissions, services, steering
+from portal.reviews import joining, permissions, services, steering
 from portal.reviews.audience import EmailList, parse_email_list
 from portal.reviews.forms import (
     AddReviewersForm,
     DeadlineForm,
+    JoinForm,
     RoundForm,
     timezone_choices,
 )
@@ -150,8 +151,8 @@ def new_round(document_id: int, number: int):
 
 
 @bp.route("/rounds/<int:round_id>")
-@login_required
 def show_round(round_id: int):
+    """The round page: readable by its reviewers, staff, and anyone on a public round."""
     round_ = round_or_404(round_id)
     version = round_.version
     state = permissions.round_state(round_)
@@ -161,11 +162,15 @@ def show_round(round_id: int):
         .where(visible, Comment.paragraph_id.is_(None), Comment.parent_id.is_(None))
         .order_by(Comment.created_at)
     ).all()
-    mine = db.session.scalars(
-        select(Comment)
-        .where(Comment.round_id == round_.id, Comment.author_id == current_user.id)
-        .order_by(Comment.created_at)
-    ).all()
+    mine = (
+        db.session.scalars(
+            select(Comment)
+            .where(Comment.round_id == round_.id, Comment.author_id == current_user.id)
+            .order_by(Comment.created_at)
+        ).all()
+        if permissions.is_signed_in(current_user)
+        else []
+    )
     return render_template(
         "reviews/round.html",
         round=round_,
@@ -176,10 +181,52 @@ def show_round(round_id: int):
         state=state.value,
         closed_message=services._closed_message(round_) if state.name != "OPEN" else None,
         can_comment=can("comment_in_round", round_),
+        # A visitor on an open public round: "sign in to comment" links (back to the paragraph).
+        sign_in_to_comment=(
+            not permissions.is_signed_in(current_user)
+            and permissions.is_public_round(round_)
+            and state is permissions.RoundState.OPEN
+        ),
         doc_comments=doc_comments,
+        join_form=JoinForm(formdata=None),
         mine=mine,
         sees_others=permissions.sees_others_comments(current_user, round_),
     )
+
+
+def _join_limit() -> str:
+    from flask import current_app
+
+    return current_app.config.get("REVIEW_JOIN_RATE_LIMIT", "5 per hour")
+
+
+@bp.route("/rounds/<int:round_id>/join", methods=["POST"])
+@limiter.limit(_join_limit, methods=["POST"])
+def join_round(round_id: int):
+    """A visitor asks for a link to take part in a public consultation (``joining``)."""
+    round_ = round_or_404(round_id)
+    form = JoinForm()
+    if form.validate_on_submit():
+        outcome = attempt(
+            joining.join_public_round,
+            round_,
+            form.email.data,
+            bool(form.accept_terms.data),
+            form=form,
+        )
+        if outcome:
+            flash(
+                _(
+                    "If that address can receive e-mail, a link to take part is on its way. "
+                    "Follow it to confirm the address and choose a password."
+                ),
+                "success",
+            )
+            return redirect(url_for("reviews.show_round", round_id=round_.id))
+        general = outcome.errors
+    else:
+        general = []
+    return render_template("reviews/join.html", round=round_, form=form, general=general), 400
 
 
 # --- Steering an opened round -----------------------------------------------------------------

@@ -4,7 +4,10 @@
   of the document's rounds (principal ``round:<id>`` for each round on any version of the
   document, the same rule as ``permissions.can_view_version``). Draft versions are never
   indexed: their paragraphs load as "gone", so publishing is what makes them findable.
-- ``comment:<id>`` — comments (not withdrawn), for staff only.
+  Paragraphs of a document with an opened *public* round are public (principal ``public``).
+- ``comment:<id>`` — comments (not withdrawn), for staff; a public round's live comments that
+  its readers see (reviewers see each other's comments) are public too, at their docket URL,
+  without the author's name when the comment is anonymous.
 
 Change trackers feed the search outbox: a paragraph or comment written through the ORM, a
 version being published, or a round being opened each name the documents they affect.
@@ -21,13 +24,14 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from portal.core.principals import STAFF
+from portal.core.principals import PUBLIC, STAFF
 from portal.reviews.models import (
     Comment,
     CommentStatus,
     DocumentVersion,
     Paragraph,
     ReviewRound,
+    RoundStatus,
     VersionStatus,
 )
 from portal.search.base import SearchDoc
@@ -39,16 +43,20 @@ def round_principal(round_id: int) -> str:
     return f"round:{round_id}"
 
 
-def _rounds_by_document(session: Session, document_ids: Iterable[int]) -> dict[int, list[int]]:
+def _rounds_by_document(
+    session: Session, document_ids: Iterable[int]
+) -> dict[int, list[tuple[int, bool]]]:
+    """(round id, opened public round?) per document."""
     rows = session.execute(
-        select(DocumentVersion.document_id, ReviewRound.id)
+        select(DocumentVersion.document_id, ReviewRound.id, ReviewRound.public, ReviewRound.status)
         .join(ReviewRound, ReviewRound.version_id == DocumentVersion.id)
         .where(DocumentVersion.document_id.in_(set(document_ids)))
         .order_by(ReviewRound.id)
     )
-    out: dict[int, list[int]] = {}
-    for document_id, round_id in rows:
-        out.setdefault(document_id, []).append(round_id)
+    out: dict[int, list[tuple[int, bool]]] = {}
+    for document_id, round_id, public, status in rows:
+        opened_public = bool(public) and status != RoundStatus.DRAFT.value
+        out.setdefault(document_id, []).append((round_id, opened_public))
     return out
 
 
@@ -92,12 +100,19 @@ def _load_paragraphs(session: Session, pks: list[int]) -> dict[int, SearchDoc]:
             body=_paragraph_body(paragraph),
             url=url,
             lang=document.lang,
-            principals=[STAFF] + [round_principal(r) for r in rounds.get(version.document_id, [])],
+            principals=_paragraph_principals(rounds.get(version.document_id, [])),
             year=version.published_at.year if version.published_at else None,
             updated_at=version.published_at,
             sort_date=version.published_at,
         )
     return docs
+
+
+def _paragraph_principals(rounds: list[tuple[int, bool]]) -> list[str]:
+    principals = [STAFF] + [round_principal(r) for r, _public in rounds]
+    if any(public for _r, public in rounds):
+        principals.append(PUBLIC)
+    return principals
 
 
 def _paragraph_pks(session: Session) -> Iterable[int]:
@@ -132,20 +147,43 @@ def _load_comments(session: Session, pks: list[int]) -> dict[int, SearchDoc]:
         org = comment.organization.name if comment.organization else ""
         body = [comment.body, comment.proposed_change or "", comment.quoted_text or "", who, org]
         fallback = f"/reviews/rounds/{round_.id}/comments"
-        url = _url("reviews.staff_comments", fallback, round_id=round_.id)
+        url = (
+            _url("reviews.staff_comments", fallback, round_id=round_.id) + f"#comment-{comment.id}"
+        )
+        principals = [STAFF]
+        if _public_comment(comment):
+            principals.append(PUBLIC)
+            fallback = f"/reviews/rounds/{round_.id}/docket/{comment.id}"
+            url = _url(
+                "reviews.docket_comment", fallback, round_id=round_.id, comment_id=comment.id
+            )
+            if comment.anonymous:  # the public index must not name an anonymous author
+                body = [comment.body, comment.proposed_change or "", comment.quoted_text or ""]
         docs[comment.id] = SearchDoc(
             id=f"comment:{comment.id}",
             kind="comment",
             title=f"{document.title} {where} — {round_.title} #{comment.id}",
             body="\n".join(part for part in body if part),
-            url=f"{url}#comment-{comment.id}",
+            url=url,
             lang=document.lang,
-            principals=[STAFF],
+            principals=principals,
             year=comment.created_at.year if comment.created_at else None,
             updated_at=comment.updated_at,
             sort_date=comment.created_at,
         )
     return docs
+
+
+def _public_comment(comment: Comment) -> bool:
+    """A live top-level comment that anyone reads on a public round (the docket's rule)."""
+    round_ = comment.round
+    return (
+        bool(round_.public)
+        and round_.status != RoundStatus.DRAFT.value
+        and bool(round_.reviewers_see_each_other)
+        and comment.parent_id is None
+        and comment.status == CommentStatus.ACTIVE.value
+    )
 
 
 def _comment_pks(session: Session) -> Iterable[int]:

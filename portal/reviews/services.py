@@ -25,7 +25,7 @@ from portal.extensions import db
 from portal.notifications.links import absolute_url
 from portal.notifications.services import queue_mail
 from portal.reviews import permissions
-from portal.reviews.audience import validate_audience
+from portal.reviews.audience import is_public_audience, validate_audience
 from portal.reviews.importing import ParsedDocument
 from portal.reviews.models import (
     BackgroundJob,
@@ -327,6 +327,7 @@ def open_round(
         status=RoundStatus.OPEN.value,
         reviewers_see_each_other=bool(reviewers_see_each_other),
         allow_anonymous=bool(allow_anonymous),
+        public=is_public_audience(audience_kind, audience),
         reminder_days=int(reminder_days or 0),
         created_by_id=actor_id(actor),
     )

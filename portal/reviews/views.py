@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from portal.reviews import (  # noqa: F401  (each module adds its routes to the blueprint)
     comment_views,
+    docket_views,
     document_views,
     invitation_views,
     round_views,

@@ -63,11 +63,20 @@ def _review_helpers(state):
     )
 
 
+def _not_found_or_sign_in():
+    """A visitor is asked to sign in (they may be an invited reviewer); a signed-in user who
+    may not see the object gets 404 — not 403: it is not announced to exist."""
+    if not permissions.is_signed_in(current_user):
+        from portal.extensions import login_manager
+
+        abort(login_manager.unauthorized())
+    abort(404)
+
+
 def document_or_404(document_id: int) -> DraftDocument:
     document = db.session.get(DraftDocument, document_id)
     if document is None or not permissions.can_view_document(current_user, document):
-        # Not 403: a document one may not see is not announced to exist.
-        abort(404)
+        _not_found_or_sign_in()
     return document
 
 
@@ -78,7 +87,7 @@ def version_or_404(document: DraftDocument, number: int) -> DocumentVersion:
         )
     )
     if version is None or not permissions.can_view_version(current_user, version):
-        abort(404)
+        _not_found_or_sign_in()
     return version
 
 

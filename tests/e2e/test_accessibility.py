@@ -356,6 +356,33 @@ def test_phone_screenshots_fit_320_pixels(code, browser, live_server, demo, tmp_
         context.close()
 
 
+def test_a_visitor_reads_the_public_consultation_at_320_pixels_in_arabic(
+    browser, live_server, demo, tmp_path
+):
+    """Issue 11 item 2: without an account, the review index, the public round and its docket
+    fit 320 px, read right to left, and offer "sign in to comment"."""
+    context, page = _context(browser, live_server, None)
+    out = os.environ.get("PORTAL_TEST_ARTIFACTS") or str(tmp_path)
+    os.makedirs(out, exist_ok=True)
+    try:
+        _set_language(page, "ar")
+        page.set_viewport_size({"width": 320, "height": 640})
+        for name, path in (
+            ("public-index", "/reviews/"),
+            ("public-round", f"/reviews/rounds/{demo['open_round']}"),
+            ("docket", f"/reviews/rounds/{demo['open_round']}/docket"),
+        ):
+            answer = page.goto(path)
+            assert answer.status == 200, path
+            assert page.locator("html").get_attribute("dir") == "rtl"
+            shot = page.screenshot(full_page=True, path=os.path.join(out, f"320-ar-{name}.png"))
+            assert _png_size(shot)[0] == 320, f"{name} is wider than 320px"
+        page.goto(f"/reviews/rounds/{demo['open_round']}")
+        assert page.locator("#public-consultation a.btn").count() == 1
+    finally:
+        context.close()
+
+
 # --- forms and focus ---------------------------------------------------------------------------
 
 

@@ -131,3 +131,34 @@ def test_search_page_shows_paragraph_hits_to_the_reviewer(client, people, review
     body = resp.get_data(as_text=True)
     assert "Draft background paper" in body  # the document's title names the hit
     assert f"/versions/1#p-{reviewed['version'].paragraphs[0].anchor}" in body
+
+
+def test_a_public_round_is_found_by_visitors(client, factories, people):
+    """Issue 11 item 2: a public consultation's paragraphs and published comments are indexed
+    for everyone (principal "public"); an anonymous comment is found without its author's name."""
+    named = factories.make_user(Role.PARTNER, email="named@example.org", name="Nadia Named")
+    version = factories.make_review_version(["Municipal finance for climate adaptation."])
+    review_round = factories.make_review_round(
+        version, audience_kind="public", public=True, reviewers_see_each_other=True
+    )
+    paragraph = version.paragraphs[0]
+    open_comment = factories.make_review_comment(
+        review_round, named, paragraph, body="Add green bonds to the finance list."
+    )
+    anonymous = factories.make_review_comment(
+        review_round, named, paragraph, body="Landfill methane deserves a mention.", anonymous=True
+    )
+    withdrawn = factories.make_review_comment(
+        review_round, named, paragraph, body="Withdrawn idea about tramways.", status="withdrawn"
+    )
+    db.session.commit()
+    assert _search(client, None, "climate adaptation") == [f"paragraph:{paragraph.id}"]
+    assert _search(client, None, "green bonds") == [f"comment:{open_comment.id}"]
+    assert _search(client, None, "landfill methane") == [f"comment:{anonymous.id}"]
+    assert _search(client, None, "Nadia") == [f"comment:{open_comment.id}"]  # not the anonymous
+    assert _search(client, None, "tramways") == []
+    assert withdrawn.id
+    resp = client.get("/api/v1/search", query_string={"q": "green bonds"})
+    url = resp.get_json()["hits"][0]["url"]
+    assert url.endswith(f"/reviews/rounds/{review_round.id}/docket/{open_comment.id}")
+    assert client.get(url).status_code == 200

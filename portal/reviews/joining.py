@@ -1,0 +1,73 @@
+"""A visitor joins a public consultation from the round page: they give an e-mail address and
+accept the consultation's terms; the address gets the round's ordinary invitation e-mail, whose
+personal link (``invitation_views``) creates the account, lets them choose a password and lands
+on the round — following the link is the e-mail confirmation.
+
+No account is created and nothing is revealed here: the answer is the same whether or not the
+address has an account or was already sent a link, and an address is sent at most one link
+per round (the view is rate-limited per client too).
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import exists, insert, select
+
+from portal.accounts.services import find_user_by_email
+from portal.core.audit import record_audit
+from portal.core.models import utcnow
+from portal.core.services import ValidationError
+from portal.extensions import db
+from portal.notifications.models import OutgoingMail
+from portal.reviews import permissions
+from portal.reviews.audience import normalise_email
+from portal.reviews.jobs import _mail_rows, invitation_token, token_hash
+from portal.reviews.models import ReviewInvitation, ReviewRound
+
+
+def join_public_round(round_: ReviewRound, email: str, accepted_terms: bool) -> bool:
+    """Send the round's personal link to ``email``. True when a link was queued now (False:
+    the address already had one) — never shown to the visitor."""
+    errors: dict[str, str] = {}
+    if not permissions.is_public_round(round_) or (
+        permissions.round_state(round_) is not permissions.RoundState.OPEN
+    ):
+        errors["_form"] = _("This consultation is not open for comments.")
+    address = normalise_email(email or "")
+    if address is None:
+        errors["email"] = _("Enter a valid e-mail address.")
+    if not accepted_terms:
+        errors["accept_terms"] = _("Accept the consultation's terms to take part.")
+    if errors:
+        raise ValidationError(errors)
+    already = db.session.scalar(
+        select(
+            exists().where(
+                ReviewInvitation.round_id == round_.id, ReviewInvitation.email == address
+            )
+        )
+    )
+    if already:
+        return False
+    user = find_user_by_email(address)
+    invitation = ReviewInvitation(
+        round_id=round_.id,
+        user_id=user.id if user is not None else None,
+        email=address,
+        token_hash=token_hash(invitation_token(round_.id, address)),
+        mail_queued_at=utcnow(),
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    users = {user.id: user} if user is not None else {}
+    db.session.execute(
+        insert(OutgoingMail),
+        _mail_rows(round_, [(user.id if user else None, address)], users, "invitation"),
+    )
+    record_audit(
+        "join",
+        invitation,
+        summary=f"{address} asked to take part in public round {round_.id} and accepted its terms",
+        actor_id=user.id if user is not None else None,
+    )
+    return True
