@@ -15,6 +15,7 @@ from portal.core.guard import ensure
 from portal.core.pagination import paginate
 from portal.extensions import db
 from portal.partners.models import ORG_TYPES, Region
+from portal.partners.place_names import place_name
 from portal.reviews import permissions
 from portal.reviews.docket import (
     MAX_EXPORT_ROWS,
@@ -61,7 +62,8 @@ def _filter_choices(review_round: ReviewRound) -> dict:
         "paragraphs": [(WHOLE_DOCUMENT, _whole_document())]
         + [(p.anchor, _paragraph_label(p)) for p in paragraphs],
         "org_types": [(k, f"{v}") for k, v in ORG_TYPES.items()],
-        "regions": [(r.code, r.name, max(r.level - 1, 0)) for r in regions],
+        # M49 names in the reader's language, as on every other region filter.
+        "regions": [(r.code, place_name(r.name), max(r.level - 1, 0)) for r in regions],
         "decisions": [(k, str(v)) for k, v in DECISION_LABELS.items()]
         + [(UNANSWERED, _not_answered())],
     }
