@@ -100,6 +100,22 @@ def _empty_tables() -> None:
         for table in reversed(db.metadata.sorted_tables):
             if table.name not in KEEP_TABLES:
                 conn.execute(table.delete())
+        if conn.dialect.name == "postgresql":
+            # The PostgreSQL search backend keeps its documents in tables of its own
+            # (search_documents, its word list), outside the models: empty them too, or a test
+            # finds the search documents of an earlier test's deleted records.
+            known = {t.name for t in db.metadata.sorted_tables} | set(KEEP_TABLES)
+            extra = conn.execute(
+                text(
+                    "select table_name from information_schema.tables "
+                    "where table_schema = current_schema() and table_type = 'BASE TABLE'"
+                )
+            ).scalars()
+            for name in extra:
+                # Only the app's own index: the contract and relevance suites build theirs once
+                # per module (search_contract*, search_relevance*) and keep them on purpose.
+                if name not in known and name in ("search_documents", "search_documents_words"):
+                    conn.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608 - a catalogue name
 
 
 @pytest.fixture
