@@ -12,6 +12,7 @@ Nothing here commits: events and mail are saved with the change that caused them
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -38,7 +39,8 @@ DIGEST_KIND = "digest"
 @dataclass
 class Notice:
     """What happened, for everyone it concerns. ``subject`` and ``summary`` are called inside
-    each recipient's locale, so they are translated per person."""
+    each recipient's locale, so they are translated per person; ``recipient()`` tells them who
+    that person is (for their time zone, say)."""
 
     kind: str
     key: str
@@ -51,6 +53,14 @@ class Notice:
     context: dict = field(default_factory=dict)
     # Per-recipient attachments (e.g. an .ics naming that attendee): user → [(name, type, bytes)]
     attachments: Callable[[User], list[tuple[str, str, bytes]]] | None = None
+
+
+_RECIPIENT: ContextVar[User | None] = ContextVar("notice_recipient", default=None)
+
+
+def recipient() -> User | None:
+    """The person a notice's texts are being written for (inside ``notify``), else None."""
+    return _RECIPIENT.get()
 
 
 def delivery_for(user: User, kind: str) -> str:
@@ -117,20 +127,24 @@ def notify(recipients: Iterable[User | None], notice: Notice, *, exclude=None) -
             delivery = delivery_for(user, notice.kind)
             if delivery == Delivery.NEVER.value:
                 continue
-            with force_locale(_locale(user)):
-                event = NotificationEvent(
-                    user_id=user.id,
-                    kind=notice.kind,
-                    dedup_key=notice.key[:200],
-                    delivery=delivery,
-                    group_key=notice.group_key[:100],
-                    group_title=notice.group_title[:300],
-                    summary=str(notice.summary()),
-                    link=notice.link,
-                )
-                if delivery == Delivery.IMMEDIATE.value:
-                    event.mail = _queue_notice_mail(user, notice)
-                    event.digested_at = utcnow()  # never part of a digest
+            token = _RECIPIENT.set(user)
+            try:
+                with force_locale(_locale(user)):
+                    event = NotificationEvent(
+                        user_id=user.id,
+                        kind=notice.kind,
+                        dedup_key=notice.key[:200],
+                        delivery=delivery,
+                        group_key=notice.group_key[:100],
+                        group_title=notice.group_title[:300],
+                        summary=str(notice.summary()),
+                        link=notice.link,
+                    )
+                    if delivery == Delivery.IMMEDIATE.value:
+                        event.mail = _queue_notice_mail(user, notice)
+                        event.digested_at = utcnow()  # never part of a digest
+            finally:
+                _RECIPIENT.reset(token)
             db.session.add(event)
             count += 1
     db.session.flush()

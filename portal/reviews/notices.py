@@ -6,7 +6,7 @@ import hashlib
 
 from flask_babel import gettext as _
 
-from portal.notifications.events import Notice, notify
+from portal.notifications.events import Notice, notify, recipient
 from portal.notifications.links import absolute_url
 from portal.reviews.models import Comment, Disposition
 
@@ -112,7 +112,7 @@ def round_closed_early(round_, actor) -> int:
 
     from portal.extensions import db
     from portal.reviews.models import ReviewInvitation
-    from portal.reviews.times import format_round_time
+    from portal.reviews.times import format_round_time, reader_timezones
 
     invitations = db.session.scalars(
         select(ReviewInvitation).where(
@@ -122,10 +122,13 @@ def round_closed_early(round_, actor) -> int:
         )
     ).all()
     document = round_.version.document.title
+    zones = reader_timezones(i.user_id for i in invitations)
 
     def summary() -> str:
-        # Called in each recipient's locale: the date in their words.
-        when = format_round_time(round_, round_.closes_at)
+        # Called in each recipient's locale: the date in their words and their own zone.
+        reader = recipient()
+        zone = zones.get(reader.id) if reader is not None else None
+        when = format_round_time(round_, round_.closes_at, zone)
         return _("Comments on “%(title)s” closed early, on %(when)s", title=document, when=when)
 
     return notify(

@@ -269,3 +269,23 @@ def test_a_moved_deadline_is_written_in_each_reviewers_own_zone_and_language(
     assert f"({zone})" in mails[other_reviewer.email]
     assert "America/Lima" not in "".join(mails.values())
     assert mails[other_reviewer.email].startswith("Bonjour")
+
+
+def test_closed_early_notice_gives_the_time_in_each_reviewers_own_zone(
+    staff_client, staff, review_round, reviewer
+):
+    from portal.consultations.models import ConsultationPreference
+
+    db.session.add(ConsultationPreference(user_id=staff.id, timezone="America/Lima", feed_key="s"))
+    db.session.add(
+        ConsultationPreference(user_id=reviewer.id, timezone="Asia/Shanghai", feed_key="r")
+    )
+    db.session.commit()
+    assert staff_client.post(f"/reviews/rounds/{review_round.id}/close").status_code == 302
+    (mail,) = db.session.scalars(
+        select(OutgoingMail).where(
+            OutgoingMail.to_address == reviewer.email,
+            OutgoingMail.category.like("round-changed:%"),
+        )
+    ).all()
+    assert "(Asia/Shanghai)" in mail.body_text and "America/Lima" not in mail.body_text
