@@ -223,7 +223,10 @@ def test_keyboard_only_comment_on_a_passage(
         _tab_to(
             page, "(el) => el && el.tagName === 'BUTTON' && /Save comment/.test(el.textContent)"
         )
-        page.keyboard.press("Enter")
+        # Wait for the POST's navigation itself: wait_for_load_state() alone can return at
+        # once, on the form page that is still loaded, before the browser has left it.
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
         page.wait_for_load_state()
         assert "Your comment has been saved." in page.locator("main").inner_text()
 
