@@ -8,7 +8,8 @@
 #                                    (go build, every module hash pinned in
 #                                    scripts/services/seaweedfs/go.sum), cached under PORTAL_CACHE
 #   scripts/services/s3.sh start     install if needed, start master+volume+filer+S3 on
-#                                    127.0.0.1, create the bucket, wait until S3 answers
+#                                    127.0.0.1 from an EMPTY store (scratch data for tests),
+#                                    create the bucket, wait until S3 answers
 #   scripts/services/s3.sh stop      SIGTERM, wait
 #   scripts/services/s3.sh status    exit 0 if the S3 endpoint answers, 3 if stopped
 #   scripts/services/s3.sh url       print the PORTAL_STORAGE_URL value
@@ -154,6 +155,10 @@ cmd_start() {
   for port in "$S3_PORT" "$MASTER_PORT" "$VOLUME_PORT" "$FILER_PORT"; do
     port_busy "$port" && die "127.0.0.1:$port is already in use (no live pidfile at $PIDFILE)"
   done
+  # A test server: every start begins from an empty store. SeaweedFS 4 restarted on the data
+  # of an earlier run elects no master leader in time and refuses to create the bucket (seen
+  # here); nothing in this store outlives a test run (tests use their own buckets).
+  rm -rf "$DATA_DIR"
   mkdir -p "$DATA_DIR" || die "cannot create $DATA_DIR"
   write_s3_config
   : >"$LOG"
