@@ -201,3 +201,91 @@ def test_the_list_page_shows_what_the_viewer_may_see(app, client, who):
     hidden = {a.title for a in db.session.scalars(select(Agreement))} - set(expected)
     for title in hidden:
         assert f">{title}<" not in html
+
+
+def test_insights_match_sql_for_every_viewer(app):
+    from portal.insights.queries import build_insights
+
+    rng, orgs, viewers = _catalogue(seed=11)
+    tree = RegionTree.load()
+    for _round in range(25):
+        for user in viewers:
+            filters = _random_filters(rng, orgs, user, tree)
+            currency = rng.choice([None, "EUR", "KES", "XYZ"])
+            indexed = build_insights(filters, user, tree, currency=currency)
+            expected = _sql(
+                app,
+                lambda: build_insights(filters, user, tree, currency=currency),  # noqa: B023
+            )
+            assert indexed.totals == expected.totals, filters
+            assert indexed.countries == expected.countries, filters
+            assert indexed.regions == expected.regions, filters
+            assert indexed.breakdowns == expected.breakdowns, filters
+            assert indexed.currency == expected.currency
+
+
+def test_partner_figures_match_sql_for_every_viewer(app):
+    from portal.insights.queries import (
+        catalogue_currencies,
+        contribution_figures,
+        partner_contribution,
+    )
+
+    _rng, orgs, viewers = _catalogue(seed=5)
+    tree = RegionTree.load()
+    today = date(2026, 6, 1)
+    ids = [o.id for o in orgs]
+    for user in viewers:
+        assert catalogue_currencies(user) == _sql(app, lambda: catalogue_currencies(user))  # noqa: B023
+        for currency in (None, "USD", "KES", "XYZ"):
+            assert contribution_figures(ids, user, currency) == _sql(
+                app,
+                lambda: contribution_figures(ids, user, currency),  # noqa: B023
+            )
+        for org in orgs:
+            assert partner_contribution(org, user, tree, today) == _sql(
+                app,
+                lambda: partner_contribution(org, user, tree, today),  # noqa: B023
+            ), (org.name, user)
+
+
+def test_region_country_and_partner_counts_match_sql(app):
+    from portal.agreements.queries import agreement_counts_by_country, agreement_counts_by_region
+    from portal.partners.queries import agreement_counts_for
+
+    _rng, orgs, viewers = _catalogue(seed=3)
+    ids = [o.id for o in orgs]
+    for user in viewers:
+        for fn in (
+            lambda: agreement_counts_by_region(user),  # noqa: B023
+            lambda: agreement_counts_by_country(user),  # noqa: B023
+            lambda: agreement_counts_by_country(user, ["KE", "FR", "ZZ"]),  # noqa: B023
+            lambda: agreement_counts_for(user, ids),  # noqa: B023
+        ):
+            assert fn() == _sql(app, fn)
+
+
+def test_home_and_partner_counts_match_sql(app, client):
+    from portal.partners.home_views import _from_index, _from_sql
+    from portal.partners.queries import partner_counts_by_country, partner_counts_by_region
+
+    _rng, _orgs, viewers = _catalogue(seed=9)
+    db.session.commit()
+    for user in viewers:
+        for fn in (
+            lambda: partner_counts_by_region(user),  # noqa: B023
+            lambda: partner_counts_by_country(user),  # noqa: B023
+            lambda: partner_counts_by_country(user, ["KE", "ZZ"]),  # noqa: B023
+        ):
+            assert fn() == _sql(app, fn)
+        with app.test_request_context("/"):
+            from flask_login import login_user
+
+            if user.is_authenticated:
+                login_user(user)
+            indexed = _from_index(catalogue_index.snapshot())
+            expected = _from_sql()
+        assert indexed[0] == expected[0]
+        assert [a.id for a in indexed[1]] == [a.id for a in expected[1]]
+        assert [(o.id, n) for o, n in indexed[2]] == [(o.id, n) for o, n in expected[2]]
+    assert client.get("/").status_code == 200

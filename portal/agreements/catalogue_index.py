@@ -60,7 +60,7 @@ from portal.agreements.models import (
     agreement_regions,
 )
 from portal.extensions import db
-from portal.partners.models import Country, Organization, Region
+from portal.partners.models import Country, Organization, Region, organization_regions
 
 catalogue_state = Table(
     "catalogue_state",
@@ -89,7 +89,7 @@ WATCHED_TABLES = frozenset(
     }
 )
 _BUMP = text("UPDATE catalogue_state SET token = :token WHERE id = 1")
-_HI = 1 << 26  # amounts in cents are summed as two exact float64 halves
+HI = _HI = 1 << 26  # amounts in cents are summed as two exact float64 halves
 
 
 def bump(connection) -> None:
@@ -294,6 +294,7 @@ class Snapshot:
                 Organization.is_public,
                 Organization.archived_at.is_(None),
                 Organization.stakeholder_group,
+                Organization.country_code,
             ).order_by(Organization.id)
         ).all()
         snap.org_ids = [r[0] for r in org_rows]
@@ -309,6 +310,18 @@ class Snapshot:
         snap.org_group = np.fromiter(
             (group_index[r[4] or ""] for r in org_rows), np.int64, len(org_rows)
         )
+        # Organisations' places: the country it is based in, and regions (its country's and
+        # those it serves, with their ancestors), over organisation indexes.
+        snap.org_country = [r[5] for r in org_rows]
+        served = session.execute(
+            select(organization_regions.c.organization_id, organization_regions.c.region_code)
+        ).all()
+        org_places = [(o, anc) for o, code in served for anc in ancestors.get(code, [code])]
+        for oid, country in zip(snap.org_ids, snap.org_country, strict=True):
+            region = snap.country_region.get(country) if country else None
+            if region:
+                org_places.extend((oid, anc) for anc in ancestors.get(region, [region]))
+        snap.org_region = _org_pairs(org_places, snap.org_index)
         snap.party = pairs(((a, o) for a, o, _r in party_rows), snap.org_ids)
         snap.roles = {}
         for role in {r for _a, _o, r in party_rows}:
@@ -447,6 +460,16 @@ class Snapshot:
             if cur in values:
                 rows.append((cur, count, values[cur]))
         return sorted(rows, key=lambda r: (-r[1], r[0]))
+
+
+def _org_pairs(raw, org_index: dict[int, int]) -> Pairs:
+    """(organisation index, region) pairs, each once."""
+    keys = sorted({k for _o, k in raw})
+    index = {k: i for i, k in enumerate(keys)}
+    packed = sorted({(org_index[o], index[k]) for o, k in raw if o in org_index})
+    pos = np.fromiter((p for p, _k in packed), dtype=np.int64, count=len(packed))
+    key = np.fromiter((k for _p, k in packed), dtype=np.int64, count=len(packed))
+    return Pairs(pos, key, keys)
 
 
 # --------------------------------------------------------------------------- the holder

@@ -558,12 +558,25 @@ def _target_sort_key(target: str) -> tuple[int, int, str]:
 
 
 def agreement_counts_by_region(user) -> dict[str, int]:
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        counts = snap.count_by(snap.region, snap.visible(user)).tolist()
+        return {code: n for code, n in zip(snap.region.keys, counts, strict=True) if n}
     return counts_per_region(
         agreement_region_links(), select(Agreement.id).where(visible_agreements_filter(user))
     )
 
 
 def agreement_counts_by_country(user, country_codes: list[str] | None = None) -> dict[str, int]:
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        counts = snap.count_by(snap.country, snap.visible(user)).tolist()
+        wanted = None if country_codes is None else set(country_codes)
+        return {
+            code: n
+            for code, n in zip(snap.country.keys, counts, strict=True)
+            if n and (wanted is None or code in wanted)
+        }
     stmt = (
         select(agreement_countries.c.country_code, func.count(distinct(Agreement.id)))
         .join(Agreement, Agreement.id == agreement_countries.c.agreement_id)

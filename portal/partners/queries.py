@@ -11,10 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, distinct, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased, selectinload
 
+from portal.agreements import catalogue_index
 from portal.agreements.models import Agreement, AgreementParty
 from portal.agreements.permissions import visible_agreements_filter
 from portal.extensions import db
@@ -237,6 +239,14 @@ def contribution_measure(user, measure: str, currency: str | None = None):
 def agreement_counts_for(user, org_ids: list[int]) -> dict[int, int]:
     if not org_ids:
         return {}
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        counts = snap.count_by(snap.party, snap.visible(user))
+        return {
+            oid: int(counts[snap.org_index[oid]])
+            for oid in org_ids
+            if oid in snap.org_index and counts[snap.org_index[oid]]
+        }
     party = aliased(AgreementParty)
     rows = db.session.execute(
         select(party.organization_id, func.count(distinct(party.agreement_id)))
@@ -417,6 +427,10 @@ def partner_facets(
 
 
 def partner_counts_by_region(user) -> dict[str, int]:
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        counts = snap.count_by(snap.org_region, snap.visible_orgs(user)).tolist()
+        return {code: n for code, n in zip(snap.org_region.keys, counts, strict=True) if n}
     return counts_per_region(
         organization_region_links(),
         select(Organization.id).where(visible_organizations_filter(user)),
@@ -424,6 +438,15 @@ def partner_counts_by_region(user) -> dict[str, int]:
 
 
 def partner_counts_by_country(user, country_codes: list[str] | None = None) -> dict[str, int]:
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        wanted = None if country_codes is None else set(country_codes)
+        counts: dict[str, int] = {}
+        for i in np.flatnonzero(snap.visible_orgs(user)).tolist():
+            code = snap.org_country[i]
+            if code and (wanted is None or code in wanted):
+                counts[code] = counts.get(code, 0) + 1
+        return counts
     stmt = (
         select(Organization.country_code, func.count(Organization.id))
         .where(visible_organizations_filter(user), Organization.country_code.is_not(None))
