@@ -721,10 +721,10 @@ def _indexed_contribution(snap, org, user, tree: RegionTree, today: date) -> Con
                 (role, str(label), cur, n, total) for cur, n, total in snap.currency_totals(only)
             )
     values.sort(key=lambda v: (CONTRIBUTING_ROLES.index(v[0]), -v[3], v[2]))
-    signed = snap.signed[mask]
-    signed = signed[signed >= 0]
-    first = date.fromordinal(int(signed.min())) if len(signed) else None
-    last = date.fromordinal(int(signed.max())) if len(signed) else None
+    years = snap.year[mask]
+    years = years[years > 0]
+    first_year = int(years.min()) if len(years) else None
+    last_year = int(years.max()) if len(years) else None
     regions = []
     for level in (2, 3):  # continents, then sub-regions
         codes = {code for code, region in tree.by_code.items() if region.level == level}
@@ -733,15 +733,15 @@ def _indexed_contribution(snap, org, user, tree: RegionTree, today: date) -> Con
             for b in _index_region_rollup(snap, mask, tree, codes).values()
         )
     regions.sort(key=lambda r: (r[2], -r[3], r[1]))
-    since = org.partner_since.year if org.partner_since else (first.year if first else None)
+    since = org.partner_since.year if org.partner_since else first_year
     return Contribution(
         roles=roles,
         values=values,
         countries=_index_countries(snap, mask),
         regions=regions,
         agreements=int(mask.sum()),
-        first_year=first.year if first else None,
-        last_year=last.year if last else None,
+        first_year=first_year,
+        last_year=last_year,
         since_year=since,
         years_of_partnership=(today.year - since + 1) if since and since <= today.year else None,
     )
