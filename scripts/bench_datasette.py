@@ -8,8 +8,10 @@
 
 Not run in CI; it prints numbers and ratios, it asserts nothing about speed.
 
-1. The catalogue is made exactly as ``scripts/bench_pages.py`` makes it (the demo generator at a
-   larger size, kept in ``instance/bench_pages-<n>.db`` and reused).
+1. The catalogue is the one ``scripts/bench_pages.py`` builds and keeps
+   (``instance/bench_pages-<n>.db``: the demo generator at a larger size, one organisation per
+   8 agreements); ``bench_pages.py --datasette --sizes 10000,100000`` runs this comparison at
+   each size.
 2. The *public* part of it — what an anonymous visitor may see: public, non-archived agreements;
    public organisations; parties only when the organisation is public — is exported to a second
    SQLite file for Datasette, denormalised the way a Datasette publisher would do it: one
@@ -350,23 +352,48 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
+    bp.load_average("start")
+    record = run(
+        args.agreements,
+        partners=args.partners,
+        db=args.db,
+        workers=args.workers,
+        concurrency=args.concurrency,
+        rounds=args.rounds,
+        requests=args.requests,
+        seed=args.seed,
+        markdown=args.markdown,
+    )
+    bp.load_average("end")
+    if args.json:
+        Path(args.json).write_text(json.dumps(record, indent=2))
 
+
+def run(
+    agreements: int,
+    *,
+    partners: int | None = None,
+    db: str | None = None,
+    workers: int = 2,
+    concurrency: int = 2,
+    rounds: int = 3,
+    requests: int = 15,
+    seed: int = 17,
+    markdown: bool = False,
+) -> dict:
+    """One comparison at one catalogue size (``scripts/bench_pages.py --datasette`` calls this
+    for each of its sizes); prints the table and returns the record."""
     datasette = bp.VENV_BIN / "datasette"
     if not datasette.exists():
         raise SystemExit("Datasette is not installed: run `scripts/bootstrap test,bench` first")
-    partners = args.partners or max(1_200, args.agreements // 8)
-    db_path = Path(args.db or ROOT / "instance" / f"bench_pages-{args.agreements}.db")
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    database_url = f"sqlite:///{db_path.resolve()}"
-    have = bp.agreement_count(database_url)
-    if have < args.agreements:
-        db_path.unlink(missing_ok=True)
-        bp.build_catalogue(database_url, args.agreements, partners)
-    else:
-        bp.migrate(database_url)
+    # The catalogue bench_pages builds and keeps (instance/bench_pages-<n>.db).
+    database_url = bp.ensure_catalogue(
+        agreements, partners, f"sqlite:///{Path(db).resolve()}" if db else None
+    )
+    db_path = Path(database_url.removeprefix("sqlite:///"))
     have = bp.agreement_count(database_url)
 
-    public_db = db_path.parent / f"bench_datasette-{args.agreements}" / f"{DATASETTE_DB}.db"
+    public_db = db_path.parent / f"bench_datasette-{agreements}" / f"{DATASETTE_DB}.db"
     public_db.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     counts = export_public(database_url, public_db)
@@ -384,7 +411,7 @@ def main() -> None:
     portal = subprocess.Popen(  # noqa: S603
         [
             str(bp.VENV_BIN / "gunicorn"),
-            "--workers", str(args.workers),
+            "--workers", str(workers),
             "--bind", f"127.0.0.1:{portal_port}",
             "--chdir", str(ROOT / "scripts"),
             "--log-level", "warning",
@@ -417,7 +444,7 @@ def main() -> None:
             targets[(label, "datasette")] = (peer_port, peer_path.format(partner=partner))
         targets[("hello", "portal")] = (portal_port, bp.HELLO)
         when = datetime.now(UTC)
-        results = measure(targets, args.rounds, args.requests, args.concurrency, args.seed)
+        results = measure(targets, rounds, requests, concurrency, seed)
     finally:
         for process in (portal, peer):
             process.terminate()
@@ -428,28 +455,24 @@ def main() -> None:
     rows = table(results, labels)
     print(
         f"\n{have:,} agreements ({counts['agreements']:,} public) · portal: gunicorn "
-        f"{args.workers} sync workers · Datasette {_datasette_version(datasette)} (uvicorn) · "
-        f"{args.concurrency} client connections · {args.rounds} rounds × {args.requests} "
+        f"{workers} sync workers · Datasette {_datasette_version(datasette)} (uvicorn) · "
+        f"{concurrency} client connections · {rounds} rounds × {requests} "
         f"requests per view and side, interleaved · {bp.machine()} · {when:%Y-%m-%d %H:%M} UTC\n"
     )
-    print_table(rows, results[("hello", "portal")], args.markdown)
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "agreements": have,
-                    "public_agreements": counts["agreements"],
-                    "workers": args.workers,
-                    "concurrency": args.concurrency,
-                    "rounds": args.rounds,
-                    "requests": args.requests,
-                    "machine": bp.machine(),
-                    "started": when.isoformat(),
-                    "views": rows,
-                },
-                indent=2,
-            )
-        )
+    print_table(rows, results[("hello", "portal")], markdown)
+    hello = results[("hello", "portal")]
+    return {
+        "agreements": have,
+        "public_agreements": counts["agreements"],
+        "workers": workers,
+        "concurrency": concurrency,
+        "rounds": rounds,
+        "requests": requests,
+        "machine": bp.machine(),
+        "started": when.isoformat(),
+        "hello": {"req_per_s": round(hello.rps, 1), "p50_ms": round(hello.pct(50), 1)},
+        "views": rows,
+    }
 
 
 def _datasette_version(datasette: Path) -> str:
