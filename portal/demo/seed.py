@@ -129,7 +129,13 @@ def _generate_partners(rng: random.Random, demo: DemoSet, country_regions: dict[
             if (name, country) not in taken:
                 break
         else:
-            continue
+            # Every name drawn is taken (only in catalogues far larger than the demo: the
+            # benchmarks' 12,500 partners): number the last one, "… (2)", "… (3)".
+            base, number = name, 2
+            name = f"{base} ({number})"
+            while (name, country) in taken:
+                number += 1
+                name = f"{base} ({number})"
         taken.add((name, country))
         topic = rng.choice(data.TOPICS[lang])
         leaf = country_regions[country]
