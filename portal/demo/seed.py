@@ -181,6 +181,7 @@ def _real_agreement(spec: dict) -> dict:
         "currency": spec["currency"],
         "domain_of_change": spec["domain"],
         "visibility": spec["visibility"],
+        "language": spec.get("language", "en"),
         "sdg": spec["sdg"],
         "countries": spec["countries"],
         "regions": spec["regions"],
@@ -278,6 +279,7 @@ def _generate_agreements(
                 "currency": currency,
                 "domain_of_change": 1 + (topic_index + rng.randint(0, 1)) % 4,
                 "visibility": visibility,
+                "language": lang,  # the six UN languages, as its title and summary are written
                 "sdg": sorted(targets),
                 "countries": [country],
                 "regions": [leaf],
@@ -363,6 +365,7 @@ def load_demo(demo: DemoSet, advance: Advance | None = None) -> SeedReport:
             "currency",
             "domain_of_change",
             "visibility",
+            "language",
         ]
         before = db.session.scalar(select(func.max(Agreement.id))) or 0
         db.session.execute(insert(Agreement), [{c: a[c] for c in columns} for a in new_agreements])
