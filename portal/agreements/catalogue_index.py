@@ -74,7 +74,13 @@ from portal.agreements.models import (
     agreement_regions,
 )
 from portal.extensions import db
-from portal.partners.models import Country, Organization, Region, organization_regions
+from portal.partners.models import (
+    ORG_TYPES,
+    Country,
+    Organization,
+    Region,
+    organization_regions,
+)
 
 catalogue_state = Table(
     "catalogue_state",
@@ -306,6 +312,10 @@ class Snapshot:
         del targets
 
         # Organisations.
+        if dialect == "postgresql":
+            org_day = Organization.partner_since - literal_column("DATE '2000-01-01'")
+        else:
+            org_day = cast(func.julianday(Organization.partner_since), Integer)
         org_rows = _raw(
             select(
                 Organization.id,
@@ -314,6 +324,8 @@ class Snapshot:
                 case((Organization.archived_at.is_(None), 1), else_=0),
                 Organization.stakeholder_group,
                 Organization.country_code,
+                Organization.org_type,
+                func.coalesce(org_day, -1),
             ).order_by(Organization.id)
         )
         m = len(org_rows)
@@ -328,6 +340,28 @@ class Snapshot:
         group_index = {k: i for i, k in enumerate(groups)}
         snap.org_group = np.fromiter((group_index[r[4] or ""] for r in org_rows), np.int64, m)
         snap.org_country = [r[5] for r in org_rows]
+        snap.org_types = list(ORG_TYPES)
+        type_of = {t: i for i, t in enumerate(snap.org_types)}
+        snap.org_type = np.fromiter((type_of.get(r[6], -1) for r in org_rows), np.int64, m)
+        snap.org_country_code = np.fromiter(
+            (country_index.get(r[5], -1) if r[5] else -1 for r in org_rows), np.int64, m
+        )
+        snap.country_codes = country_codes
+        since = np.fromiter((r[7] for r in org_rows), np.int64, m)
+        # Directory orders: by name as the database orders lower(name) (its collation), then
+        # by partnership date either way (undated last), ties by name, as partners_query does.
+        by_name = np.searchsorted(
+            org_id_array,
+            _ids(select(Organization.id).order_by(func.lower(Organization.name), Organization.id)),
+        )
+        snap.org_name_rank = np.empty(m, dtype=np.int64)
+        snap.org_name_rank[by_name] = np.arange(m)
+        undated = since < 0
+        snap.org_orders = {
+            "name": by_name,
+            "since": np.lexsort((snap.org_name_rank, since, undated)),
+            "recent": np.lexsort((snap.org_name_rank, -since, undated)),
+        }
         # Organisations' places: its country's region and the regions it serves, with their
         # ancestors, over organisation indexes.
         o_country = np.fromiter(
@@ -437,6 +471,13 @@ class Snapshot:
         except ValueError:
             return mask
         mask[pairs.positions_of(index)] = True
+        return mask
+
+    def having_org(self, pairs: Pairs, key) -> np.ndarray:
+        """Organisations with ``key`` among their pairs."""
+        mask = np.zeros(len(self.org_ids), dtype=bool)
+        if key in pairs.keys:
+            mask[pairs.positions_of(pairs.keys.index(key))] = True
         return mask
 
     @staticmethod
