@@ -289,3 +289,61 @@ def test_home_and_partner_counts_match_sql(app, client):
         assert [a.id for a in indexed[1]] == [a.id for a in expected[1]]
         assert [(o.id, n) for o, n in indexed[2]] == [(o.id, n) for o, n in expected[2]]
     assert client.get("/").status_code == 200
+
+
+def test_directory_matches_sql_for_every_viewer_and_sort(app):
+    from portal.partners.queries import (
+        PARTNER_SORTS,
+        PartnerFilters,
+        indexed_directory_page,
+        partner_facets,
+        partners_query,
+    )
+
+    rng, orgs, viewers = _catalogue(seed=21)
+    for n, org in enumerate(orgs):  # places, types and dates to filter and sort on
+        org.country_code = rng.choice(["KE", "FR", "BR", None])
+        org.org_type = rng.choice(["22", "10", "80"])
+        org.partner_since = rng.choice([None, date(2015, 1, 1), date(2020, 7, 1)])
+        org.name = rng.choice(["Alpha", "beta", "Gamma"]) + f" {n % 4}"  # ties to break
+    db.session.flush()
+    tree = RegionTree.load()
+    for _round in range(30):
+        for user in viewers:
+            args = {"sort": rng.choice(PARTNER_SORTS)}
+            if rng.random() < 0.3:
+                args["region"] = rng.choice(["002", "014", "150", "419"])
+            if rng.random() < 0.3:
+                args["country"] = rng.choice(["KE", "FR", "BR"])
+            if rng.random() < 0.3:
+                args["org_type"] = rng.choice(["22", "10"])
+            if rng.random() < 0.3:
+                args["stakeholder_group"] = rng.choice(["civil-society", "academia"])
+            args["currency"] = rng.choice(["USD", "EUR", "KES"])
+            filters = PartnerFilters.from_args(args, tree)
+            assert partner_facets(filters, user, tree) == _sql(
+                app,
+                lambda: partner_facets(filters, user, tree),  # noqa: B023
+            ), args
+            ids, total, _page = indexed_directory_page(filters, user, 1, 100)
+            expected = [o.id for o in db.session.scalars(partners_query(filters, user, tree))]
+            assert total == len(expected)
+            assert ids == expected, args
+
+
+def test_partner_pages_list_the_same_agreements_as_sql(app):
+    from portal.agreements.queries import organization_agreements_page
+
+    _rng, orgs, viewers = _catalogue(seed=4)
+    for user in viewers:
+        for org in orgs:
+            for page in (1, 2, 99):
+                indexed = organization_agreements_page(org, user, page, 4)
+                expected = _sql(
+                    app,
+                    lambda: organization_agreements_page(org, user, page, 4),  # noqa: B023
+                )
+                assert (indexed.total, indexed.page) == (expected.total, expected.page)
+                assert [(a.id, roles) for a, roles in indexed.items] == [
+                    (a.id, roles) for a, roles in expected.items
+                ]

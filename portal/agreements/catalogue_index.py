@@ -74,7 +74,13 @@ from portal.agreements.models import (
     agreement_regions,
 )
 from portal.extensions import db
-from portal.partners.models import Country, Organization, Region, organization_regions
+from portal.partners.models import (
+    ORG_TYPES,
+    Country,
+    Organization,
+    Region,
+    organization_regions,
+)
 
 catalogue_state = Table(
     "catalogue_state",
@@ -103,7 +109,11 @@ WATCHED_TABLES = frozenset(
     }
 )
 _BUMP = text("UPDATE catalogue_state SET token = :token WHERE id = 1")
-HI = _HI = 1 << 26  # amounts in cents are summed as two exact float64 halves
+HI = _HI = 1 << 26
+CONTRIBUTING = (
+    "funding",
+    "implementing",
+)  # the roles a partner contributes in  # amounts in cents are summed as two exact float64 halves
 
 
 def bump(connection) -> None:
@@ -306,6 +316,10 @@ class Snapshot:
         del targets
 
         # Organisations.
+        if dialect == "postgresql":
+            org_day = Organization.partner_since - literal_column("DATE '2000-01-01'")
+        else:
+            org_day = cast(func.julianday(Organization.partner_since), Integer)
         org_rows = _raw(
             select(
                 Organization.id,
@@ -314,6 +328,8 @@ class Snapshot:
                 case((Organization.archived_at.is_(None), 1), else_=0),
                 Organization.stakeholder_group,
                 Organization.country_code,
+                Organization.org_type,
+                func.coalesce(org_day, -1),
             ).order_by(Organization.id)
         )
         m = len(org_rows)
@@ -328,6 +344,28 @@ class Snapshot:
         group_index = {k: i for i, k in enumerate(groups)}
         snap.org_group = np.fromiter((group_index[r[4] or ""] for r in org_rows), np.int64, m)
         snap.org_country = [r[5] for r in org_rows]
+        snap.org_types = list(ORG_TYPES)
+        type_of = {t: i for i, t in enumerate(snap.org_types)}
+        snap.org_type = np.fromiter((type_of.get(r[6], -1) for r in org_rows), np.int64, m)
+        snap.org_country_code = np.fromiter(
+            (country_index.get(r[5], -1) if r[5] else -1 for r in org_rows), np.int64, m
+        )
+        snap.country_codes = country_codes
+        since = np.fromiter((r[7] for r in org_rows), np.int64, m)
+        # Directory orders: by name as the database orders lower(name) (its collation), then
+        # by partnership date either way (undated last), ties by name, as partners_query does.
+        by_name = np.searchsorted(
+            org_id_array,
+            _ids(select(Organization.id).order_by(func.lower(Organization.name), Organization.id)),
+        )
+        snap.org_name_rank = np.empty(m, dtype=np.int64)
+        snap.org_name_rank[by_name] = np.arange(m)
+        undated = since < 0
+        snap.org_orders = {
+            "name": by_name,
+            "since": np.lexsort((snap.org_name_rank, since, undated)),
+            "recent": np.lexsort((snap.org_name_rank, -since, undated)),
+        }
         # Organisations' places: its country's region and the regions it serves, with their
         # ancestors, over organisation indexes.
         o_country = np.fromiter(
@@ -368,6 +406,10 @@ class Snapshot:
             role: _pairs(p_pos[p_role == i], p_org[p_role == i], snap.org_ids)
             for role, i in role_index.items()
         }
+        # (agreement, organisation) once over the roles that contribute (funding,
+        # implementing): the directory's value sort and contribution figures.
+        contributing = np.isin(p_role, [role_index[r] for r in CONTRIBUTING if r in role_index])
+        snap.contributing = _pairs(p_pos[contributing], p_org[contributing], snap.org_ids)
         # Positions of each organisation's agreements (for partners' own agreements).
         order = np.argsort(snap.party.key, kind="stable")
         snap._party_pos_sorted = snap.party.pos[order]
@@ -440,6 +482,20 @@ class Snapshot:
         return mask
 
     @staticmethod
+    def among(key: np.ndarray, wanted, size: int) -> np.ndarray:
+        """Which entries of ``key`` are in ``wanted`` (a lookup table, not a search)."""
+        table = np.zeros(size, dtype=bool)
+        table[np.asarray(list(wanted), dtype=np.int64)] = True
+        return table[key]
+
+    def having_org(self, pairs: Pairs, key) -> np.ndarray:
+        """Organisations with ``key`` among their pairs."""
+        mask = np.zeros(len(self.org_ids), dtype=bool)
+        if key in pairs.keys:
+            mask[pairs.positions_of(pairs.keys.index(key))] = True
+        return mask
+
+    @staticmethod
     def combine(visible: np.ndarray, masks: dict[str, np.ndarray], skip: str | None = None):
         out = visible.copy()
         for name, mask in masks.items():
@@ -472,9 +528,9 @@ class Snapshot:
         out: dict[int, list] = {}
         if not len(pos):
             return out
-        uniq, counts = np.unique(keys, return_counts=True)
-        for k, c in zip(uniq.tolist(), counts.tolist(), strict=True):
-            out[k] = [c, {}]
+        counts = np.bincount(keys)  # keys are small non-negative codes: no sort needed
+        for k in np.flatnonzero(counts).tolist():
+            out[k] = [int(counts[k]), {}]
         cur = self.currency[pos]
         valued = (cur >= 0) & self.has_amount[pos]
         if valued.any():

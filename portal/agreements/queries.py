@@ -439,8 +439,8 @@ def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: Region
     }
     domains = {i: n for i, n in column(snap.domain, "domain", 5).items() if i}
     year_mask = base("year")
-    year_values, year_counts = np.unique(snap.year[year_mask], return_counts=True)
-    years = {int(y): int(c) for y, c in zip(year_values, year_counts, strict=True) if y}
+    year_counts = np.bincount(snap.year[year_mask])
+    years = {y: int(year_counts[y]) for y in np.flatnonzero(year_counts).tolist() if y}
 
     country_counts = snap.count_by(snap.country, base("country"))
     countries = [
@@ -623,24 +623,23 @@ def organization_agreements_page(org: Organization, user, page: int, per_page: i
     small one: the page is chosen on agreement ids first (one narrow query with LIMIT), then
     only that page's agreements, parties and countries are loaded.
     """
-    from portal.core.pagination import Page, paginate
+    from portal.core.pagination import Page
 
-    ids_of_org = (
-        select(AgreementParty.agreement_id)
-        .where(AgreementParty.organization_id == org.id)
-        .distinct()
-        .subquery("ids_of_org")
-    )
-    base = (
-        select(Agreement.id)
-        .join(ids_of_org, ids_of_org.c.agreement_id == Agreement.id)
-        .where(visible_agreements_filter(user))
-    )
-    id_page = paginate(
-        base.order_by(Agreement.signed_on.desc().nulls_last(), Agreement.id.desc()),
-        max(1, page),
-        per_page,
-    )
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        mask = np.zeros(snap.n, dtype=bool)
+        mask[snap.agreements_of_org(org.id)] = True
+        mask &= snap.visible(user)
+        total = int(mask.sum())
+        page = min(max(1, page), max(1, -(-total // per_page)))
+        id_page = Page(
+            items=snap.page(mask, "signed", (page - 1) * per_page, per_page),
+            total=total,
+            page=page,
+            per_page=per_page,
+        )
+    else:
+        id_page = _organization_id_page(org, user, page, per_page)
     ids = id_page.items
     items: list[tuple[Agreement, list[str]]] = []
     if ids:
@@ -657,3 +656,24 @@ def organization_agreements_page(org: Organization, user, page: int, per_page: i
             by_id.setdefault(agreement.id, (agreement, []))[1].append(p.role_label)
         items = [by_id[i] for i in ids if i in by_id]
     return Page(items=items, total=id_page.total, page=id_page.page, per_page=per_page)
+
+
+def _organization_id_page(org: Organization, user, page: int, per_page: int):
+    from portal.core.pagination import paginate
+
+    ids_of_org = (
+        select(AgreementParty.agreement_id)
+        .where(AgreementParty.organization_id == org.id)
+        .distinct()
+        .subquery("ids_of_org")
+    )
+    base = (
+        select(Agreement.id)
+        .join(ids_of_org, ids_of_org.c.agreement_id == Agreement.id)
+        .where(visible_agreements_filter(user))
+    )
+    return paginate(
+        base.order_by(Agreement.signed_on.desc().nulls_last(), Agreement.id.desc()),
+        max(1, page),
+        per_page,
+    )
