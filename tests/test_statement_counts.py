@@ -123,6 +123,11 @@ def _catalogue_pages(busiest: int, typical: int, country: str) -> dict[str, str]
     }
     for sort in PARTNER_SORTS:
         pages[f"directory by {sort}"] = f"/partners/?sort={sort}"
+    # Staff see partners-only and internal agreements too: another visibility filter.
+    for name in ("agreement list", "agreement list, filtered", "directory", "region page"):
+        pages[f"{name}, as staff"] = pages[name]
+    pages["partner page, busiest, as staff"] = pages["partner page, busiest"]
+    pages["insights, as staff"] = pages["insights"]
     return pages
 
 
@@ -155,12 +160,14 @@ def statements_small_and_large(app):
     for the module with the demo generator's bulk INSERTs: a few seconds per size)."""
     from sqlalchemy import func, select
 
+    from portal.accounts.models import Role
     from portal.agreements.models import AgreementParty
     from portal.demo import seed
     from portal.partners.models import Organization
-    from tests.conftest import _empty_tables
+    from tests import factories
+    from tests.conftest import _empty_tables, login
 
-    client = app.test_client()
+    client, staff = app.test_client(), app.test_client()
     with app.app_context(), pytest.MonkeyPatch.context() as patch:
         patch.setattr(seed, "GENERATED_AGREEMENTS", seed.GENERATED_AGREEMENTS)
         try:
@@ -175,9 +182,19 @@ def statements_small_and_large(app):
             ranked = db.session.execute(per_org).all()
             busiest, typical = ranked[-1][0], ranked[len(ranked) // 2][0]
             pages = _catalogue_pages(busiest, typical, "KE")
-            small = {name: _statements(client, url) for name, url in pages.items()}
+            factories.make_user(Role.STAFF, email="staff-counts@example.org")
+            db.session.commit()
+            assert login(staff, "staff-counts@example.org").status_code == 302
+
+            def measure_all():
+                return {
+                    name: _statements(staff if name.endswith("as staff") else client, url)
+                    for name, url in pages.items()
+                }
+
+            small = measure_all()
             _load_demo_catalogue(LARGE)
-            large = {name: _statements(client, url) for name, url in pages.items()}
+            large = measure_all()
             busiest_agreements = db.session.scalar(
                 select(func.count()).where(AgreementParty.organization_id == busiest)
             )
