@@ -4,7 +4,7 @@ Counts the statements one request runs with a small and a larger catalogue; the 
 be equal. Every catalogue list page (agreement list plain, filtered and paged; the directory
 by each sort; region, country and partner pages; home; /insights) is checked with the demo
 generator's catalogue at 1,000 and at 10,000 agreements (issue 17 item 2; built once for the
-module with bulk INSERTs and ANALYZE: ≈7 s on SQLite, ≈15 s on PostgreSQL).
+module with bulk INSERTs and ANALYZE: 10–20 s on SQLite, 15–25 s on PostgreSQL).
 ``/partners/<id>`` once ran one `countries` query per agreement (723 statements)."""
 
 from __future__ import annotations
