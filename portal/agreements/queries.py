@@ -482,9 +482,7 @@ def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: Region
 
     per_org = snap.count_by(snap.party, base("party"))
     per_org[~snap.visible_orgs(user)] = 0
-    candidates = np.flatnonzero(per_org)
-    top = sorted(candidates.tolist(), key=lambda i: (-int(per_org[i]), snap.org_names[i]))
-    top = top[:PARTY_FACET_LIMIT]
+    top = snap.top_orgs(per_org, PARTY_FACET_LIMIT)
     parties = [
         FacetOption(
             str(snap.org_ids[i]),
@@ -647,7 +645,10 @@ def organization_agreements_page(org: Organization, user, page: int, per_page: i
         rows = db.session.execute(
             select(Agreement, party)
             .join(party, party.agreement_id == Agreement.id)
-            .where(Agreement.id.in_(ids), party.organization_id == org.id)
+            # party.agreement_id too: the page's few ids, not the partner's thousands of rows
+            .where(
+                Agreement.id.in_(ids), party.agreement_id.in_(ids), party.organization_id == org.id
+            )
             .order_by(party.id)
             .options(selectinload(Agreement.countries))
         ).all()
