@@ -6,7 +6,9 @@ ignoring a request. The portal talks only to this interface.
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -166,6 +168,13 @@ _SHORT_I = str.maketrans({"й": "\ue010", "Й": "\ue011"})
 _SHORT_I_BACK = str.maketrans({"\ue010": "й", "\ue011": "Й"})
 
 
+@functools.cache
+def _combining_marks() -> dict[int, None]:
+    """Every code point with a combining class, mapped to nothing (for ``str.translate``:
+    one C-level pass instead of a Python test per character)."""
+    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))}
+
+
 def normalize_text(text: str) -> str:
     """Fold what users do not type: case, Latin accents, Arabic diacritics and alef forms.
 
@@ -181,7 +190,7 @@ def normalize_text(text: str) -> str:
     text = text.translate(_ALEF_FORMS).translate(_SHORT_I)
     decomposed = unicodedata.normalize("NFKD", text)
     # Drop combining marks (accents) but keep CJK and Arabic letters intact.
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = decomposed.translate(_combining_marks())
     stripped = stripped.translate(_SHORT_I_BACK)
     return unicodedata.normalize("NFKC", stripped).casefold()
 

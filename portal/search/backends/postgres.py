@@ -1,29 +1,46 @@
-"""Search on PostgreSQL: one ``search_documents`` table with tsvector and pg_trgm indexes.
+"""Search on PostgreSQL: a narrow facts table matched through tsvector GIN indexes; the wide
+document rows are read only for the page being shown.
 
 Created by ``ensure_ready`` rather than a migration because it is an index — rebuilt from the
-catalogue (``search rebuild``) into a new table and swapped in by renaming.
+catalogue (``search rebuild``) into new tables and swapped in by renaming.
 
-- Matching: every term must occur as a substring of the normalised text (``LIKE '%term%'``,
-  served by a pg_trgm GIN index). This is what makes "partn" find "partnership". A 1–2
-  character Chinese term (伙伴 inside 伙伴关系) has no trigram at all, so LIKE would scan
-  every row; those terms are looked up in ``grams`` instead, a GIN-indexed array of each
-  document's 1- and 2-character CJK substrings (exact: the term occurs iff it is a gram).
-- Ranking: ``ts_rank`` over a ``simple`` tsvector (title weighted A, body B) with prefix
-  lexemes, plus a bonus for title matches.
-- Typo tolerance: when nothing matches, a second pass also accepts documents containing a
-  word close to a term — within one edit (two from 9 letters), or with a trigram word
-  similarity over ``pg_trgm.word_similarity_threshold`` (``term <% word``, a misspelt word
-  still being typed) — so "parnership" still finds "partnership". The candidate words come
-  from ``<t>_words``, the index's vocabulary (the tsvector lexemes) under its own trigram
-  index — a few thousand short strings — and the documents are then found through the
-  tsvector index. Comparing the term with every document's whole text instead
-  (``term <% all_norm``) rechecked thousands of long texts per query (1–2 s at 10k
-  documents), and its verdict depended on the document's other words: "reducion" matched
-  333 of the 1,864 documents containing "reduction".
-- Principals and facets are ``text[]`` columns with GIN indexes; filters and facet counts are
-  computed in SQL under the principal filter.
-- One statement per search: the matching rows are gathered once (a materialised CTE) and the
-  total, the page and the facet counts are all read from that set.
+Tables (``<t>`` is ``search_documents`` for the portal):
+
+- ``<t>``         one wide row per document: ``rid`` (a number), ``doc_id``, the display
+                  title/body/url/labels, and the normalised ``title_norm``/``all_norm`` that
+                  exact phrases and codes are checked against. Read for the 20 rows of a page.
+- ``<t>_facts``   one narrow row per document — everything a search needs for its whole match
+                  set: a public flag, the principals, the sort date, the kind boost, the facet
+                  values as a string of one character each (``facet_code``), and two
+                  tsvectors: ``tsv`` (title words weighted A, body words B, their Arabic and
+                  Russian stems, and the 1–2 character CJK substrings) and ``ttsv`` (the title
+                  alone). ``tsv`` is stored out of line (``toast_tuple_target``), so the heap
+                  a match reads is ~25 bytes a document wider than its facts, not its text.
+- ``<t>_fvals``   ``(v, facet, value)``: every facet value once, numbered.
+- ``<t>_words``   the vocabulary (letters only, 3–60 characters), numbered, for typos.
+
+Matching is by words, as on every other engine: each query word is a prefix of an indexed
+word (``'partn':*`` finds "partnership"), served by the GIN index on ``tsv`` without a
+recheck, so counting 20,000 matches reads only the narrow heap. A 1–2 character Chinese term
+is one of the document's CJK substrings (伙伴 inside 伙伴关系); a longer one must have all its
+character pairs and is then checked with ``LIKE`` on the wide row, as are quoted phrases and
+punctuation-joined codes ("11.1", "UNH/2024/017"): the word index narrows, ``LIKE`` decides.
+
+Ranking (sort by relevance) follows the contract's order — matched words, a word in the title,
+``ts_rank`` × kind boost, date — in tiers with ``LIMIT`` in SQL: documents with every word
+and one in the title first, then those with every word, then (several words) the others by
+how many they match. A tier is read only when the page reaches into it, so the first page of
+"water" ranks its ~1,000 title matches, not its ~20,000 body matches. Totals and facet counts
+are exact: one ``count(*)`` and ``string_agg(codes)`` over the visible matches, the
+characters counted in Python.
+
+Typo tolerance: the vocabulary is held in memory (``Vocabulary``); a word the index does not
+know (nor its stem) also matches the vocabulary words within its typo budget
+(``correct_terms``), found through the same tsvector index.
+
+Bulk loads (``rebuild``, upgrading an older layout) ``COPY`` into new tables created in the
+same transaction (``FREEZE``: no hint-bit writes or freezing pass later), build the indexes
+after the load and ``ANALYZE``; the swap is a second, short transaction.
 
 User input never becomes query syntax: terms are letters and digits only, LIKE wildcards are
 escaped, and tsquery lexemes are quoted.
@@ -35,9 +52,10 @@ escaped, and tsquery lexemes are quoted.
 
 from __future__ import annotations
 
-import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from sqlalchemy import text
 
@@ -50,6 +68,8 @@ from portal.search.analysis import (
     stems_of,
 )
 from portal.search.backends.database import (
+    VOCAB_MAX,
+    VOCAB_MIN,
     Vocabulary,
     cjk_grams,
     correct_terms,
@@ -57,26 +77,154 @@ from portal.search.backends.database import (
     is_short_cjk,
     like_pattern,
 )
+from portal.search.backends.sqlite_fts import facet_code
 from portal.search.base import (
     FACET_FIELDS,
     SearchBackend,
     SearchDoc,
     SearchQuery,
     SearchResults,
+    is_cjk,
     normalize_text,
 )
 
-BATCH = 500
+BATCH = 500  # documents per statement in upsert
+COPY_BATCH = 2000  # documents per COPY in a bulk load
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,40}")
-# Vocabulary words kept for typo matching: shorter ones can never reach the similarity
-# threshold against a 4+ letter term, longer ones are not words people type.
-WORD_MIN, WORD_MAX = 3, 60
-_INDEX_SUFFIXES = ("tsv", "trgm", "grams", "principals", "facets", "sort_date")
+_WORD = re.compile(r"\w+")
+_CJK_RUN = re.compile("([\u4e00-\u9fff\u3400-\u4dbf\u3040-\u30ff\uac00-\ud7af\uf900-\ufaff]+)")
+MAX_POSITION = 16383  # tsvector positions stop here (as to_tsvector's do)
+MAX_POSITIONS = 256  # positions kept per word (as to_tsvector keeps)
+MAX_LEXEME = 500  # longer "words" (a pasted hash) are not indexed: a lexeme must be < 2 KB
+_TABLES = ("", "_facts", "_fvals", "_words")
+# (index name prefix, table suffix, definition) — built after a bulk load.
+_INDEXES = (
+    ("ux", "", "rid", "UNIQUE INDEX {name} ON {table} (rid)"),
+    ("ux", "", "doc_id", "UNIQUE INDEX {name} ON {table} (doc_id)"),
+    ("ux", "_facts", "rid", "UNIQUE INDEX {name} ON {table} (rid)"),
+    ("ix", "_facts", "tsv", "INDEX {name} ON {table} USING gin (tsv)"),
+    ("ix", "_facts", "ttsv", "INDEX {name} ON {table} USING gin (ttsv)"),
+    ("ix", "_facts", "sort_date", "INDEX {name} ON {table} (sort_date)"),
+    ("ux", "_fvals", "v", "UNIQUE INDEX {name} ON {table} (v)"),
+    ("ux", "_fvals", "value", "UNIQUE INDEX {name} ON {table} (facet, value)"),
+    ("ux", "_words", "word", "UNIQUE INDEX {name} ON {table} (word)"),
+)
+# Up to this many facet values, one str.count per value beats a Counter (sqlite_fts.py).
+_COUNT_BY_VALUE_MAX = 80
+
+
+def _index_name(prefix: str, table: str, suffix: str, column: str) -> str:
+    return f"{prefix}_{table}{suffix}_{column}"
 
 
 def _lexeme(word: str) -> str:
     """A quoted tsquery lexeme: the word is data, never tsquery syntax."""
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tokens(text_norm: str) -> list[str]:
+    """The indexed words of normalised text: runs of letters and digits (as the query parser
+    sees them), CJK runs left out (their characters are indexed as grams)."""
+    words = _WORD.findall(text_norm)
+    if not text_norm.isascii() and _CJK_RUN.search(text_norm):
+        split: list[str] = []
+        for word in words:
+            if _CJK_RUN.search(word):
+                split.extend(p for p in _CJK_RUN.split(word) if p and not is_cjk(p[0]))
+            else:
+                split.append(word)
+        words = split
+    if "_" in text_norm:
+        words = [w.strip("_") for w in words]
+    return [w for w in words if w and len(w) <= MAX_LEXEME]
+
+
+@dataclass
+class Prepared:
+    """A document as the index stores it."""
+
+    doc_id: str
+    kind: str
+    title: str
+    body: str
+    url: str
+    sort_date: object
+    labels: list[str] | None
+    title_norm: str
+    all_norm: str
+    principals: list[str]
+    facets: list[tuple[str, str]]
+    boost: float
+    tsv: str  # tsvector literal
+    ttsv: str  # tsvector literal
+    vocabulary: set[str]
+
+
+def prepare(
+    doc_id: str,
+    kind: str,
+    title: str,
+    body: str,
+    url: str,
+    sort_date,
+    labels: list[str] | None,
+    title_norm: str,
+    body_norm: str,
+    principals: list[str],
+    facets: list[tuple[str, str]],
+) -> Prepared:
+    """Everything stored for one document, computed in Python (no server-side parsing)."""
+    title_words = tokens(f"{title_norm} {stems_of(title_norm)}")
+    body_words = tokens(f"{body_norm} {stems_of(body_norm)}")
+    positions: dict[str, list[str]] = {}
+    pos = 0
+    for word in title_words:
+        pos = min(pos + 1, MAX_POSITION)
+        positions.setdefault(word, []).append(f"{pos}A")
+    for word in body_words:
+        pos = min(pos + 1, MAX_POSITION)
+        positions.setdefault(word, []).append(f"{pos}B")
+    entries = [f"'{w}':{','.join(p[:MAX_POSITIONS])}" for w, p in positions.items()]
+    title_entries = [f"'{w}'" for w in dict.fromkeys(title_words)]
+    if not (title_norm.isascii() and body_norm.isascii()):
+        title_grams = cjk_grams(title_norm)
+        entries.extend(f"'{g}'" for g in cjk_grams(title_norm, body_norm) if g not in positions)
+        title_entries.extend(f"'{g}'" for g in title_grams)
+    # Letters only (no numbers; CJK runs are not tokens): the words typos are corrected to.
+    vocabulary = {w for w in positions if VOCAB_MIN <= len(w) <= VOCAB_MAX and w.isalpha()}
+    return Prepared(
+        doc_id=doc_id,
+        kind=kind,
+        title=title,
+        body=body,
+        url=url,
+        sort_date=sort_date,
+        labels=labels,
+        title_norm=title_norm,
+        all_norm=f"{title_norm}\n{body_norm}",
+        principals=principals,
+        facets=facets,
+        boost=KIND_BOOSTS.get(kind, 1.0),
+        tsv=" ".join(entries),
+        ttsv=" ".join(title_entries),
+        vocabulary=vocabulary,
+    )
+
+
+def prepare_doc(doc: SearchDoc) -> Prepared:
+    return prepare(
+        doc.id,
+        doc.kind,
+        doc.title,
+        doc.body,
+        doc.url,
+        doc.sort_date,
+        list(doc.labels),
+        normalize_text(doc.title),
+        normalize_text(doc.matched_body),
+        list(doc.principals),
+        [(name, v) for name in FACET_FIELDS for v in doc.facet_values(name)],
+    )
 
 
 class PostgresBackend(SearchBackend):
@@ -110,67 +258,94 @@ class PostgresBackend(SearchBackend):
     # --- schema ---------------------------------------------------------------------------
 
     @staticmethod
-    def _ddl(t: str) -> list[str]:
-        """Tables first (``[:2]``), then their indexes (built after a bulk load)."""
+    def _tables(t: str) -> list[str]:
         return [
             f"CREATE TABLE IF NOT EXISTS {t} ("
+            " rid serial NOT NULL,"
             " doc_id text NOT NULL,"
             " kind text NOT NULL,"
             " title text NOT NULL,"
             " body text NOT NULL,"
             " url text NOT NULL,"
-            " sort_date timestamptz,"
             " title_norm text NOT NULL,"
-            " all_norm text NOT NULL,"  # normalised title + body: what LIKE and trigrams see
-            " tsv tsvector NOT NULL,"
-            " grams text[] NOT NULL DEFAULT '{}',"  # 1–2 character CJK substrings (cjk_grams)
+            " all_norm text NOT NULL,"  # normalised title + body: what phrases are checked on
+            " labels text[])",  # SearchDoc.labels; NULL: a row of the layout before them
+            # toast_tuple_target: the big tsvector goes out of line, the row stays narrow.
+            f"CREATE TABLE IF NOT EXISTS {t}_facts ("
+            " rid integer NOT NULL,"
+            " doc_id text NOT NULL,"
+            " pub boolean NOT NULL,"  # 'public' is one of the principals
+            " sort_date timestamptz,"
+            " boost real NOT NULL,"  # KIND_BOOSTS
+            " codes text NOT NULL,"  # facet values, one character each (facet_code)
             " principals text[] NOT NULL,"
-            " facets text[] NOT NULL,"  # 'facet:value' strings
-            " boost real NOT NULL DEFAULT 1,"  # KIND_BOOSTS
-            " labels text[],"  # SearchDoc.labels; NULL: a row of the layout before them
-            f" CONSTRAINT pk_{t} PRIMARY KEY (doc_id))",
-            # The vocabulary (tsvector lexemes) for typo matching; may keep words of deleted
-            # documents until the next rebuild, which only widens the candidate list.
-            f"CREATE TABLE IF NOT EXISTS {t}_words (n bigserial, word text NOT NULL,"
-            f" CONSTRAINT pk_{t}_words PRIMARY KEY (word))",
-            f"CREATE INDEX IF NOT EXISTS ix_{t}_tsv ON {t} USING gin (tsv)",
-            f"CREATE INDEX IF NOT EXISTS ix_{t}_trgm ON {t} USING gin (all_norm gin_trgm_ops)",
-            f"CREATE INDEX IF NOT EXISTS ix_{t}_grams ON {t} USING gin (grams)",
-            f"CREATE INDEX IF NOT EXISTS ix_{t}_principals ON {t} USING gin (principals)",
-            f"CREATE INDEX IF NOT EXISTS ix_{t}_facets ON {t} USING gin (facets)",
-            f"CREATE INDEX IF NOT EXISTS ix_{t}_sort_date ON {t} (sort_date)",
-            f"CREATE INDEX IF NOT EXISTS ix_{t}_words_trgm ON {t}_words"
-            " USING gin (word gin_trgm_ops)",
+            " tsv tsvector NOT NULL,"
+            " ttsv tsvector NOT NULL)"
+            " WITH (toast_tuple_target = 128)",
+            f"CREATE TABLE IF NOT EXISTS {t}_fvals (v serial NOT NULL, facet text NOT NULL,"
+            " value text NOT NULL)",
+            # The vocabulary for typo matching; may keep words of deleted documents until the
+            # next rebuild, which only widens the candidate list.
+            f"CREATE TABLE IF NOT EXISTS {t}_words (n bigserial NOT NULL, word text NOT NULL)",
         ]
 
     @staticmethod
-    def _fill_words(t: str) -> str:
-        return (
-            f"INSERT INTO {t}_words (word) SELECT DISTINCT w FROM {t},"
-            f" unnest(tsvector_to_array(tsv)) AS w WHERE length(w) BETWEEN {WORD_MIN} AND"
-            f" {WORD_MAX} ORDER BY w ON CONFLICT DO NOTHING"
-        )
+    def _storage(t: str, compression: bool) -> list[str]:
+        """Keep the facts row's small columns inline and compress the tsvector with lz4 when
+        the server has it (decompressing it is what ranking costs)."""
+        stmts = [
+            f"ALTER TABLE {t}_facts ALTER COLUMN {c} SET STORAGE MAIN"
+            for c in ("codes", "principals", "ttsv")
+        ]
+        if compression:
+            stmts.append(f"ALTER TABLE {t}_facts ALTER COLUMN tsv SET COMPRESSION lz4")
+        return stmts
+
+    @staticmethod
+    def _indexes(t: str) -> list[str]:
+        return [
+            "CREATE "
+            + ddl.replace("INDEX ", "INDEX IF NOT EXISTS ", 1).format(
+                name=_index_name(prefix, t, suffix, column), table=f"{t}{suffix}"
+            )
+            for prefix, suffix, column, ddl in _INDEXES
+        ]
+
+    def _exists(self, conn, name: str) -> bool:
+        return conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is not None
+
+    @staticmethod
+    def _has_lz4(conn) -> bool:
+        try:
+            with conn.begin_nested():
+                conn.execute(text("CREATE TEMP TABLE portal_lz4_probe (a text COMPRESSION lz4)"))
+                conn.execute(text("DROP TABLE portal_lz4_probe"))
+            return True
+        except Exception:  # noqa: BLE001 - a server built without lz4 says so with an error
+            return False
 
     def ensure_ready(self) -> None:
         if self._ready:
             return
+        t = self.table
         with self.engine.begin() as conn:
-            has_trgm = conn.execute(
-                text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
-            ).first()
-            if not has_trgm:
-                # Trusted since PostgreSQL 13: a database owner may create it without superuser.
-                conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
-            self._upgrade(conn)
-            for stmt in self._ddl(self.table):
+            if self._exists(conn, t) and not self._exists(conn, f"{t}_facts"):
+                self._upgrade(conn)
+            if not self._exists(conn, f"{t}_facts"):
+                for stmt in [*self._tables(t), *self._storage(t, self._has_lz4(conn))]:
+                    conn.execute(text(stmt))
+            for stmt in self._indexes(t):
                 conn.execute(text(stmt))
         self._ready = True
 
     def _upgrade(self, conn) -> None:
-        """Bring an index table built by an earlier version up to date, in place.
+        """Rebuild an index of the layout before the facts table (one wide table with
+        ``all_norm``, ``tsv``, ``principals`` and ``facets`` columns) from its own rows.
 
-        Earlier tables lack ``grams`` and the ``_words`` vocabulary; both are derived from
-        what the table already holds, so no ``search rebuild`` is needed.
+        Everything the new tables hold is derived from what the old table stored — the
+        normalised text, principals, facet values, labels — so no ``search rebuild`` (which
+        reads the whole catalogue) is needed; rows of the layout before labels keep their
+        NULL labels for ``search check``.
         """
         t = self.table
         columns = {
@@ -183,94 +358,50 @@ class PostgresBackend(SearchBackend):
                 {"t": t},
             )
         }
-        if not columns:
-            return  # a new index: _ddl creates everything
-        if "grams" not in columns:
-            conn.execute(text(f"ALTER TABLE {t} ADD COLUMN grams text[] NOT NULL DEFAULT '{{}}'"))
-            rows = conn.execute(text(f"SELECT doc_id, all_norm FROM {t}")).all()
-            updates = [
-                {"doc_id": doc_id, "grams": grams}
-                for doc_id, all_norm in rows
-                if (grams := cjk_grams(all_norm))
-            ]
-            for start in range(0, len(updates), BATCH):
-                conn.execute(
-                    text(f"UPDATE {t} SET grams = :grams WHERE doc_id = :doc_id"),
-                    updates[start : start + BATCH],
+        labels = "labels" if "labels" in columns else "NULL::text[]"
+        rows = conn.execute(
+            text(
+                f"SELECT doc_id, kind, title, body, url, sort_date, {labels}, title_norm,"
+                f" all_norm, principals, facets FROM {t}"
+            )
+        )
+
+        def prepared() -> Iterator[Prepared]:
+            for doc_id, kind, title, body, url, date, lbls, title_norm, all_norm, p, f in rows:
+                body_norm = all_norm[len(title_norm) + 1 :]
+                facets = [tuple(value.partition(":")[::2]) for value in f]
+                yield prepare(
+                    doc_id, kind, title, body, url, date, lbls, title_norm, body_norm, p, facets
                 )
-        has_words = conn.execute(text("SELECT to_regclass(:n)"), {"n": f"{t}_words"}).scalar()
-        if has_words is None:
-            conn.execute(text(self._ddl(t)[1]))
-            conn.execute(text(self._fill_words(t)))
-        if "labels" not in columns:
-            # Before SearchDoc.labels: NULL marks the rows written in the old layout (their
-            # body ends with English labels) until ``search rebuild`` (``outdated_count``).
-            conn.execute(text(f"ALTER TABLE {t} ADD COLUMN labels text[]"))
-        if "boost" not in columns:
-            # Before stems, kind boosts and the numbered vocabulary: recompute the tsvector
-            # (stems), set the boosts, number the words.
-            conn.execute(text(f"ALTER TABLE {t} ADD COLUMN boost real NOT NULL DEFAULT 1"))
-            rows = conn.execute(text(f"SELECT doc_id, kind, title, body FROM {t}")).all()
-            updates = []
-            for doc_id, kind, title, body in rows:
-                row = self._row(SearchDoc(id=doc_id, kind=kind, title=title, body=body, url=""))
-                updates.append({k: row[k] for k in ("doc_id", "title_col", "body_col", "boost")})
-            for start in range(0, len(updates), BATCH):
-                conn.execute(
-                    text(
-                        f"UPDATE {t} SET boost = :boost,"
-                        " tsv = setweight(to_tsvector('simple', :title_col), 'A')"
-                        " || setweight(to_tsvector('simple', :body_col), 'B')"
-                        " WHERE doc_id = :doc_id"
-                    ),
-                    updates[start : start + BATCH],
-                )
-            conn.execute(text(f"ALTER TABLE {t}_words ADD COLUMN IF NOT EXISTS n bigserial"))
-            conn.execute(text(self._fill_words(t)))
+
+        new = f"{t}_new"
+        self._create_new(conn, new)
+        self._load(conn, new, prepared())
+        self._finish(conn, new)
+        self._swap(conn, new, drop=[t, f"{t}_words"])
 
     # --- writes ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _row(doc: SearchDoc) -> dict:
-        title_norm = normalize_text(doc.title)
-        body_norm = normalize_text(doc.matched_body)
-        title_stems, body_stems = stems_of(title_norm), stems_of(body_norm)
-        return {
-            "title_col": f"{title_norm} {title_stems}",
-            "body_col": f"{body_norm} {body_stems}",
-            "boost": KIND_BOOSTS.get(doc.kind, 1.0),
-            "doc_id": doc.id,
-            "kind": doc.kind,
-            "title": doc.title,
-            "body": doc.body,
-            "url": doc.url,
-            "sort_date": doc.sort_date,
-            "title_norm": title_norm,
-            "body_norm": body_norm,
-            "all_norm": f"{title_norm}\n{body_norm}",
-            "grams": cjk_grams(title_norm, body_norm),
-            "principals": list(doc.principals),
-            "facets": [f"{name}:{v}" for name in FACET_FIELDS for v in doc.facet_values(name)],
-            "labels": list(doc.labels),
-        }
+    def _codes(self, conn, facets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The code character of each facet value, numbering the new ones."""
+        wanted = set(facets)
+        known = self._fvals(conn)
+        missing = wanted - known.keys()
+        if missing:
+            t = self.table
+            conn.execute(
+                text(
+                    f"INSERT INTO {t}_fvals (facet, value) VALUES (:facet, :value)"
+                    f" ON CONFLICT (facet, value) DO NOTHING"
+                ),
+                [{"facet": f, "value": v} for f, v in sorted(missing)],
+            )
+            known = self._fvals(conn)
+        return {key: facet_code(known[key]) for key in wanted}
 
-    def _insert(self, conn, t: str, docs: list[SearchDoc]) -> None:
-        conn.execute(
-            text(
-                f"INSERT INTO {t} (doc_id, kind, title, body, url, sort_date, title_norm,"
-                " all_norm, tsv, grams, principals, facets, boost, labels) VALUES (:doc_id, :kind,"
-                " :title, :body, :url, :sort_date, :title_norm, :all_norm,"
-                " setweight(to_tsvector('simple', :title_col), 'A')"
-                " || setweight(to_tsvector('simple', :body_col), 'B'),"
-                " :grams, :principals, :facets, :boost, :labels)"
-                " ON CONFLICT (doc_id) DO UPDATE SET kind = EXCLUDED.kind, title = EXCLUDED.title,"
-                " body = EXCLUDED.body, url = EXCLUDED.url, sort_date = EXCLUDED.sort_date,"
-                " title_norm = EXCLUDED.title_norm, all_norm = EXCLUDED.all_norm,"
-                " tsv = EXCLUDED.tsv, grams = EXCLUDED.grams, principals = EXCLUDED.principals,"
-                " facets = EXCLUDED.facets, boost = EXCLUDED.boost, labels = EXCLUDED.labels"
-            ),
-            [self._row(doc) for doc in docs],
-        )
+    def _fvals(self, conn) -> dict[tuple[str, str], int]:
+        rows = conn.execute(text(f"SELECT v, facet, value FROM {self.table}_fvals"))
+        return {(facet, value): v for v, facet, value in rows}
 
     def upsert(self, docs: list[SearchDoc]) -> None:
         if not docs:
@@ -279,28 +410,93 @@ class PostgresBackend(SearchBackend):
         t = self.table
         with self.engine.begin() as conn:
             for start in range(0, len(docs), BATCH):
-                chunk = docs[start : start + BATCH]
-                self._insert(conn, t, chunk)
+                chunk = [prepare_doc(doc) for doc in docs[start : start + BATCH]]
                 conn.execute(
                     text(
-                        self._fill_words(t).replace(" WHERE ", " WHERE doc_id = ANY(:ids) AND ", 1)
+                        f"INSERT INTO {t} (doc_id, kind, title, body, url, title_norm, all_norm,"
+                        " labels) VALUES (:doc_id, :kind, :title, :body, :url, :title_norm,"
+                        " :all_norm, :labels) ON CONFLICT (doc_id) DO UPDATE SET"
+                        " kind = EXCLUDED.kind, title = EXCLUDED.title, body = EXCLUDED.body,"
+                        " url = EXCLUDED.url, title_norm = EXCLUDED.title_norm,"
+                        " all_norm = EXCLUDED.all_norm, labels = EXCLUDED.labels"
                     ),
-                    {"ids": [d.id for d in chunk]},
+                    [
+                        {
+                            "doc_id": p.doc_id,
+                            "kind": p.kind,
+                            "title": p.title,
+                            "body": p.body,
+                            "url": p.url,
+                            "title_norm": p.title_norm,
+                            "all_norm": p.all_norm,
+                            "labels": p.labels,
+                        }
+                        for p in chunk
+                    ],
                 )
+                rids = dict(
+                    conn.execute(
+                        text(f"SELECT doc_id, rid FROM {t} WHERE doc_id = ANY(:ids)"),
+                        {"ids": [p.doc_id for p in chunk]},
+                    ).all()
+                )
+                codes = self._codes(conn, (f for p in chunk for f in p.facets))
+                conn.execute(
+                    text(
+                        f"INSERT INTO {t}_facts (rid, doc_id, pub, sort_date, boost, codes,"
+                        " principals, tsv, ttsv) VALUES (:rid, :doc_id, :pub, :sort_date, :boost,"
+                        " :codes, :principals, CAST(:tsv AS tsvector), CAST(:ttsv AS tsvector))"
+                        " ON CONFLICT (rid) DO UPDATE SET doc_id = EXCLUDED.doc_id,"
+                        " pub = EXCLUDED.pub, sort_date = EXCLUDED.sort_date,"
+                        " boost = EXCLUDED.boost, codes = EXCLUDED.codes,"
+                        " principals = EXCLUDED.principals, tsv = EXCLUDED.tsv,"
+                        " ttsv = EXCLUDED.ttsv"
+                    ),
+                    [
+                        {
+                            "rid": rids[p.doc_id],
+                            "doc_id": p.doc_id,
+                            "pub": "public" in p.principals,
+                            "sort_date": p.sort_date,
+                            "boost": p.boost,
+                            "codes": "".join(codes[f] for f in dict.fromkeys(p.facets)),
+                            "principals": p.principals,
+                            "tsv": p.tsv,
+                            "ttsv": p.ttsv,
+                        }
+                        for p in chunk
+                    ],
+                )
+                words = sorted(set().union(*(p.vocabulary for p in chunk)))
+                if words:
+                    conn.execute(
+                        text(
+                            f"INSERT INTO {t}_words (word) SELECT w FROM unnest(CAST(:words AS text[])) AS w"
+                            " ON CONFLICT (word) DO NOTHING"
+                        ),
+                        {"words": words},
+                    )
 
     def delete(self, ids: list[str]) -> None:
         if not ids:
             return
         self.ensure_ready()
+        t = self.table
         with self.engine.begin() as conn:
             conn.execute(
-                text(f"DELETE FROM {self.table} WHERE doc_id = ANY(:ids)"), {"ids": list(ids)}
+                text(
+                    f"DELETE FROM {t}_facts WHERE rid IN"
+                    f" (SELECT rid FROM {t} WHERE doc_id = ANY(:ids))"
+                ),
+                {"ids": list(ids)},
             )
+            conn.execute(text(f"DELETE FROM {t} WHERE doc_id = ANY(:ids)"), {"ids": list(ids)})
 
     def clear(self) -> None:
         self.ensure_ready()
+        t = self.table
         with self.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {self.table}, {self.table}_words"))
+            conn.execute(text(f"TRUNCATE {t}, {t}_facts, {t}_fvals, {t}_words"))
 
     def outdated_count(self) -> int:
         self.ensure_ready()
@@ -309,51 +505,117 @@ class PostgresBackend(SearchBackend):
                 text(f"SELECT count(*) FROM {self.table} WHERE labels IS NULL")
             ).scalar_one()
 
-    def rebuild(self, docs: Iterable[SearchDoc], progress=None) -> int:
-        """Fill ``<t>_new``, then drop the live tables and rename the new ones, atomically."""
-        self.ensure_ready()
-        t, new = self.table, f"{self.table}_new"
-        with self.engine.begin() as conn:
-            conn.execute(text(f"DROP TABLE IF EXISTS {new}, {new}_words"))
-            # Indexes are built after loading: much faster than maintaining them row by row.
-            for stmt in self._ddl(new)[:2]:
-                conn.execute(text(stmt))
+    def _create_new(self, conn, new: str) -> None:
+        conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(new + s for s in _TABLES)}"))
+        for stmt in [*self._tables(new), *self._storage(new, self._has_lz4(conn))]:
+            conn.execute(text(stmt))
+        # The new tables are invisible until the swap and rebuilt from the database on any
+        # failure, so this transaction need not wait for its WAL flush; a larger
+        # maintenance_work_mem lets the GIN indexes be built in memory after the load.
+        conn.execute(text("SET LOCAL synchronous_commit = off"))
+        conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+
+    def _load(self, conn, new: str, prepared: Iterable[Prepared], progress=None) -> int:
+        """COPY documents into the (empty, just created) ``new`` tables."""
+        raw = conn.connection.driver_connection
+        fvals: dict[tuple[str, str], str] = {}
+        vocabulary: set[str] = set()
         count = 0
-        batch: list[SearchDoc] = []
+        # FREEZE: the tables were created in this transaction, so their rows can be written
+        # frozen and all-visible — no hint-bit writes by the first queries, no freezing pass.
+        wide_copy = (
+            f"COPY {new} (rid, doc_id, kind, title, body, url, title_norm, all_norm, labels)"
+            " FROM STDIN WITH (FREEZE)"
+        )
+        facts_copy = (
+            f"COPY {new}_facts (rid, doc_id, pub, sort_date, boost, codes, principals, tsv,"
+            " ttsv) FROM STDIN WITH (FREEZE)"
+        )
+
+        def flush(batch: list[Prepared]) -> None:
+            nonlocal count
+            with raw.cursor() as cur:
+                with cur.copy(wide_copy) as copy:
+                    for n, p in enumerate(batch, start=count + 1):
+                        copy.write_row(
+                            (n, p.doc_id, p.kind, p.title, p.body, p.url, p.title_norm,
+                             p.all_norm, p.labels)
+                        )  # fmt: skip
+                with cur.copy(facts_copy) as copy:
+                    for n, p in enumerate(batch, start=count + 1):
+                        codes = []
+                        for key in dict.fromkeys(p.facets):
+                            code = fvals.get(key)
+                            if code is None:
+                                code = fvals[key] = facet_code(len(fvals) + 1)
+                            codes.append(code)
+                        copy.write_row(
+                            (n, p.doc_id, "public" in p.principals, p.sort_date, p.boost,
+                             "".join(codes), p.principals, p.tsv, p.ttsv)
+                        )  # fmt: skip
+                        vocabulary.update(p.vocabulary)
+            count += len(batch)
+            if progress:
+                progress(len(batch))
+
+        batch: list[Prepared] = []
+        for p in prepared:
+            batch.append(p)
+            if len(batch) >= COPY_BATCH:
+                flush(batch)
+                batch = []
+        if batch:
+            flush(batch)
+        with raw.cursor() as cur:
+            with cur.copy(f"COPY {new}_fvals (v, facet, value) FROM STDIN WITH (FREEZE)") as copy:
+                for v, (facet, value) in enumerate(fvals, start=1):
+                    copy.write_row((v, facet, value))
+            with cur.copy(f"COPY {new}_words (n, word) FROM STDIN WITH (FREEZE)") as copy:
+                for n, word in enumerate(sorted(vocabulary), start=1):
+                    copy.write_row((n, word))
+        for table, column, last in (
+            (new, "rid", count),
+            (f"{new}_fvals", "v", len(fvals)),
+            (f"{new}_words", "n", len(vocabulary)),
+        ):
+            conn.execute(
+                text("SELECT setval(pg_get_serial_sequence(:t, :c), :n, :called)"),
+                {"t": table, "c": column, "n": max(last, 1), "called": last > 0},
+            )
+        return count
+
+    def _finish(self, conn, new: str) -> None:
+        """Indexes after the load (much faster than maintaining them row by row), then
+        statistics: without them the planner guesses badly for the first queries."""
+        for stmt in self._indexes(new):
+            conn.execute(text(stmt))
+        for suffix in _TABLES:
+            conn.execute(text(f"ANALYZE {new}{suffix}"))
+
+    def _swap(self, conn, new: str, drop: list[str] | None = None) -> None:
+        t = self.table
+        old = drop if drop is not None else [t + s for s in _TABLES]
+        conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(old)}"))
+        for suffix in _TABLES:
+            conn.execute(text(f"ALTER TABLE {new}{suffix} RENAME TO {t}{suffix}"))
+        for prefix, suffix, column, _ddl in _INDEXES:
+            conn.execute(
+                text(
+                    f"ALTER INDEX {_index_name(prefix, new, suffix, column)}"
+                    f" RENAME TO {_index_name(prefix, t, suffix, column)}"
+                )
+            )
+
+    def rebuild(self, docs: Iterable[SearchDoc], progress=None) -> int:
+        """Load ``<t>_new*`` in one transaction, then swap them in by renaming."""
+        self.ensure_ready()
+        new = f"{self.table}_new"
         with self.engine.begin() as conn:
-            # The new tables are invisible until the swap and rebuilt from the database on any
-            # failure, so this transaction need not wait for its WAL flush; a larger
-            # maintenance_work_mem lets the GIN indexes be built in memory after the load.
-            conn.execute(text("SET LOCAL synchronous_commit = off"))
-            conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-            for doc in docs:
-                batch.append(doc)
-                if len(batch) >= BATCH:
-                    self._insert(conn, new, batch)
-                    count += len(batch)
-                    if progress:
-                        progress(len(batch))
-                    batch = []
-            if batch:
-                self._insert(conn, new, batch)
-                count += len(batch)
-                if progress:
-                    progress(len(batch))
-            conn.execute(text(self._fill_words(new)))
-            for stmt in self._ddl(new)[2:]:
-                conn.execute(text(stmt))
-            # Fresh tables have no planner statistics until autovacuum gets to them; without
-            # them the planner guesses badly (sequential scans) for the first queries.
-            conn.execute(text(f"ANALYZE {new}"))
-            conn.execute(text(f"ANALYZE {new}_words"))
+            self._create_new(conn, new)
+            count = self._load(conn, new, (prepare_doc(doc) for doc in docs), progress)
+            self._finish(conn, new)
         with self.engine.begin() as conn:
-            conn.execute(text(f"DROP TABLE IF EXISTS {t}, {t}_words"))
-            conn.execute(text(f"ALTER TABLE {new} RENAME TO {t}"))
-            conn.execute(text(f"ALTER TABLE {new}_words RENAME TO {t}_words"))
-            conn.execute(text(f"ALTER INDEX pk_{new} RENAME TO pk_{t}"))
-            conn.execute(text(f"ALTER INDEX pk_{new}_words RENAME TO pk_{t}_words"))
-            for suffix in (*_INDEX_SUFFIXES, "words_trgm"):
-                conn.execute(text(f"ALTER INDEX ix_{new}_{suffix} RENAME TO ix_{t}_{suffix}"))
+            self._swap(conn, new)
         return count
 
     def ids(self) -> Iterator[str]:
@@ -397,115 +659,230 @@ class PostgresBackend(SearchBackend):
             results.did_you_mean = did_you_mean(parsed, best_text, q.text)
         return results
 
-    def _term_condition(self, term: Term, n: int, params: dict) -> str:
-        """SQL that is true when a document matches ``term`` (a word by its text, its stem or
-        a correction; a CJK run; a punctuation-joined token)."""
+    def _like(self, column: str, name: str) -> str:
+        """The wide row of the fact ``f`` has ``column`` LIKE the parameter ``name``."""
+        return (
+            f"EXISTS (SELECT 1 FROM {self.table} d WHERE d.rid = f.rid AND d.{column} LIKE :{name})"
+        )
+
+    @staticmethod
+    def _all_words(words: list[str]) -> str:
+        """A tsquery every document containing ``words`` (in any order) matches: each word as
+        a prefix, each CJK run as its characters (1) or character pairs."""
+        items: list[str] = []
+        for word in words:
+            for piece in _CJK_RUN.split(word):
+                if not piece:
+                    continue
+                if is_cjk(piece[0]):
+                    grams = (
+                        [piece]
+                        if len(piece) <= 2
+                        else [piece[i : i + 2] for i in range(len(piece) - 1)]
+                    )
+                    items.extend(_lexeme(g) for g in dict.fromkeys(grams))
+                else:
+                    items.append(f"{_lexeme(piece)}:*")
+        return " & ".join(items)
+
+    def _term_conditions(self, term: Term, n: int, params: dict) -> tuple[str, str]:
+        """(matches, in the title) SQL for the facts row ``f``: a word by its text (as a
+        prefix), its stem or a correction; a CJK run; a punctuation-joined token."""
+        if term.is_word:
+            lexemes = [f"{_lexeme(term.text)}:*"]
+            lexemes += [_lexeme(w) for w in ([term.stem] if term.stem else []) + term.corrections]
+            params[f"w{n}"] = " | ".join(lexemes)
+            return f"f.tsv @@ CAST(:w{n} AS tsquery)", f"f.ttsv @@ CAST(:w{n} AS tsquery)"
         if term.cjk and is_short_cjk(term.text):
-            params[f"g{n}"] = [term.text]
-            return f"grams @> CAST(:g{n} AS text[])"
-        if len(term.parts) > 1:
-            params[f"l{n}"] = like_pattern(term.raw)
-            return f"all_norm LIKE :l{n}"
-        params[f"l{n}"] = like_pattern(term.text)
-        condition = f"all_norm LIKE :l{n}"
-        lexemes = [*([term.stem] if term.stem else []), *term.corrections]
-        if lexemes:
-            params[f"x{n}"] = " | ".join(_lexeme(w) for w in lexemes)
-            condition = f"({condition} OR tsv @@ CAST(:x{n} AS tsquery))"
-        return condition
+            params[f"w{n}"] = _lexeme(term.text)
+            return f"f.tsv @@ CAST(:w{n} AS tsquery)", f"f.ttsv @@ CAST(:w{n} AS tsquery)"
+        # A longer CJK run or a code: the index narrows to documents with all its pieces,
+        # LIKE on the normalised text decides.
+        params[f"w{n}"] = self._all_words(term.parts)
+        params[f"l{n}"] = like_pattern(term.raw if len(term.parts) > 1 else term.text)
+        return (
+            f"(f.tsv @@ CAST(:w{n} AS tsquery) AND {self._like('all_norm', f'l{n}')})",
+            f"(f.ttsv @@ CAST(:w{n} AS tsquery) AND {self._like('title_norm', f'l{n}')})",
+        )
 
     def _search(self, conn, q: SearchQuery, parsed: ParsedQuery):
         """(results, normalised text of the best hit or None)."""
         t = self.table
-        params: dict[str, object] = {"principals": sorted(q.principals) or ["public"]}
-        where = ["principals && CAST(:principals AS text[])"]
+        fvals = self._fvals(conn)
+        principals = sorted(q.principals) or ["public"]
+        params: dict[str, object] = {"principals": principals}
+        visible = "f.principals && CAST(:principals AS text[])"
+        base = [f"(f.pub OR {visible})" if "public" in principals else visible]
         for n, (facet, values) in enumerate(sorted(q.filters.items())):
-            values = [f"{facet}:{v}" for v in values if v not in (None, "")]
-            if facet not in FACET_FIELDS or not values:
+            if facet not in FACET_FIELDS:
                 continue
-            params[f"f{n}"] = values
-            where.append(f"facets && CAST(:f{n} AS text[])")
-
-        optional = [self._term_condition(term, n, params) for n, term in enumerate(parsed.terms)]
-        required = []
+            wanted = [str(v) for v in values if v not in (None, "")]
+            if not wanted:
+                continue
+            codes = [facet_code(fvals[(facet, v)]) for v in wanted if (facet, v) in fvals]
+            for k, code in enumerate(codes):
+                params[f"c{n}_{k}"] = code
+            base.append(
+                "("
+                + " OR ".join(f"strpos(f.codes, :c{n}_{k}) > 0" for k in range(len(codes)))
+                + ")"
+                if codes
+                else "false"
+            )
         for n, phrase in enumerate(parsed.phrases):
-            params[f"ph{n}"] = like_pattern(" ".join(phrase))
-            required.append(f"all_norm LIKE :ph{n}")
+            params[f"pw{n}"] = self._all_words(phrase)
+            params[f"pl{n}"] = like_pattern(" ".join(phrase))
+            base.append(f"f.tsv @@ CAST(:pw{n} AS tsquery)")
+            if len(phrase) > 1 or _CJK_RUN.search(phrase[0]):
+                base.append(self._like("all_norm", f"pl{n}"))
+
+        optional, in_title = [], []
+        for n, term in enumerate(parsed.terms):
+            matches, title = self._term_conditions(term, n, params)
+            optional.append(matches)
+            in_title.append(title)
         # Every quoted phrase, or else at least one word; words beyond that only rank.
-        if required:
-            where.extend(required)
-        elif optional:
-            where.append("(" + " OR ".join(optional) + ")")
+        union = "(" + " OR ".join(optional) + ")" if optional else None
+        matched = [*base, union] if union and not parsed.phrases else base
 
         lexemes = []
-        title_parts = []
-        for n, term in enumerate(parsed.terms):
+        for term in parsed.terms:
             if term.is_word:
-                others = [*([term.stem] if term.stem else []), *term.corrections]
                 lexemes.append(f"{_lexeme(term.text)}:*")
-                lexemes.extend(_lexeme(w) for w in others)
-                # Weight A is the title: the word, its stem or a correction in the title.
-                params[f"tt{n}"] = " | ".join(
-                    [f"{_lexeme(term.text)}:*A", *(f"{_lexeme(w)}:A" for w in others)]
+                lexemes.extend(
+                    _lexeme(w) for w in [*([term.stem] if term.stem else []), *term.corrections]
                 )
-                params[f"tl{n}"] = like_pattern(term.text)
-                title_parts.append(f"(title_norm LIKE :tl{n} OR tsv @@ CAST(:tt{n} AS tsquery))")
-            else:
-                params[f"tl{n}"] = like_pattern(term.raw if len(term.parts) > 1 else term.text)
-                title_parts.append(f"title_norm LIKE :tl{n}")
         for phrase in parsed.phrases:
             lexemes.extend(_lexeme(w) for w in phrase)
-        hits_sql = (
-            " + ".join(f"(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in optional) if optional else "0"
-        )
-        title_sql = f"({' OR '.join(title_parts)})" if title_parts else "false"
         if lexemes:
             params["tsq"] = " | ".join(lexemes)
-            rank = "ts_rank(tsv, CAST(:tsq AS tsquery)) * boost"
+            rank = "ts_rank(f.tsv, CAST(:tsq AS tsquery)) * f.boost"
         else:
-            rank = "boost"
+            rank = "f.boost"
 
-        def order(alias: str) -> str:
-            if q.sort == "date":
-                return f"{alias}sort_date DESC NULLS LAST, {alias}rank DESC, {alias}doc_id"
-            return (
-                f"{alias}hits DESC, {alias}in_title DESC, {alias}rank DESC,"
-                f" {alias}sort_date DESC NULLS LAST, {alias}doc_id"
-            )
+        if q.facets:
+            total, codes = conn.execute(
+                text(
+                    f"SELECT count(*), string_agg(f.codes, '') FROM {t}_facts f"
+                    f" WHERE {' AND '.join(matched)}"
+                ),
+                params,
+            ).one()
+        else:
+            total = conn.execute(
+                text(f"SELECT count(*) FROM {t}_facts f WHERE {' AND '.join(matched)}"), params
+            ).scalar_one()
+            codes = ""
+        facets = self._facet_counts(codes or "", fvals, q.facets)
 
         per_page = max(1, int(q.per_page))
-        params["limit"] = per_page
-        params["offset"] = (max(1, int(q.page)) - 1) * per_page
-        facet_sql = (
-            "(SELECT json_agg(json_build_array(f, c) ORDER BY c DESC, f) FROM"
-            " (SELECT f, count(*) AS c FROM m, unnest(m.facets) AS f GROUP BY f) AS x)"
-            if q.facets
-            else "NULL"
-        )
-        # The matches are gathered once; total, page and facet counts all read that set.
-        total, page_rows, facet_rows = conn.execute(
-            text(
-                f"WITH m AS MATERIALIZED (SELECT doc_id, sort_date, facets, {hits_sql} AS hits,"
-                f" {title_sql} AS in_title, {rank} AS rank FROM {t} WHERE {' AND '.join(where)}),"
-                f" p AS (SELECT doc_id, sort_date, hits, in_title, rank FROM m ORDER BY {order('')}"
-                " LIMIT :limit OFFSET :offset)"
-                " SELECT (SELECT count(*) FROM m),"
-                " (SELECT json_agg(json_build_array(d.doc_id, d.kind, d.title, d.body, d.url,"
-                f" p.rank, d.labels) ORDER BY {order('p.')}) FROM p JOIN {t} AS d"
-                " ON d.doc_id = p.doc_id),"
-                f" {facet_sql}"
-            ),
-            params,
-        ).one()
-        if isinstance(page_rows, str):  # drivers that do not decode json
-            page_rows, facet_rows = json.loads(page_rows), json.loads(facet_rows or "null")
+        page = max(1, int(q.page))
+        wanted = page * per_page  # rows up to the end of the requested page
+        ranked: list[tuple[int, float]] = []
+        if total and q.sort == "date":
+            # The rows up to the page by date (ties at its edge included), then ranked: the
+            # tie-break by score is computed for those rows only.
+            ranked = conn.execute(
+                text(
+                    f"SELECT f.rid, {rank} AS rank FROM (SELECT f.* FROM {t}_facts f WHERE"
+                    f" {' AND '.join(matched)} ORDER BY f.sort_date DESC NULLS LAST"
+                    " FETCH FIRST :wanted ROWS WITH TIES) f"
+                    " ORDER BY f.sort_date DESC NULLS LAST, rank DESC, f.doc_id LIMIT :wanted"
+                ),
+                {**params, "wanted": wanted},
+            ).all()
+        elif total:
+            ranked = self._ranked(
+                conn, matched, base, optional, in_title, parsed, rank, params, wanted, total
+            )
+        page_rows = ranked[(page - 1) * per_page : wanted]
 
-        facets: dict[str, dict[str, int]] = {name: {} for name in q.facets}
-        for value, count in facet_rows or []:
-            name, _, val = value.partition(":")
-            if name in facets:
-                facets[name][val] = count
+        docs = {}
+        if page_rows:
+            docs = {
+                rid: rest
+                for rid, *rest in conn.execute(
+                    text(
+                        f"SELECT rid, doc_id, kind, title, body, url, labels FROM {t}"
+                        " WHERE rid = ANY(:rids)"
+                    ),
+                    {"rids": [rid for rid, _r in page_rows]},
+                )
+            }
         words = parsed.words()
-        hits = [hit_with_snippet(*row[:5], words, row[5], row[6]) for row in page_rows or []]
-        best_text = f"{page_rows[0][2]}\n{page_rows[0][3]}" if page_rows else None
+        hits = []
+        for rid, score in page_rows:
+            if rid in docs:  # deleted between the statements
+                doc_id, kind, title, body, url, labels = docs[rid]
+                hits.append(hit_with_snippet(doc_id, kind, title, body, url, words, score, labels))
+        best_text = None
+        if page_rows and page_rows[0][0] in docs:
+            _id, _kind, title, body, *_rest = docs[page_rows[0][0]]
+            best_text = f"{title}\n{body}"
         return SearchResults(total=total, hits=hits, facets=facets, backend=self.name), best_text
+
+    def _ranked(self, conn, matched, base, optional, in_title, parsed, rank, params, wanted, total):
+        """[(rid, score)] up to ``wanted`` in relevance order, reading tiers only as far as
+        the page reaches: every word with one in the title, every word, then the rest by
+        number of matched words."""
+        t = self.table
+        everything = [*base, *optional]
+        title_any = "(" + " OR ".join(in_title) + ")" if in_title else None
+        tiers = []
+        if title_any:
+            tiers.append([*everything, title_any])
+            tiers.append([*everything, f"NOT {title_any}"])
+        else:
+            tiers.append(everything)
+        ranked: list[tuple[int, float]] = []
+        order = "ORDER BY rank DESC, f.sort_date DESC NULLS LAST, f.doc_id"
+        for conditions in tiers:
+            if len(ranked) >= wanted or len(ranked) >= total:
+                return ranked
+            rows = conn.execute(
+                text(
+                    f"SELECT f.rid, {rank} AS rank FROM {t}_facts f"
+                    f" WHERE {' AND '.join(conditions)}"
+                    f" {order} LIMIT :n"
+                ),
+                {**params, "n": wanted - len(ranked)},
+            ).all()
+            ranked.extend((rid, score) for rid, score in rows)
+        partial = len(optional) > 1 or (optional and parsed.phrases)
+        if partial and len(ranked) < min(wanted, total):
+            # Several words (or a word beside a phrase) and the page reaches past the
+            # documents with all of them: those with most of them next, read only now.
+            hits = " + ".join(f"(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in optional)
+            in_title_sql = title_any or "false"
+            rows = conn.execute(
+                text(
+                    f"SELECT f.rid, {rank} AS rank, {hits} AS hits, {in_title_sql} AS in_title"
+                    f" FROM {t}_facts f WHERE {' AND '.join(matched)}"
+                    f" AND NOT ({' AND '.join(optional)})"
+                    f" ORDER BY hits DESC, in_title DESC, rank DESC, f.sort_date DESC NULLS LAST,"
+                    " f.doc_id LIMIT :n"
+                ),
+                {**params, "n": wanted - len(ranked)},
+            ).all()
+            ranked.extend((rid, score) for rid, score, _h, _t in rows)
+        return ranked
+
+    @staticmethod
+    def _facet_counts(codes: str, fvals: dict, wanted_facets) -> dict[str, dict[str, int]]:
+        """{facet: {value: count}} from the facet characters of the matches, largest first."""
+        facets: dict[str, dict[str, int]] = {name: {} for name in wanted_facets}
+        if not codes or not wanted_facets:
+            return facets
+        values = [(v, facet, value) for (facet, value), v in fvals.items() if facet in facets]
+        if len(values) <= _COUNT_BY_VALUE_MAX:
+            counts = {facet_code(v): codes.count(facet_code(v)) for v, _f, _x in values}
+        else:
+            counts = Counter(codes)
+        rows = [
+            (facet, value, count)
+            for v, facet, value in values
+            if (count := counts.get(facet_code(v)))
+        ]
+        for facet, value, count in sorted(rows, key=lambda row: (-row[2], row[1])):
+            facets[facet][value] = count
+        return facets
