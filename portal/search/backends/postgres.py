@@ -329,6 +329,9 @@ class PostgresBackend(SearchBackend):
             return
         t = self.table
         with self.engine.begin() as conn:
+            # One process at a time creates or upgrades the tables (web nodes and workers
+            # start together after a deploy).
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": t})
             if self._exists(conn, t) and not self._exists(conn, f"{t}_facts"):
                 self._upgrade(conn)
             if not self._exists(conn, f"{t}_facts"):
@@ -378,7 +381,7 @@ class PostgresBackend(SearchBackend):
         self._create_new(conn, new)
         self._load(conn, new, prepared())
         self._finish(conn, new)
-        self._swap(conn, new, drop=[t, f"{t}_words"])
+        self._swap(conn, new)
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -471,8 +474,8 @@ class PostgresBackend(SearchBackend):
                 if words:
                     conn.execute(
                         text(
-                            f"INSERT INTO {t}_words (word) SELECT w FROM unnest(CAST(:words AS text[])) AS w"
-                            " ON CONFLICT (word) DO NOTHING"
+                            f"INSERT INTO {t}_words (word) SELECT w FROM"
+                            " unnest(CAST(:words AS text[])) AS w ON CONFLICT (word) DO NOTHING"
                         ),
                         {"words": words},
                     )
@@ -592,10 +595,11 @@ class PostgresBackend(SearchBackend):
         for suffix in _TABLES:
             conn.execute(text(f"ANALYZE {new}{suffix}"))
 
-    def _swap(self, conn, new: str, drop: list[str] | None = None) -> None:
+    def _swap(self, conn, new: str) -> None:
+        """Replace the live tables (of any layout: the old one had ``<t>`` and ``<t>_words``
+        too) by the ``new`` ones."""
         t = self.table
-        old = drop if drop is not None else [t + s for s in _TABLES]
-        conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(old)}"))
+        conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(t + s for s in _TABLES)}"))
         for suffix in _TABLES:
             conn.execute(text(f"ALTER TABLE {new}{suffix} RENAME TO {t}{suffix}"))
         for prefix, suffix, column, _ddl in _INDEXES:
@@ -607,15 +611,17 @@ class PostgresBackend(SearchBackend):
             )
 
     def rebuild(self, docs: Iterable[SearchDoc], progress=None) -> int:
-        """Load ``<t>_new*`` in one transaction, then swap them in by renaming."""
-        self.ensure_ready()
+        """Load ``<t>_new*`` in one transaction, then swap them in by renaming (an index of
+        an older layout is simply replaced: no need to upgrade it first)."""
         new = f"{self.table}_new"
         with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": new})
             self._create_new(conn, new)
             count = self._load(conn, new, (prepare_doc(doc) for doc in docs), progress)
             self._finish(conn, new)
         with self.engine.begin() as conn:
             self._swap(conn, new)
+        self._ready = False  # the next call checks the swapped-in tables once
         return count
 
     def ids(self) -> Iterator[str]:
