@@ -125,18 +125,17 @@ def _lexeme(word: str) -> str:
 def tokens(text_norm: str) -> list[str]:
     """The indexed words of normalised text: runs of letters and digits (as the query parser
     sees them), CJK runs left out (their characters are indexed as grams)."""
+    if not text_norm.isascii():
+        text_norm = _CJK_RUN.sub(" ", text_norm)
     words = _WORD.findall(text_norm)
-    if not text_norm.isascii() and _CJK_RUN.search(text_norm):
-        split: list[str] = []
-        for word in words:
-            if _CJK_RUN.search(word):
-                split.extend(p for p in _CJK_RUN.split(word) if p and not is_cjk(p[0]))
-            else:
-                split.append(word)
-        words = split
     if "_" in text_norm:
         words = [w.strip("_") for w in words]
     return [w for w in words if w and len(w) <= MAX_LEXEME]
+
+
+# Position strings by weight, made once: a document's tsvector is ~60 of them.
+_AT_A = [f"{n}A" for n in range(MAX_POSITION + 1)]
+_AT_B = [f"{n}B" for n in range(MAX_POSITION + 1)]
 
 
 @dataclass
@@ -176,14 +175,19 @@ def prepare(
     """Everything stored for one document, computed in Python (no server-side parsing)."""
     title_words = tokens(f"{title_norm} {stems_of(title_norm)}")
     body_words = tokens(f"{body_norm} {stems_of(body_norm)}")
+    words = title_words + body_words
+    cut = len(title_words)
+    if len(words) > MAX_POSITION:  # later words share the last position, as in to_tsvector
+        words = words[:MAX_POSITION] + list(dict.fromkeys(words[MAX_POSITION:]))
+        at = [(_AT_A if n <= cut else _AT_B)[min(n, MAX_POSITION)] for n in range(len(words) + 1)]
+    else:
+        at = _AT_A[: cut + 1] + _AT_B[cut + 1 : len(words) + 1]
     positions: dict[str, list[str]] = {}
-    pos = 0
-    for word in title_words:
-        pos = min(pos + 1, MAX_POSITION)
-        positions.setdefault(word, []).append(f"{pos}A")
-    for word in body_words:
-        pos = min(pos + 1, MAX_POSITION)
-        positions.setdefault(word, []).append(f"{pos}B")
+    for n, word in enumerate(words, start=1):
+        if (found := positions.get(word)) is None:
+            positions[word] = [at[n]]
+        else:
+            found.append(at[n])
     entries = [f"'{w}':{','.join(p[:MAX_POSITIONS])}" for w, p in positions.items()]
     title_entries = [f"'{w}'" for w in dict.fromkeys(title_words)]
     if not (title_norm.isascii() and body_norm.isascii()):
