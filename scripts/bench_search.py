@@ -355,7 +355,7 @@ def bare_engine_query(backend) -> Callable[[str], object]:
         return lambda q: index.search(q, {"limit": 20, "attributesToRetrieve": ["doc_id"]})
     if backend.engine.dialect.name == "postgresql":
         stmt = sql(
-            f"SELECT doc_id FROM {backend.table}"  # noqa: S608 (identifier from the backend)
+            f"SELECT doc_id FROM {backend.table}_facts"  # noqa: S608 (identifier from the backend)
             " WHERE tsv @@ to_tsquery('simple', :q) LIMIT 20"
         )
 

@@ -52,7 +52,9 @@ escaped, and tsquery lexemes are quoted.
 
 from __future__ import annotations
 
+import bisect
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -102,8 +104,8 @@ _INDEXES = (
     ("ux", "", "rid", "UNIQUE INDEX {name} ON {table} (rid)"),
     ("ux", "", "doc_id", "UNIQUE INDEX {name} ON {table} (doc_id)"),
     ("ux", "_facts", "rid", "UNIQUE INDEX {name} ON {table} (rid)"),
-    ("ix", "_facts", "tsv", "INDEX {name} ON {table} USING gin (tsv)"),
-    ("ix", "_facts", "ttsv", "INDEX {name} ON {table} USING gin (ttsv)"),
+    ("ix", "_facts", "words", "INDEX {name} ON {table} USING gin (words)"),
+    ("ix", "_facts", "twords", "INDEX {name} ON {table} USING gin (twords)"),
     ("ix", "_facts", "sort_date", "INDEX {name} ON {table} (sort_date)"),
     ("ux", "_fvals", "v", "UNIQUE INDEX {name} ON {table} (v)"),
     ("ux", "_fvals", "value", "UNIQUE INDEX {name} ON {table} (facet, value)"),
@@ -154,9 +156,9 @@ class Prepared:
     principals: list[str]
     facets: list[tuple[str, str]]
     boost: float
-    tsv: str  # tsvector literal
-    ttsv: str  # tsvector literal
-    vocabulary: set[str]
+    tsv: str  # tsvector literal: what ts_rank scores
+    terms: list[str]  # its distinct words and CJK grams: matched by number in <t>_facts
+    title_terms: list[str]
 
 
 def prepare(
@@ -189,13 +191,12 @@ def prepare(
         else:
             found.append(at[n])
     entries = [f"'{w}':{','.join(p[:MAX_POSITIONS])}" for w, p in positions.items()]
-    title_entries = [f"'{w}'" for w in dict.fromkeys(title_words)]
+    terms = list(positions)
+    title_terms = list(dict.fromkeys(title_words))
     if not (title_norm.isascii() and body_norm.isascii()):
-        title_grams = cjk_grams(title_norm)
-        entries.extend(f"'{g}'" for g in cjk_grams(title_norm, body_norm) if g not in positions)
-        title_entries.extend(f"'{g}'" for g in title_grams)
-    # Letters only (no numbers; CJK runs are not tokens): the words typos are corrected to.
-    vocabulary = {w for w in positions if VOCAB_MIN <= len(w) <= VOCAB_MAX and w.isalpha()}
+        # (Tokens leave CJK out, so a gram is never also a word.)
+        terms.extend(cjk_grams(title_norm, body_norm))
+        title_terms.extend(cjk_grams(title_norm))
     return Prepared(
         doc_id=doc_id,
         kind=kind,
@@ -210,8 +211,8 @@ def prepare(
         facets=facets,
         boost=KIND_BOOSTS.get(kind, 1.0),
         tsv=" ".join(entries),
-        ttsv=" ".join(title_entries),
-        vocabulary=vocabulary,
+        terms=terms,
+        title_terms=title_terms,
     )
 
 
@@ -229,6 +230,53 @@ def prepare_doc(doc: SearchDoc) -> Prepared:
         list(doc.principals),
         [(name, v) for name in FACET_FIELDS for v in doc.facet_values(name)],
     )
+
+
+class Terms:
+    """The index's term dictionary (``<t>_words``: every word and CJK gram, numbered) in
+    memory: a query word becomes the numbers of the terms it is a prefix of, by bisection.
+
+    The table only grows between rebuilds, so a refresh reads the rows added since the last
+    one; a rebuilt or truncated table has a new file node (``token``) and is read again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.token: object = None
+        self.last = 0
+        self.ids: dict[str, int] = {}
+        self.sorted: list[str] = []
+
+    def refresh(self, token: object, last: int, fetch) -> list[tuple[int, str]]:
+        """Bring the dictionary up to ``(token, last)``; returns the rows it read."""
+        with self._lock:
+            if token == self.token and last <= self.last:
+                return []
+            if token != self.token:
+                self.token, self.last, self.ids, self.sorted = token, 0, {}, []
+            new = [(n, w) for n, w in fetch(self.last) if w not in self.ids]
+            for n, w in new:
+                self.ids[w] = n
+            if len(new) > 64 or not self.sorted:
+                self.sorted = sorted(self.ids)
+            else:
+                for _n, w in new:
+                    bisect.insort(self.sorted, w)
+            self.last = max([last, self.last, *(n for n, _w in new)])
+            return new
+
+    def exact(self, word: str) -> list[int]:
+        n = self.ids.get(word)
+        return [] if n is None else [n]
+
+    def prefixed(self, prefix: str) -> list[int]:
+        """The numbers of every term beginning with ``prefix``."""
+        i = bisect.bisect_left(self.sorted, prefix)
+        out = []
+        while i < len(self.sorted) and self.sorted[i].startswith(prefix):
+            out.append(self.ids[self.sorted[i]])
+            i += 1
+        return out
 
 
 class PostgresBackend(SearchBackend):
@@ -255,6 +303,7 @@ class PostgresBackend(SearchBackend):
         self.table = table
         self._ready = False
         self.vocabulary = Vocabulary()
+        self.terms = Terms()
 
     def __repr__(self) -> str:
         return f"<PostgresBackend {self.table}>"
@@ -273,8 +322,8 @@ class PostgresBackend(SearchBackend):
             " url text NOT NULL,"
             " title_norm text NOT NULL,"
             " all_norm text NOT NULL,"  # normalised title + body: what phrases are checked on
+            " tsv tsvector NOT NULL,"  # what ts_rank scores (read for ranked rows only)
             " labels text[])",  # SearchDoc.labels; NULL: a row of the layout before them
-            # toast_tuple_target: the big tsvector goes out of line, the row stays narrow.
             f"CREATE TABLE IF NOT EXISTS {t}_facts ("
             " rid integer NOT NULL,"
             " doc_id text NOT NULL,"
@@ -283,27 +332,23 @@ class PostgresBackend(SearchBackend):
             " boost real NOT NULL,"  # KIND_BOOSTS
             " codes text NOT NULL,"  # facet values, one character each (facet_code)
             " principals text[] NOT NULL,"
-            " tsv tsvector NOT NULL,"
-            " ttsv tsvector NOT NULL)"
-            " WITH (toast_tuple_target = 128)",
+            " words integer[] NOT NULL,"  # its terms' numbers (<t>_words.n)
+            " twords integer[] NOT NULL)",  # the title's
             f"CREATE TABLE IF NOT EXISTS {t}_fvals (v serial NOT NULL, facet text NOT NULL,"
             " value text NOT NULL)",
-            # The vocabulary for typo matching; may keep words of deleted documents until the
-            # next rebuild, which only widens the candidate list.
-            f"CREATE TABLE IF NOT EXISTS {t}_words (n bigserial NOT NULL, word text NOT NULL)",
+            # The term dictionary (and the vocabulary for typos); may keep terms of deleted
+            # documents until the next rebuild, which only widens a prefix's term list.
+            f"CREATE TABLE IF NOT EXISTS {t}_words (n serial NOT NULL, word text NOT NULL)",
         ]
 
     @staticmethod
-    def _storage(t: str, compression: bool) -> list[str]:
-        """Keep the facts row's small columns inline and compress the tsvector with lz4 when
-        the server has it (decompressing it is what ranking costs)."""
-        stmts = [
+    def _storage(t: str) -> list[str]:
+        """Keep the facts row's columns inline (compressed if they must be): it is read for
+        every match."""
+        return [
             f"ALTER TABLE {t}_facts ALTER COLUMN {c} SET STORAGE MAIN"
-            for c in ("codes", "principals", "ttsv")
+            for c in ("codes", "principals", "words", "twords")
         ]
-        if compression:
-            stmts.append(f"ALTER TABLE {t}_facts ALTER COLUMN tsv SET COMPRESSION lz4")
-        return stmts
 
     @staticmethod
     def _indexes(t: str) -> list[str]:
@@ -318,16 +363,6 @@ class PostgresBackend(SearchBackend):
     def _exists(self, conn, name: str) -> bool:
         return conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is not None
 
-    @staticmethod
-    def _has_lz4(conn) -> bool:
-        try:
-            with conn.begin_nested():
-                conn.execute(text("CREATE TEMP TABLE portal_lz4_probe (a text COMPRESSION lz4)"))
-                conn.execute(text("DROP TABLE portal_lz4_probe"))
-            return True
-        except Exception:  # noqa: BLE001 - a server built without lz4 says so with an error
-            return False
-
     def ensure_ready(self) -> None:
         if self._ready:
             return
@@ -339,7 +374,7 @@ class PostgresBackend(SearchBackend):
             if self._exists(conn, t) and not self._exists(conn, f"{t}_facts"):
                 self._upgrade(conn)
             if not self._exists(conn, f"{t}_facts"):
-                for stmt in [*self._tables(t), *self._storage(t, self._has_lz4(conn))]:
+                for stmt in [*self._tables(t), *self._storage(t)]:
                     conn.execute(text(stmt))
             for stmt in self._indexes(t):
                 conn.execute(text(stmt))
@@ -410,6 +445,25 @@ class PostgresBackend(SearchBackend):
         rows = conn.execute(text(f"SELECT v, facet, value FROM {self.table}_fvals"))
         return {(facet, value): v for v, facet, value in rows}
 
+    def _term_ids(self, conn, terms: set[str]) -> dict[str, int]:
+        """The numbers of ``terms``, numbering the new ones."""
+        t = self.table
+        if not terms:
+            return {}
+        params = {"words": sorted(terms)}
+        conn.execute(
+            text(
+                f"INSERT INTO {t}_words (word) SELECT w FROM unnest(CAST(:words AS text[])) AS w"
+                " ORDER BY w ON CONFLICT (word) DO NOTHING"
+            ),
+            params,
+        )
+        rows = conn.execute(
+            text(f"SELECT word, n FROM {t}_words WHERE word = ANY(CAST(:words AS text[]))"),
+            params,
+        )
+        return dict(rows.all())
+
     def upsert(self, docs: list[SearchDoc]) -> None:
         if not docs:
             return
@@ -421,11 +475,12 @@ class PostgresBackend(SearchBackend):
                 conn.execute(
                     text(
                         f"INSERT INTO {t} (doc_id, kind, title, body, url, title_norm, all_norm,"
-                        " labels) VALUES (:doc_id, :kind, :title, :body, :url, :title_norm,"
-                        " :all_norm, :labels) ON CONFLICT (doc_id) DO UPDATE SET"
-                        " kind = EXCLUDED.kind, title = EXCLUDED.title, body = EXCLUDED.body,"
-                        " url = EXCLUDED.url, title_norm = EXCLUDED.title_norm,"
-                        " all_norm = EXCLUDED.all_norm, labels = EXCLUDED.labels"
+                        " tsv, labels) VALUES (:doc_id, :kind, :title, :body, :url, :title_norm,"
+                        " :all_norm, CAST(:tsv AS tsvector), :labels) ON CONFLICT (doc_id)"
+                        " DO UPDATE SET kind = EXCLUDED.kind, title = EXCLUDED.title,"
+                        " body = EXCLUDED.body, url = EXCLUDED.url,"
+                        " title_norm = EXCLUDED.title_norm, all_norm = EXCLUDED.all_norm,"
+                        " tsv = EXCLUDED.tsv, labels = EXCLUDED.labels"
                     ),
                     [
                         {
@@ -436,6 +491,7 @@ class PostgresBackend(SearchBackend):
                             "url": p.url,
                             "title_norm": p.title_norm,
                             "all_norm": p.all_norm,
+                            "tsv": p.tsv,
                             "labels": p.labels,
                         }
                         for p in chunk
@@ -448,16 +504,17 @@ class PostgresBackend(SearchBackend):
                     ).all()
                 )
                 codes = self._codes(conn, (f for p in chunk for f in p.facets))
+                ids = self._term_ids(conn, {w for p in chunk for w in p.terms})
                 conn.execute(
                     text(
                         f"INSERT INTO {t}_facts (rid, doc_id, pub, sort_date, boost, codes,"
-                        " principals, tsv, ttsv) VALUES (:rid, :doc_id, :pub, :sort_date, :boost,"
-                        " :codes, :principals, CAST(:tsv AS tsvector), CAST(:ttsv AS tsvector))"
-                        " ON CONFLICT (rid) DO UPDATE SET doc_id = EXCLUDED.doc_id,"
-                        " pub = EXCLUDED.pub, sort_date = EXCLUDED.sort_date,"
-                        " boost = EXCLUDED.boost, codes = EXCLUDED.codes,"
-                        " principals = EXCLUDED.principals, tsv = EXCLUDED.tsv,"
-                        " ttsv = EXCLUDED.ttsv"
+                        " principals, words, twords) VALUES (:rid, :doc_id, :pub, :sort_date,"
+                        " :boost, :codes, :principals, CAST(:words AS integer[]),"
+                        " CAST(:twords AS integer[])) ON CONFLICT (rid) DO UPDATE SET"
+                        " doc_id = EXCLUDED.doc_id, pub = EXCLUDED.pub,"
+                        " sort_date = EXCLUDED.sort_date, boost = EXCLUDED.boost,"
+                        " codes = EXCLUDED.codes, principals = EXCLUDED.principals,"
+                        " words = EXCLUDED.words, twords = EXCLUDED.twords"
                     ),
                     [
                         {
@@ -468,21 +525,12 @@ class PostgresBackend(SearchBackend):
                             "boost": p.boost,
                             "codes": "".join(codes[f] for f in dict.fromkeys(p.facets)),
                             "principals": p.principals,
-                            "tsv": p.tsv,
-                            "ttsv": p.ttsv,
+                            "words": sorted(ids[w] for w in p.terms),
+                            "twords": sorted(ids[w] for w in p.title_terms),
                         }
                         for p in chunk
                     ],
                 )
-                words = sorted(set().union(*(p.vocabulary for p in chunk)))
-                if words:
-                    conn.execute(
-                        text(
-                            f"INSERT INTO {t}_words (word) SELECT w FROM"
-                            " unnest(CAST(:words AS text[])) AS w ON CONFLICT (word) DO NOTHING"
-                        ),
-                        {"words": words},
-                    )
 
     def delete(self, ids: list[str]) -> None:
         if not ids:
@@ -514,7 +562,7 @@ class PostgresBackend(SearchBackend):
 
     def _create_new(self, conn, new: str) -> None:
         conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(new + s for s in _TABLES)}"))
-        for stmt in [*self._tables(new), *self._storage(new, self._has_lz4(conn))]:
+        for stmt in [*self._tables(new), *self._storage(new)]:
             conn.execute(text(stmt))
         # The new tables are invisible until the swap and rebuilt from the database on any
         # failure, so this transaction need not wait for its WAL flush; a larger
@@ -526,17 +574,17 @@ class PostgresBackend(SearchBackend):
         """COPY documents into the (empty, just created) ``new`` tables."""
         raw = conn.connection.driver_connection
         fvals: dict[tuple[str, str], str] = {}
-        vocabulary: set[str] = set()
+        term_ids: dict[str, int] = {}
         count = 0
         # FREEZE: the tables were created in this transaction, so their rows can be written
         # frozen and all-visible — no hint-bit writes by the first queries, no freezing pass.
         wide_copy = (
-            f"COPY {new} (rid, doc_id, kind, title, body, url, title_norm, all_norm, labels)"
-            " FROM STDIN WITH (FREEZE)"
+            f"COPY {new} (rid, doc_id, kind, title, body, url, title_norm, all_norm, tsv,"
+            " labels) FROM STDIN WITH (FREEZE)"
         )
         facts_copy = (
-            f"COPY {new}_facts (rid, doc_id, pub, sort_date, boost, codes, principals, tsv,"
-            " ttsv) FROM STDIN WITH (FREEZE)"
+            f"COPY {new}_facts (rid, doc_id, pub, sort_date, boost, codes, principals, words,"
+            " twords) FROM STDIN WITH (FREEZE)"
         )
 
         def flush(batch: list[Prepared]) -> None:
@@ -546,7 +594,7 @@ class PostgresBackend(SearchBackend):
                     for n, p in enumerate(batch, start=count + 1):
                         copy.write_row(
                             (n, p.doc_id, p.kind, p.title, p.body, p.url, p.title_norm,
-                             p.all_norm, p.labels)
+                             p.all_norm, p.tsv, p.labels)
                         )  # fmt: skip
                 with cur.copy(facts_copy) as copy:
                     for n, p in enumerate(batch, start=count + 1):
@@ -556,11 +604,17 @@ class PostgresBackend(SearchBackend):
                             if code is None:
                                 code = fvals[key] = facet_code(len(fvals) + 1)
                             codes.append(code)
+                        words = []
+                        for term in p.terms:
+                            number = term_ids.get(term)
+                            if number is None:
+                                number = term_ids[term] = len(term_ids) + 1
+                            words.append(number)
                         copy.write_row(
                             (n, p.doc_id, "public" in p.principals, p.sort_date, p.boost,
-                             "".join(codes), p.principals, p.tsv, p.ttsv)
+                             "".join(codes), p.principals, words,
+                             [term_ids[term] for term in p.title_terms])
                         )  # fmt: skip
-                        vocabulary.update(p.vocabulary)
             count += len(batch)
             if progress:
                 progress(len(batch))
@@ -578,12 +632,12 @@ class PostgresBackend(SearchBackend):
                 for v, (facet, value) in enumerate(fvals, start=1):
                     copy.write_row((v, facet, value))
             with cur.copy(f"COPY {new}_words (n, word) FROM STDIN WITH (FREEZE)") as copy:
-                for n, word in enumerate(sorted(vocabulary), start=1):
+                for word, n in term_ids.items():
                     copy.write_row((n, word))
         for table, column, last in (
             (new, "rid", count),
             (f"{new}_fvals", "v", len(fvals)),
-            (f"{new}_words", "n", len(vocabulary)),
+            (f"{new}_words", "n", len(term_ids)),
         ):
             conn.execute(
                 text("SELECT setval(pg_get_serial_sequence(:t, :c), :n, :called)"),
@@ -636,7 +690,8 @@ class PostgresBackend(SearchBackend):
 
     # --- search ---------------------------------------------------------------------------
 
-    def _vocabulary(self, conn) -> Vocabulary:
+    def _dictionary(self, conn) -> Terms:
+        """Refresh the term dictionary and the typo vocabulary (its words of 3–60 letters)."""
         t = self.table
         # A rebuilt table has a new oid, a truncated one a new file node: either starts over.
         token, last = conn.execute(
@@ -648,23 +703,32 @@ class PostgresBackend(SearchBackend):
         ).one()
 
         def fetch(after: int):
-            rows = conn.execute(
+            return conn.execute(
                 text(f"SELECT n, word FROM {t}_words WHERE n > :after ORDER BY n"),
                 {"after": after},
-            )
-            return [(n, w) for n, w in rows if w.isalpha()]
+            ).all()
 
-        self.vocabulary.refresh(token, last, fetch)
-        return self.vocabulary
+        self.terms.refresh(token, last, fetch)
+
+        def vocabulary(after: int):
+            return [
+                (n, w)
+                for n, w in fetch(after)
+                if VOCAB_MIN <= len(w) <= VOCAB_MAX and w.isalpha() and not is_cjk(w[0])
+            ]
+
+        self.vocabulary.refresh(token, last, vocabulary)
+        return self.terms
 
     def search(self, q: SearchQuery) -> SearchResults:
         self.ensure_ready()
         parsed = parse_query(q.text)
         with self.engine.connect() as conn:
             corrected = False
+            terms = self._dictionary(conn)
             if any(term.is_word for term in parsed.terms):
-                corrected = correct_terms(self._vocabulary(conn), parsed)
-            results, best_text = self._search(conn, q, parsed)
+                corrected = correct_terms(self.vocabulary, parsed)
+            results, best_text = self._search(conn, q, parsed, terms)
         if corrected and best_text is not None and q.page <= 1:
             results.did_you_mean = did_you_mean(parsed, best_text, q.text)
         return results
@@ -676,10 +740,10 @@ class PostgresBackend(SearchBackend):
         )
 
     @staticmethod
-    def _all_words(words: list[str]) -> str:
-        """A tsquery every document containing ``words`` (in any order) matches: each word as
-        a prefix, each CJK run as its characters (1) or character pairs."""
-        items: list[str] = []
+    def _pieces(terms: Terms, words: list[str]) -> list[list[int]]:
+        """Term numbers a document containing all of ``words`` (in any order) has one of,
+        per piece: each word as a prefix, each CJK run as its character (1–2) or pairs."""
+        pieces: list[list[int]] = []
         for word in words:
             for piece in _CJK_RUN.split(word):
                 if not piece:
@@ -690,32 +754,55 @@ class PostgresBackend(SearchBackend):
                         if len(piece) <= 2
                         else [piece[i : i + 2] for i in range(len(piece) - 1)]
                     )
-                    items.extend(_lexeme(g) for g in dict.fromkeys(grams))
+                    pieces.extend(terms.exact(g) for g in dict.fromkeys(grams))
                 else:
-                    items.append(f"{_lexeme(piece)}:*")
-        return " & ".join(items)
+                    pieces.append(terms.prefixed(piece))
+        return pieces
 
-    def _term_conditions(self, term: Term, n: int, params: dict) -> tuple[str, str]:
+    @staticmethod
+    def _has_all(column: str, pieces: list[list[int]], name: str, params: dict) -> str:
+        """SQL: the facts row's ``column`` has a number of every piece."""
+        if not pieces or not all(pieces):
+            return "false"
+        conditions = []
+        for k, numbers in enumerate(pieces):
+            params[f"{name}_{k}"] = numbers
+            conditions.append(f"f.{column} && CAST(:{name}_{k} AS integer[])")
+        return "(" + " AND ".join(conditions) + ")"
+
+    def _term_conditions(self, terms: Terms, term: Term, n: int, params: dict):
         """(matches, in the title) SQL for the facts row ``f``: a word by its text (as a
         prefix), its stem or a correction; a CJK run; a punctuation-joined token."""
         if term.is_word:
-            lexemes = [f"{_lexeme(term.text)}:*"]
-            lexemes += [_lexeme(w) for w in ([term.stem] if term.stem else []) + term.corrections]
-            params[f"w{n}"] = " | ".join(lexemes)
-            return f"f.tsv @@ CAST(:w{n} AS tsquery)", f"f.ttsv @@ CAST(:w{n} AS tsquery)"
+            numbers = terms.prefixed(term.text)
+            for word in [*([term.stem] if term.stem else []), *term.corrections]:
+                numbers += terms.exact(word)
+            if not numbers:
+                return "false", "false"
+            params[f"w{n}"] = sorted(set(numbers))
+            return (
+                f"f.words && CAST(:w{n} AS integer[])",
+                f"f.twords && CAST(:w{n} AS integer[])",
+            )
+        pieces = self._pieces(terms, term.parts)
         if term.cjk and is_short_cjk(term.text):
-            params[f"w{n}"] = _lexeme(term.text)
-            return f"f.tsv @@ CAST(:w{n} AS tsquery)", f"f.ttsv @@ CAST(:w{n} AS tsquery)"
+            return (
+                self._has_all("words", pieces, f"w{n}", params),
+                self._has_all("twords", pieces, f"w{n}", params),
+            )
         # A longer CJK run or a code: the index narrows to documents with all its pieces,
         # LIKE on the normalised text decides.
-        params[f"w{n}"] = self._all_words(term.parts)
         params[f"l{n}"] = like_pattern(term.raw if len(term.parts) > 1 else term.text)
+        matches = self._has_all("words", pieces, f"w{n}", params)
+        title = self._has_all("twords", pieces, f"w{n}", params)
+        if matches == "false":
+            return "false", "false"
         return (
-            f"(f.tsv @@ CAST(:w{n} AS tsquery) AND {self._like('all_norm', f'l{n}')})",
-            f"(f.ttsv @@ CAST(:w{n} AS tsquery) AND {self._like('title_norm', f'l{n}')})",
+            f"({matches} AND {self._like('all_norm', f'l{n}')})",
+            f"({title} AND {self._like('title_norm', f'l{n}')})",
         )
 
-    def _search(self, conn, q: SearchQuery, parsed: ParsedQuery):
+    def _search(self, conn, q: SearchQuery, parsed: ParsedQuery, terms: Terms):
         """(results, normalised text of the best hit or None)."""
         t = self.table
         fvals = self._fvals(conn)
@@ -740,15 +827,14 @@ class PostgresBackend(SearchBackend):
                 else "false"
             )
         for n, phrase in enumerate(parsed.phrases):
-            params[f"pw{n}"] = self._all_words(phrase)
             params[f"pl{n}"] = like_pattern(" ".join(phrase))
-            base.append(f"f.tsv @@ CAST(:pw{n} AS tsquery)")
+            base.append(self._has_all("words", self._pieces(terms, phrase), f"pw{n}", params))
             if len(phrase) > 1 or _CJK_RUN.search(phrase[0]):
                 base.append(self._like("all_norm", f"pl{n}"))
 
         optional, in_title = [], []
         for n, term in enumerate(parsed.terms):
-            matches, title = self._term_conditions(term, n, params)
+            matches, title = self._term_conditions(terms, term, n, params)
             optional.append(matches)
             in_title.append(title)
         # Every quoted phrase, or else at least one word; words beyond that only rank.
@@ -766,9 +852,11 @@ class PostgresBackend(SearchBackend):
             lexemes.extend(_lexeme(w) for w in phrase)
         if lexemes:
             params["tsq"] = " | ".join(lexemes)
-            rank = "ts_rank(f.tsv, CAST(:tsq AS tsquery)) * f.boost"
+            # The score is read from the wide row: only for the rows a tier ranks.
+            rank = "ts_rank(w.tsv, CAST(:tsq AS tsquery)) * f.boost"
+            join = f" JOIN {t} w ON w.rid = f.rid"
         else:
-            rank = "f.boost"
+            rank, join = "f.boost", ""
 
         if q.facets:
             total, codes = conn.execute(
@@ -796,14 +884,14 @@ class PostgresBackend(SearchBackend):
                 text(
                     f"SELECT f.rid, {rank} AS rank FROM (SELECT f.* FROM {t}_facts f WHERE"
                     f" {' AND '.join(matched)} ORDER BY f.sort_date DESC NULLS LAST"
-                    " FETCH FIRST :wanted ROWS WITH TIES) f"
+                    f" FETCH FIRST :wanted ROWS WITH TIES) f{join}"
                     " ORDER BY f.sort_date DESC NULLS LAST, rank DESC, f.doc_id LIMIT :wanted"
                 ),
                 {**params, "wanted": wanted},
             ).all()
         elif total:
             ranked = self._ranked(
-                conn, matched, base, optional, in_title, parsed, rank, params, wanted, total
+                conn, matched, base, optional, in_title, parsed, (rank, join), params, wanted, total
             )
         page_rows = ranked[(page - 1) * per_page : wanted]
 
@@ -836,11 +924,14 @@ class PostgresBackend(SearchBackend):
         the page reaches: every word with one in the title, every word, then the rest by
         number of matched words."""
         t = self.table
+        rank, join = rank
         everything = [*base, *optional]
         title_any = "(" + " OR ".join(in_title) + ")" if in_title else None
         tiers = []
         if title_any:
-            tiers.append([*everything, title_any])
+            # One term in the title implies it matches: the title index alone drives the
+            # first tier.
+            tiers.append([*base, title_any] if len(optional) == 1 else [*everything, title_any])
             tiers.append([*everything, f"NOT {title_any}"])
         else:
             tiers.append(everything)
@@ -851,7 +942,7 @@ class PostgresBackend(SearchBackend):
                 return ranked
             rows = conn.execute(
                 text(
-                    f"SELECT f.rid, {rank} AS rank FROM {t}_facts f"
+                    f"SELECT f.rid, {rank} AS rank FROM {t}_facts f{join}"
                     f" WHERE {' AND '.join(conditions)}"
                     f" {order} LIMIT :n"
                 ),
@@ -867,7 +958,7 @@ class PostgresBackend(SearchBackend):
             rows = conn.execute(
                 text(
                     f"SELECT f.rid, {rank} AS rank, {hits} AS hits, {in_title_sql} AS in_title"
-                    f" FROM {t}_facts f WHERE {' AND '.join(matched)}"
+                    f" FROM {t}_facts f{join} WHERE {' AND '.join(matched)}"
                     f" AND NOT ({' AND '.join(optional)})"
                     f" ORDER BY hits DESC, in_title DESC, rank DESC, f.sort_date DESC NULLS LAST,"
                     " f.doc_id LIMIT :n"
