@@ -1,5 +1,5 @@
-"""Search on PostgreSQL: a narrow facts table matched through tsvector GIN indexes; the wide
-document rows are read only for the page being shown.
+"""Search on PostgreSQL: narrow facts rows matched by term numbers under GIN indexes; the
+wide document rows are read only for the rows a page ranks and shows.
 
 Created by ``ensure_ready`` rather than a migration because it is an index — rebuilt from the
 catalogue (``search rebuild``) into new tables and swapped in by renaming.
@@ -7,43 +7,45 @@ catalogue (``search rebuild``) into new tables and swapped in by renaming.
 Tables (``<t>`` is ``search_documents`` for the portal):
 
 - ``<t>``         one wide row per document: ``rid`` (a number), ``doc_id``, the display
-                  title/body/url/labels, and the normalised ``title_norm``/``all_norm`` that
-                  exact phrases and codes are checked against. Read for the 20 rows of a page.
-- ``<t>_facts``   one narrow row per document — everything a search needs for its whole match
-                  set: a public flag, the principals, the sort date, the kind boost, the facet
-                  values as a string of one character each (``facet_code``), and two
-                  tsvectors: ``tsv`` (title words weighted A, body words B, their Arabic and
-                  Russian stems, and the 1–2 character CJK substrings) and ``ttsv`` (the title
-                  alone). ``tsv`` is stored out of line (``toast_tuple_target``), so the heap
-                  a match reads is ~25 bytes a document wider than its facts, not its text.
+                  title/body/url/labels, the normalised ``title_norm``/``all_norm`` that exact
+                  phrases and codes are checked against, and ``tsv`` — title words weighted A,
+                  body words B, with their Arabic and Russian stems — that ``ts_rank`` scores.
+- ``<t>_facts``   one narrow row (~150 bytes) per document, everything a search needs for its
+                  whole match set: a public flag, the principals, the sort date, the kind
+                  boost, the facet values as a string of one character each (``facet_code``),
+                  and the numbers of its terms (``words``: words, stems and 1–2 character CJK
+                  substrings; ``twords``: the title's), each under a GIN index.
 - ``<t>_fvals``   ``(v, facet, value)``: every facet value once, numbered.
-- ``<t>_words``   the vocabulary (letters only, 3–60 characters), numbered, for typos.
+- ``<t>_words``   ``(n, word)``: the term dictionary. Held in memory per process (``Terms``,
+                  refreshed incrementally) and, its words of 3–60 letters, the vocabulary
+                  typos are corrected from (``Vocabulary``).
 
-Matching is by words, as on every other engine: each query word is a prefix of an indexed
-word (``'partn':*`` finds "partnership"), served by the GIN index on ``tsv`` without a
-recheck, so counting 20,000 matches reads only the narrow heap. A 1–2 character Chinese term
-is one of the document's CJK substrings (伙伴 inside 伙伴关系); a longer one must have all its
-character pairs and is then checked with ``LIKE`` on the wide row, as are quoted phrases and
-punctuation-joined codes ("11.1", "UNH/2024/017"): the word index narrows, ``LIKE`` decides.
+Matching is by words, as on every other engine: a query word is a prefix of indexed words
+("partn" finds "partnership") — the dictionary turns it into the numbers of those words, by
+bisection, and ``words && ARRAY[…]`` finds the documents. Counting 20,000 matches then reads
+only narrow rows (a tsvector GIN index would have to read rows as wide as their text, or
+recheck a prefix). A 1–2 character Chinese term is one of the document's CJK substrings
+(伙伴 inside 伙伴关系); a longer one must have all its character pairs and is then checked
+with ``LIKE`` on the wide row, as are quoted phrases and punctuation-joined codes ("11.1",
+"UNH/2024/017"): the term index narrows, ``LIKE`` decides.
 
 Ranking (sort by relevance) follows the contract's order — matched words, a word in the title,
 ``ts_rank`` × kind boost, date — in tiers with ``LIMIT`` in SQL: documents with every word
-and one in the title first, then those with every word, then (several words) the others by
-how many they match. A tier is read only when the page reaches into it, so the first page of
-"water" ranks its ~1,000 title matches, not its ~20,000 body matches. Totals and facet counts
-are exact: one ``count(*)`` and ``string_agg(codes)`` over the visible matches, the
-characters counted in Python.
+and one in the title first, then the others with every word, then (several words) the rest by
+how many words they match. A tier is read only when the page reaches into it, so the first
+page of "water" scores its ~1,000 title matches, not its ~20,000 body matches. Totals and
+facet counts are exact: one ``count(*)`` and ``string_agg(codes)`` over the visible matches,
+the characters counted in Python.
 
-Typo tolerance: the vocabulary is held in memory (``Vocabulary``); a word the index does not
-know (nor its stem) also matches the vocabulary words within its typo budget
-(``correct_terms``), found through the same tsvector index.
+Typo tolerance: a word the index does not know (nor its stem) also matches the vocabulary
+words within its typo budget (``correct_terms``).
 
-Bulk loads (``rebuild``, upgrading an older layout) ``COPY`` into new tables created in the
-same transaction (``FREEZE``: no hint-bit writes or freezing pass later), build the indexes
-after the load and ``ANALYZE``; the swap is a second, short transaction.
+Bulk loads (``rebuild``, upgrading the layout before this one) ``COPY`` into new tables
+created in the same transaction (``FREEZE``: no hint-bit writes or freezing pass later),
+build the indexes after the load and ``ANALYZE``; the swap is a second, short transaction.
 
-User input never becomes query syntax: terms are letters and digits only, LIKE wildcards are
-escaped, and tsquery lexemes are quoted.
+User input never becomes query syntax: terms become numbers, LIKE wildcards are escaped, and
+tsquery lexemes are quoted.
 """
 
 # SQL is assembled from identifiers chosen in code (the table name is checked in __init__)
