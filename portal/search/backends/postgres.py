@@ -61,6 +61,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import text
 
 from portal.search.analysis import (
@@ -115,6 +116,24 @@ _INDEXES = (
 )
 # Up to this many facet values, one str.count per value beats a Counter (sqlite_fts.py).
 _COUNT_BY_VALUE_MAX = 80
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: str) -> str:
+    """A text value in COPY's text format (backslash, tab and line breaks escaped)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+def _copy_array(values: list[str] | None) -> str:
+    """A text[] value in COPY's text format: every element quoted."""
+    if values is None:
+        return "\\N"
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return _copy_text("{" + ",".join(quoted) + "}")
 
 
 def _index_name(prefix: str, table: str, suffix: str, column: str) -> str:
@@ -306,6 +325,7 @@ class PostgresBackend(SearchBackend):
         self._ready = False
         self.vocabulary = Vocabulary()
         self.terms = Terms()
+        self._facet_values: tuple[object, dict[tuple[str, str], int]] = (None, {})
 
     def __repr__(self) -> str:
         return f"<PostgresBackend {self.table}>"
@@ -589,46 +609,56 @@ class PostgresBackend(SearchBackend):
             " twords) FROM STDIN WITH (FREEZE)"
         )
 
-        def flush(batch: list[Prepared]) -> None:
-            nonlocal count
-            with raw.cursor() as cur:
-                with cur.copy(wide_copy) as copy:
-                    for n, p in enumerate(batch, start=count + 1):
-                        copy.write_row(
-                            (n, p.doc_id, p.kind, p.title, p.body, p.url, p.title_norm,
-                             p.all_norm, p.tsv, p.labels)
-                        )  # fmt: skip
-                with cur.copy(facts_copy) as copy:
-                    for n, p in enumerate(batch, start=count + 1):
-                        codes = []
-                        for key in dict.fromkeys(p.facets):
-                            code = fvals.get(key)
-                            if code is None:
-                                code = fvals[key] = facet_code(len(fvals) + 1)
-                            codes.append(code)
-                        words = []
-                        for term in p.terms:
-                            number = term_ids.get(term)
-                            if number is None:
-                                number = term_ids[term] = len(term_ids) + 1
-                            words.append(number)
-                        copy.write_row(
-                            (n, p.doc_id, "public" in p.principals, p.sort_date, p.boost,
-                             "".join(codes), p.principals, words,
-                             [term_ids[term] for term in p.title_terms])
-                        )  # fmt: skip
-            count += len(batch)
-            if progress:
-                progress(len(batch))
+        def fact_line(n: int, p: Prepared) -> str:
+            codes = []
+            for key in dict.fromkeys(p.facets):
+                code = fvals.get(key)
+                if code is None:
+                    code = fvals[key] = facet_code(len(fvals) + 1)
+                codes.append(code)
+            words = []
+            for term in p.terms:
+                number = term_ids.get(term)
+                if number is None:
+                    number = term_ids[term] = len(term_ids) + 1
+                words.append(str(number))
+            title_words = ",".join([str(term_ids[term]) for term in p.title_terms])
+            date = "\\N" if p.sort_date is None else p.sort_date.isoformat()
+            return (
+                f"{n}\t{_copy_text(p.doc_id)}\t{'t' if 'public' in p.principals else 'f'}"
+                f"\t{date}\t{p.boost}\t{''.join(codes)}\t{_copy_array(p.principals)}"
+                f"\t{{{','.join(words)}}}\t{{{title_words}}}\n"
+            )
 
-        batch: list[Prepared] = []
-        for p in prepared:
-            batch.append(p)
-            if len(batch) >= COPY_BATCH:
-                flush(batch)
-                batch = []
-        if batch:
-            flush(batch)
+        # One COPY streams the wide rows while the next documents are prepared: a writer
+        # thread sends the data, so Python and the server work at the same time. COPY's text
+        # format is written here (psycopg's write_row adapts value by value, several times
+        # slower for rows of ten columns). The facts rows follow in a second COPY.
+        facts: list[str] = []
+        with raw.cursor() as cur:
+            with cur.copy(wide_copy, writer=QueuedLibpqWriter(cur)) as copy:
+                lines: list[str] = []
+                for n, p in enumerate(prepared, start=1):
+                    lines.append(
+                        f"{n}\t{_copy_text(p.doc_id)}\t{_copy_text(p.kind)}"
+                        f"\t{_copy_text(p.title)}\t{_copy_text(p.body)}\t{_copy_text(p.url)}"
+                        f"\t{_copy_text(p.title_norm)}\t{_copy_text(p.all_norm)}\t{p.tsv}"
+                        f"\t{_copy_array(p.labels)}\n"
+                    )
+                    facts.append(fact_line(n, p))
+                    count = n
+                    if len(lines) >= COPY_BATCH:
+                        copy.write("".join(lines))
+                        lines = []
+                        if progress:
+                            progress(COPY_BATCH)
+                if lines:
+                    copy.write("".join(lines))
+                    if progress:
+                        progress(len(lines))
+            with cur.copy(facts_copy) as copy:
+                for start in range(0, len(facts), COPY_BATCH):
+                    copy.write("".join(facts[start : start + COPY_BATCH]))
         with raw.cursor() as cur:
             with cur.copy(f"COPY {new}_fvals (v, facet, value) FROM STDIN WITH (FREEZE)") as copy:
                 for v, (facet, value) in enumerate(fvals, start=1):
@@ -696,13 +726,17 @@ class PostgresBackend(SearchBackend):
         """Refresh the term dictionary and the typo vocabulary (its words of 3–60 letters)."""
         t = self.table
         # A rebuilt table has a new oid, a truncated one a new file node: either starts over.
-        token, last = conn.execute(
+        token, last, fvals_token = conn.execute(
             text(
                 f"SELECT pg_relation_filenode(CAST(:t AS regclass)),"
-                f" (SELECT coalesce(max(n), 0) FROM {t}_words)"
+                f" (SELECT coalesce(max(n), 0) FROM {t}_words),"
+                f" (SELECT pg_relation_filenode(CAST(:f AS regclass)) || ':' || count(*)"
+                f" FROM {t}_fvals)"
             ),
-            {"t": f"{t}_words"},
+            {"t": f"{t}_words", "f": f"{t}_fvals"},
         ).one()
+        if fvals_token != self._facet_values[0]:  # facet values only grow between rebuilds
+            self._facet_values = (fvals_token, self._fvals(conn))
 
         def fetch(after: int):
             return conn.execute(
@@ -726,6 +760,9 @@ class PostgresBackend(SearchBackend):
         self.ensure_ready()
         parsed = parse_query(q.text)
         with self.engine.connect() as conn:
+            # Parallel workers cost more to start than these statements take (and on a busy
+            # server they compete with the other searches).
+            conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
             corrected = False
             terms = self._dictionary(conn)
             if any(term.is_word for term in parsed.terms):
@@ -807,7 +844,7 @@ class PostgresBackend(SearchBackend):
     def _search(self, conn, q: SearchQuery, parsed: ParsedQuery, terms: Terms):
         """(results, normalised text of the best hit or None)."""
         t = self.table
-        fvals = self._fvals(conn)
+        fvals = self._facet_values[1]
         principals = sorted(q.principals) or ["public"]
         params: dict[str, object] = {"principals": principals}
         visible = "f.principals && CAST(:principals AS text[])"
