@@ -96,11 +96,11 @@ from portal.search.base import (
 BATCH = 500  # documents per statement in upsert
 COPY_BATCH = 2000  # documents per COPY in a bulk load
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,40}")
-_WORD = re.compile(r"\w+")
+# An indexed word: a lexeme must stay under 2 KB, so a longer "word" (a pasted hash) is cut.
+_LEXEME = re.compile(r"\w{1,500}")
 _CJK_RUN = re.compile("([\u4e00-\u9fff\u3400-\u4dbf\u3040-\u30ff\uac00-\ud7af\uf900-\ufaff]+)")
 MAX_POSITION = 16383  # tsvector positions stop here (as to_tsvector's do)
 MAX_POSITIONS = 256  # positions kept per word (as to_tsvector keeps)
-MAX_LEXEME = 500  # longer "words" (a pasted hash) are not indexed: a lexeme must be < 2 KB
 _TABLES = ("", "_facts", "_fvals", "_words")
 # (index name prefix, table suffix, definition) — built after a bulk load.
 _INDEXES = (
@@ -150,10 +150,10 @@ def tokens(text_norm: str) -> list[str]:
     sees them), CJK runs left out (their characters are indexed as grams)."""
     if not text_norm.isascii():
         text_norm = _CJK_RUN.sub(" ", text_norm)
-    words = _WORD.findall(text_norm)
+    words = _LEXEME.findall(text_norm)
     if "_" in text_norm:
-        words = [w.strip("_") for w in words]
-    return [w for w in words if w and len(w) <= MAX_LEXEME]
+        words = [w for w in (w.strip("_") for w in words) if w]
+    return words
 
 
 # Position strings by weight, made once: a document's tsvector is ~60 of them.
@@ -214,7 +214,9 @@ def prepare(
     entries = [f"'{w}':{','.join(p[:MAX_POSITIONS])}" for w, p in positions.items()]
     terms = list(positions)
     title_terms = list(dict.fromkeys(title_words))
-    if not (title_norm.isascii() and body_norm.isascii()):
+    if not (title_norm.isascii() and body_norm.isascii()) and (
+        _CJK_RUN.search(title_norm) or _CJK_RUN.search(body_norm)
+    ):
         # (Tokens leave CJK out, so a gram is never also a word.)
         terms.extend(cjk_grams(title_norm, body_norm))
         title_terms.extend(cjk_grams(title_norm))
@@ -682,7 +684,9 @@ class PostgresBackend(SearchBackend):
         statistics: without them the planner guesses badly for the first queries."""
         for stmt in self._indexes(new):
             conn.execute(text(stmt))
-        for suffix in _TABLES:
+        # The wide table is only ever read by its unique keys: its statistics (a sample of
+        # 30,000 long rows) would cost a second and change no plan.
+        for suffix in ("_facts", "_fvals", "_words"):
             conn.execute(text(f"ANALYZE {new}{suffix}"))
 
     def _swap(self, conn, new: str) -> None:
