@@ -59,6 +59,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from psycopg.copy import QueuedLibpqWriter
@@ -116,6 +117,8 @@ _INDEXES = (
 )
 # Up to this many facet values, one str.count per value beats a Counter (sqlite_fts.py).
 _COUNT_BY_VALUE_MAX = 80
+# Counting a search's matches runs beside its ranking (PostgresBackend._search).
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pg-search-count")
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -901,26 +904,24 @@ class PostgresBackend(SearchBackend):
         else:
             rank, join = "f.boost", ""
 
-        if q.facets:
-            total, codes = conn.execute(
-                text(
-                    f"SELECT count(*), string_agg(f.codes, '') FROM {t}_facts f"
-                    f" WHERE {' AND '.join(matched)}"
-                ),
-                params,
-            ).one()
-        else:
-            total = conn.execute(
-                text(f"SELECT count(*) FROM {t}_facts f WHERE {' AND '.join(matched)}"), params
-            ).scalar_one()
-            codes = ""
-        facets = self._facet_counts(codes or "", fvals, q.facets)
+        aggregate = "string_agg(f.codes, '')" if q.facets else "''"
+        counting = text(
+            f"SELECT count(*), {aggregate} FROM {t}_facts f WHERE {' AND '.join(matched)}"
+        )
 
+        def count() -> tuple[int, str | None]:
+            # On a connection of its own, at the same time as the ranking below: the two
+            # statements read different rows and each takes a core.
+            with self.engine.connect() as other:
+                other.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+                return tuple(other.execute(counting, params).one())
+
+        counted = _POOL.submit(count)
         per_page = max(1, int(q.per_page))
         page = max(1, int(q.page))
         wanted = page * per_page  # rows up to the end of the requested page
         ranked: list[tuple[int, float]] = []
-        if total and q.sort == "date":
+        if q.sort == "date":
             # The rows up to the page by date (ties at its edge included), then ranked: the
             # tie-break by score is computed for those rows only.
             ranked = conn.execute(
@@ -932,10 +933,12 @@ class PostgresBackend(SearchBackend):
                 ),
                 {**params, "wanted": wanted},
             ).all()
-        elif total:
+        else:
             ranked = self._ranked(
-                conn, matched, base, optional, in_title, parsed, (rank, join), params, wanted, total
+                conn, matched, base, optional, in_title, parsed, (rank, join), params, wanted
             )
+        total, codes = counted.result()
+        facets = self._facet_counts(codes or "", fvals, q.facets)
         page_rows = ranked[(page - 1) * per_page : wanted]
 
         docs = {}
@@ -962,7 +965,7 @@ class PostgresBackend(SearchBackend):
             best_text = f"{title}\n{body}"
         return SearchResults(total=total, hits=hits, facets=facets, backend=self.name), best_text
 
-    def _ranked(self, conn, matched, base, optional, in_title, parsed, rank, params, wanted, total):
+    def _ranked(self, conn, matched, base, optional, in_title, parsed, rank, params, wanted):
         """[(rid, score)] up to ``wanted`` in relevance order, reading tiers only as far as
         the page reaches: every word with one in the title, every word, then the rest by
         number of matched words."""
@@ -980,20 +983,23 @@ class PostgresBackend(SearchBackend):
             tiers.append(everything)
         ranked: list[tuple[int, float]] = []
         order = "ORDER BY rank DESC, f.sort_date DESC NULLS LAST, f.doc_id"
+        exhausted = False
         for conditions in tiers:
-            if len(ranked) >= wanted or len(ranked) >= total:
+            if len(ranked) >= wanted:
                 return ranked
+            limit = wanted - len(ranked)
             rows = conn.execute(
                 text(
                     f"SELECT f.rid, {rank} AS rank FROM {t}_facts f{join}"
                     f" WHERE {' AND '.join(conditions)}"
                     f" {order} LIMIT :n"
                 ),
-                {**params, "n": wanted - len(ranked)},
+                {**params, "n": limit},
             ).all()
             ranked.extend((rid, score) for rid, score in rows)
+            exhausted = len(rows) < limit
         partial = len(optional) > 1 or (optional and parsed.phrases)
-        if partial and len(ranked) < min(wanted, total):
+        if partial and exhausted and len(ranked) < wanted:
             # Several words (or a word beside a phrase) and the page reaches past the
             # documents with all of them: those with most of them next, read only now.
             hits = " + ".join(f"(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in optional)
