@@ -12,7 +12,7 @@ Tables (``<t>`` is ``search_documents`` for the portal):
                   body words B, with their Arabic and Russian stems — that ``ts_rank`` scores.
 - ``<t>_facts``   one narrow row (~150 bytes) per document, everything a search needs for its
                   whole match set: a public flag, the principals, the sort date, the kind
-                  boost, the facet values as a string of one character each (``facet_code``),
+                  boost, the facet values as a string of one character each (``fact_code``),
                   and the numbers of its terms (``words``: words, stems and 1–2 character CJK
                   substrings; ``twords``: the title's), each under a GIN index.
 - ``<t>_fvals``   ``(v, facet, value)``: every facet value once, numbered.
@@ -83,7 +83,6 @@ from portal.search.backends.database import (
     is_short_cjk,
     like_pattern,
 )
-from portal.search.backends.sqlite_fts import facet_code
 from portal.search.base import (
     FACET_FIELDS,
     SearchBackend,
@@ -137,6 +136,20 @@ def _copy_array(values: list[str] | None) -> str:
         return "\\N"
     quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
     return _copy_text("{" + ",".join(quoted) + "}")
+
+
+# Facet value numbers as characters: the first ~190 are one-byte characters (printable,
+# never a COPY escape), so the facet string of 20,000 matches is a compact one-byte Python
+# string that ``str.count`` scans at memory speed; later numbers use wider characters.
+_CODE_CHARS = [chr(c) for c in (*range(0x21, 0x7F), *range(0xA1, 0x100)) if chr(c) != "\\"]
+
+
+def fact_code(v: int) -> str:
+    """One character for facet value number ``v`` (1, 2, …) in ``<t>_facts.codes``."""
+    if v <= len(_CODE_CHARS):
+        return _CODE_CHARS[v - 1]
+    cp = 0x100 + v
+    return chr(cp + 0x800 if cp >= 0xD800 else cp)  # (no surrogates: UTF-8 cannot hold them)
 
 
 def _index_name(prefix: str, table: str, suffix: str, column: str) -> str:
@@ -357,7 +370,7 @@ class PostgresBackend(SearchBackend):
             " pub boolean NOT NULL,"  # 'public' is one of the principals
             " sort_date timestamptz,"
             " boost real NOT NULL,"  # KIND_BOOSTS
-            " codes text NOT NULL,"  # facet values, one character each (facet_code)
+            " codes text NOT NULL,"  # facet values, one character each (fact_code)
             " principals text[] NOT NULL,"
             " words integer[] NOT NULL,"  # its terms' numbers (<t>_words.n)
             " twords integer[] NOT NULL)",  # the title's
@@ -466,7 +479,7 @@ class PostgresBackend(SearchBackend):
                 [{"facet": f, "value": v} for f, v in sorted(missing)],
             )
             known = self._fvals(conn)
-        return {key: facet_code(known[key]) for key in wanted}
+        return {key: fact_code(known[key]) for key in wanted}
 
     def _fvals(self, conn) -> dict[tuple[str, str], int]:
         rows = conn.execute(text(f"SELECT v, facet, value FROM {self.table}_fvals"))
@@ -619,7 +632,7 @@ class PostgresBackend(SearchBackend):
             for key in dict.fromkeys(p.facets):
                 code = fvals.get(key)
                 if code is None:
-                    code = fvals[key] = facet_code(len(fvals) + 1)
+                    code = fvals[key] = fact_code(len(fvals) + 1)
                 codes.append(code)
             words = []
             for term in p.terms:
@@ -862,7 +875,7 @@ class PostgresBackend(SearchBackend):
             wanted = [str(v) for v in values if v not in (None, "")]
             if not wanted:
                 continue
-            codes = [facet_code(fvals[(facet, v)]) for v in wanted if (facet, v) in fvals]
+            codes = [fact_code(fvals[(facet, v)]) for v in wanted if (facet, v) in fvals]
             for k, code in enumerate(codes):
                 params[f"c{n}_{k}"] = code
             base.append(
@@ -1025,13 +1038,13 @@ class PostgresBackend(SearchBackend):
             return facets
         values = [(v, facet, value) for (facet, value), v in fvals.items() if facet in facets]
         if len(values) <= _COUNT_BY_VALUE_MAX:
-            counts = {facet_code(v): codes.count(facet_code(v)) for v, _f, _x in values}
+            counts = {fact_code(v): codes.count(fact_code(v)) for v, _f, _x in values}
         else:
             counts = Counter(codes)
         rows = [
             (facet, value, count)
             for v, facet, value in values
-            if (count := counts.get(facet_code(v)))
+            if (count := counts.get(fact_code(v)))
         ]
         for facet, value, count in sorted(rows, key=lambda row: (-row[2], row[1])):
             facets[facet][value] = count
