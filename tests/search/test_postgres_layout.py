@@ -174,3 +174,29 @@ def test_search_check_agrees_after_the_portal_index_is_upgraded(app, factories, 
     assert check.exit_code == 0, check.output
     assert "Index and database agree" in check.output
     assert sorted(h.id for h in backend.search(SearchQuery(text="upgraded")).hits) == ids
+
+
+def test_facet_counts_and_filters_hold_beyond_the_one_byte_codes(app):
+    """Facet values are numbered; the first ~190 are one-byte characters in the facts row,
+    later ones wider characters — counts and filters must not care which."""
+    backend = PostgresBackend(db.engine, table="search_codes")
+    backend.ensure_ready()
+    backend.clear()
+    docs = [
+        make_doc(f"agreement:{n}", f"Harbour works {n}", countries=[f"C{n:03d}"], year=2000 + n % 3)
+        for n in range(1, 261)
+    ]
+    backend.rebuild(docs[:200])  # bulk load: values numbered in Python
+    backend.upsert(docs[200:])  # later values numbered by the database
+    results = backend.search(SearchQuery(text="harbour", per_page=5))
+    assert results.total == 260
+    assert len(results.facets["countries"]) == 260
+    assert set(results.facets["countries"].values()) == {1}
+    assert results.facets["year"] == {"2001": 87, "2002": 87, "2000": 86}
+    for wanted in ("C007", "C199", "C250"):
+        hits = backend.search(SearchQuery(text="harbour", filters={"countries": [wanted]})).hits
+        assert [h.id for h in hits] == [f"agreement:{int(wanted[1:])}"]
+    both = backend.search(SearchQuery(text="harbour", filters={"countries": ["C001", "C255"]}))
+    assert both.total == 2
+    assert both.facets["countries"] == {"C001": 1, "C255": 1}
+    backend.clear()

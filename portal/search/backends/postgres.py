@@ -57,11 +57,11 @@ from __future__ import annotations
 import bisect
 import re
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import text
 
@@ -114,8 +114,6 @@ _INDEXES = (
     ("ux", "_fvals", "value", "UNIQUE INDEX {name} ON {table} (facet, value)"),
     ("ux", "_words", "word", "UNIQUE INDEX {name} ON {table} (word)"),
 )
-# Up to this many facet values, one str.count per value beats a Counter (sqlite_fts.py).
-_COUNT_BY_VALUE_MAX = 80
 # Counting a search's matches runs beside its ranking (PostgresBackend._search).
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pg-search-count")
 
@@ -1037,15 +1035,23 @@ class PostgresBackend(SearchBackend):
         if not codes or not wanted_facets:
             return facets
         values = [(v, facet, value) for (facet, value), v in fvals.items() if facet in facets]
-        if len(values) <= _COUNT_BY_VALUE_MAX:
-            counts = {fact_code(v): codes.count(fact_code(v)) for v, _f, _x in values}
+        # One pass in C over the characters (numpy): ~0.3 ms for 150,000 of them, where a
+        # str.count per value or a Counter takes ~5 ms.
+        try:
+            narrow = codes.encode("latin-1")  # every code one byte (up to ~190 values)
+        except UnicodeEncodeError:
+            narrow = None
+        if narrow is not None:
+            counts = numpy.bincount(numpy.frombuffer(narrow, numpy.uint8), minlength=256)
+            points = {v: ord(fact_code(v)) for v, _f, _x in values}
+            count_of = {v: int(counts[p]) if p < 256 else 0 for v, p in points.items()}
         else:
-            counts = Counter(codes)
-        rows = [
-            (facet, value, count)
-            for v, facet, value in values
-            if (count := counts.get(fact_code(v)))
-        ]
+            points, found = numpy.unique(
+                numpy.frombuffer(codes.encode("utf-32-le"), numpy.uint32), return_counts=True
+            )
+            by_point = dict(zip(points.tolist(), found.tolist(), strict=True))
+            count_of = {v: by_point.get(ord(fact_code(v)), 0) for v, _f, _x in values}
+        rows = [(facet, value, count) for v, facet, value in values if (count := count_of[v])]
         for facet, value, count in sorted(rows, key=lambda row: (-row[2], row[1])):
             facets[facet][value] = count
         return facets
