@@ -200,3 +200,23 @@ def test_facet_counts_and_filters_hold_beyond_the_one_byte_codes(app):
     assert both.total == 2
     assert both.facets["countries"] == {"C001": 1, "C255": 1}
     backend.clear()
+
+
+def test_words_indexed_by_another_process_are_found_and_typo_corrected(app):
+    """Each process holds the term dictionary in memory; words another process indexed since
+    are read on the next search (and a rebuild, with new tables, starts the cache over)."""
+    web = PostgresBackend(db.engine, table="search_terms")
+    worker = PostgresBackend(db.engine, table="search_terms")
+    web.ensure_ready()
+    web.clear()
+    worker.upsert([make_doc("agreement:1", "Water kiosks")])
+    assert [h.id for h in web.search(SearchQuery(text="kiosk")).hits] == ["agreement:1"]
+    worker.upsert([make_doc("agreement:2", "Desalination plant")])
+    assert [h.id for h in web.search(SearchQuery(text="desal")).hits] == ["agreement:2"]
+    typo = web.search(SearchQuery(text="desalinaton"))
+    assert [h.id for h in typo.hits] == ["agreement:2"]
+    assert typo.did_you_mean == "desalination"
+    worker.rebuild([make_doc("agreement:3", "Rainwater harvesting")])
+    assert web.search(SearchQuery(text="desal")).hits == []
+    assert [h.id for h in web.search(SearchQuery(text="rainw")).hits] == ["agreement:3"]
+    web.clear()

@@ -497,18 +497,22 @@ class PostgresBackend(SearchBackend):
         if not terms:
             return {}
         params = {"words": sorted(terms)}
-        conn.execute(
-            text(
-                f"INSERT INTO {t}_words (word) SELECT w FROM unnest(CAST(:words AS text[])) AS w"
-                " ORDER BY w ON CONFLICT (word) DO NOTHING"
-            ),
-            params,
-        )
-        rows = conn.execute(
-            text(f"SELECT word, n FROM {t}_words WHERE word = ANY(CAST(:words AS text[]))"),
-            params,
-        )
-        return dict(rows.all())
+        lookup = text(f"SELECT word, n FROM {t}_words WHERE word = ANY(CAST(:words AS text[]))")
+        found = dict(conn.execute(lookup, params).all())
+        if len(found) < len(terms):
+            # New terms are numbered one transaction at a time (the lock is held until
+            # commit), so numbers become visible in increasing order: a process reading the
+            # dictionary "after the last number it saw" can never skip one.
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": f"{t}_words"})
+            conn.execute(
+                text(
+                    f"INSERT INTO {t}_words (word) SELECT w FROM unnest(CAST(:words AS text[]))"
+                    " AS w ORDER BY w ON CONFLICT (word) DO NOTHING"
+                ),
+                {"words": sorted(terms - found.keys())},
+            )
+            found = dict(conn.execute(lookup, params).all())
+        return found
 
     def upsert(self, docs: list[SearchDoc]) -> None:
         if not docs:
