@@ -220,3 +220,21 @@ def test_words_indexed_by_another_process_are_found_and_typo_corrected(app):
     assert web.search(SearchQuery(text="desal")).hits == []
     assert [h.id for h in web.search(SearchQuery(text="rainw")).hits] == ["agreement:3"]
     web.clear()
+
+
+def test_search_tables_are_created_with_tight_autovacuum_settings(app):
+    backend = PostgresBackend(db.engine, table="search_vacuum")
+    backend.ensure_ready()
+    backend.rebuild([make_doc("agreement:1", "Water")])  # new tables get them too
+
+    def options(name: str) -> set[str]:
+        with db.engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT reloptions FROM pg_class WHERE relname = :n"), {"n": name}
+            ).scalar()
+        return set(found or ())
+
+    assert "autovacuum_vacuum_scale_factor=0.02" in options("search_vacuum_facts")
+    assert "autovacuum_analyze_scale_factor=0.05" in options("search_vacuum")
+    assert "gin_pending_list_limit=1024" in options("ix_search_vacuum_facts_words")
+    backend.clear()
