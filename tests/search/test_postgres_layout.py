@@ -238,3 +238,28 @@ def test_search_tables_are_created_with_tight_autovacuum_settings(app):
     assert "autovacuum_analyze_scale_factor=0.05" in options("search_vacuum")
     assert "gin_pending_list_limit=1024" in options("ix_search_vacuum_facts_words")
     backend.clear()
+
+
+def test_rebuild_keeps_every_character_of_the_documents(app):
+    """``rebuild`` writes COPY's text format itself: backslashes, tabs, line breaks, quotes
+    and braces must arrive as they were."""
+    backend = PostgresBackend(db.engine, table="search_copy")
+    backend.ensure_ready()
+    title = 'Tab\there, back\\slash, "quotes" {braces}'
+    body = "Line one\nline two\r\nC:\\path\\N and \\N alone"
+    doc = make_doc(
+        "agreement:1",
+        title,
+        body,
+        labels=['type:"mou"', "country:a,b", "x\\y"],
+        principals=["public", 'org:"1"'],
+    )
+    backend.rebuild([doc])
+    hit = backend.search(SearchQuery(text="slash")).hits[0]
+    assert hit.title == title
+    assert hit.labels == ['type:"mou"', "country:a,b", "x\\y"]
+    assert backend.search(SearchQuery(text="alone", principals={'org:"1"'})).total == 1
+    with db.engine.connect() as conn:
+        stored = conn.execute(text("SELECT body FROM search_copy")).scalar_one()
+    assert stored == body
+    backend.clear()

@@ -137,13 +137,17 @@ _SEARCH_SETTINGS = text(
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pg-search-count")
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
 def _copy_text(value: str) -> str:
     """A text value in COPY's text format (backslash, tab and line breaks escaped)."""
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.translate(_COPY_ESCAPES)
+    # (str.replace per character: C scans; str.translate with a table is ~10x slower.)
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "\t" in value:
+        value = value.replace("\t", "\\t")
+    if "\n" in value:
+        value = value.replace("\n", "\\n")
+    if "\r" in value:
+        value = value.replace("\r", "\\r")
     return value
 
 
@@ -665,18 +669,19 @@ class PostgresBackend(SearchBackend):
                 if code is None:
                     code = fvals[key] = fact_code(len(fvals) + 1)
                 codes.append(code)
-            words = []
-            for term in p.terms:
-                number = term_ids.get(term)
-                if number is None:
-                    number = term_ids[term] = len(term_ids) + 1
-                words.append(str(number))
-            title_words = ",".join([str(term_ids[term]) for term in p.title_terms])
+            numbers = list(map(term_ids.get, p.terms))
+            if None in numbers:
+                for term in p.terms:
+                    if term not in term_ids:
+                        term_ids[term] = len(term_ids) + 1
+                numbers = list(map(term_ids.get, p.terms))
+            words = ",".join(map(str, numbers))
+            title_words = ",".join(map(str, map(term_ids.__getitem__, p.title_terms)))
             date = "\\N" if p.sort_date is None else p.sort_date.isoformat()
             return (
                 f"{n}\t{_copy_text(p.doc_id)}\t{'t' if 'public' in p.principals else 'f'}"
                 f"\t{date}\t{p.boost}\t{''.join(codes)}\t{_copy_array(p.principals)}"
-                f"\t{{{','.join(words)}}}\t{{{title_words}}}\n"
+                f"\t{{{words}}}\t{{{title_words}}}\n"
             )
 
         # One COPY streams the wide rows while the next documents are prepared: a writer
