@@ -55,8 +55,10 @@ tsquery lexemes are quoted.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -99,7 +101,6 @@ _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 # An indexed word: a lexeme must stay under 2 KB, so a longer "word" (a pasted hash) is cut.
 _LEXEME = re.compile(r"\w{1,500}")
 _CJK_RUN = re.compile("([\u4e00-\u9fff\u3400-\u4dbf\u3040-\u30ff\uac00-\ud7af\uf900-\ufaff]+)")
-MAX_POSITION = 16383  # tsvector positions stop here (as to_tsvector's do)
 MAX_POSITIONS = 256  # positions kept per word (as to_tsvector keeps)
 _TABLES = ("", "_facts", "_fvals", "_words")
 # (index name prefix, table suffix, definition) — built after a bulk load.
@@ -193,9 +194,15 @@ def tokens(text_norm: str) -> list[str]:
     return words
 
 
-# Position strings by weight, made once: a document's tsvector is ~60 of them.
-_AT_A = [f"{n}A" for n in range(MAX_POSITION + 1)]
-_AT_B = [f"{n}B" for n in range(MAX_POSITION + 1)]
+@functools.lru_cache(maxsize=4096)
+def _positions(in_title: int, in_body: int) -> str:
+    """A word's tsvector positions for its number of occurrences in the title (weight A)
+    and the body (B), at most ``MAX_POSITIONS`` of them as ``to_tsvector`` keeps."""
+    a = min(in_title, MAX_POSITIONS)
+    b = min(in_body, MAX_POSITIONS - a)
+    return ",".join(
+        [*(f"{n}A" for n in range(1, a + 1)), *(f"{n}B" for n in range(a + 1, a + b + 1))]
+    )
 
 
 @dataclass
@@ -235,20 +242,12 @@ def prepare(
     """Everything stored for one document, computed in Python (no server-side parsing)."""
     title_words = tokens(f"{title_norm} {stems_of(title_norm)}")
     body_words = tokens(f"{body_norm} {stems_of(body_norm)}")
-    words = title_words + body_words
-    cut = len(title_words)
-    if len(words) > MAX_POSITION:  # later words share the last position, as in to_tsvector
-        words = words[:MAX_POSITION] + list(dict.fromkeys(words[MAX_POSITION:]))
-        at = [(_AT_A if n <= cut else _AT_B)[min(n, MAX_POSITION)] for n in range(len(words) + 1)]
-    else:
-        at = _AT_A[: cut + 1] + _AT_B[cut + 1 : len(words) + 1]
-    positions: dict[str, list[str]] = {}
-    for n, word in enumerate(words, start=1):
-        if (found := positions.get(word)) is None:
-            positions[word] = [at[n]]
-        else:
-            found.append(at[n])
-    entries = [f"'{w}':{','.join(p[:MAX_POSITIONS])}" for w, p in positions.items()]
+    # ts_rank reads, per matching word, its positions' weights in order (title positions,
+    # weight A, come before body ones, B) and their count — not the position values — so each
+    # word's positions are written as 1…a in the title then a+1…a+b, from two counts.
+    in_title, in_body = Counter(title_words), Counter(body_words)
+    positions = dict.fromkeys([*in_title, *in_body])
+    entries = [f"'{w}':{_positions(in_title[w], in_body[w])}" for w in positions]
     terms = list(positions)
     title_terms = list(dict.fromkeys(title_words))
     if not (title_norm.isascii() and body_norm.isascii()) and (
