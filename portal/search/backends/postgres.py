@@ -863,35 +863,36 @@ class PostgresBackend(SearchBackend):
         return "(" + " AND ".join(conditions) + ")"
 
     def _term_conditions(self, terms: Terms, term: Term, n: int, params: dict):
-        """(matches, in the title) SQL for the facts row ``f``: a word by its text (as a
-        prefix), its stem or a correction; a CJK run; a punctuation-joined token."""
-        if term.is_word:
-            numbers = terms.prefixed(term.text)
-            for word in [*([term.stem] if term.stem else []), *term.corrections]:
-                numbers += terms.exact(word)
+        """(matches, in the title, term numbers) for the facts row ``f``: a word by its text
+        (as a prefix), its stem or a correction; a CJK run; a punctuation-joined token. The
+        numbers are given when matching is just "has one of them" (words, short CJK)."""
+        if term.is_word or (term.cjk and is_short_cjk(term.text)):
+            if term.is_word:
+                numbers = terms.prefixed(term.text)
+                for word in [*([term.stem] if term.stem else []), *term.corrections]:
+                    numbers += terms.exact(word)
+            else:
+                numbers = terms.exact(term.text)
             if not numbers:
-                return "false", "false"
+                return "false", "false", []
             params[f"w{n}"] = sorted(set(numbers))
             return (
                 f"f.words && CAST(:w{n} AS integer[])",
                 f"f.twords && CAST(:w{n} AS integer[])",
+                params[f"w{n}"],
             )
         pieces = self._pieces(terms, term.parts)
-        if term.cjk and is_short_cjk(term.text):
-            return (
-                self._has_all("words", pieces, f"w{n}", params),
-                self._has_all("twords", pieces, f"w{n}", params),
-            )
         # A longer CJK run or a code: the index narrows to documents with all its pieces,
         # LIKE on the normalised text decides.
         params[f"l{n}"] = like_pattern(term.raw if len(term.parts) > 1 else term.text)
         matches = self._has_all("words", pieces, f"w{n}", params)
         title = self._has_all("twords", pieces, f"w{n}", params)
         if matches == "false":
-            return "false", "false"
+            return "false", "false", []
         return (
             f"({matches} AND {self._like('all_norm', f'l{n}')})",
             f"({title} AND {self._like('title_norm', f'l{n}')})",
+            None,
         )
 
     def _search(self, conn, q: SearchQuery, parsed: ParsedQuery, terms: Terms):
@@ -924,13 +925,23 @@ class PostgresBackend(SearchBackend):
             if len(phrase) > 1 or _CJK_RUN.search(phrase[0]):
                 base.append(self._like("all_norm", f"pl{n}"))
 
-        optional, in_title = [], []
+        optional, in_title, other = [], [], []
+        any_of: set[int] = set()
         for n, term in enumerate(parsed.terms):
-            matches, title = self._term_conditions(terms, term, n, params)
+            matches, title, numbers = self._term_conditions(terms, term, n, params)
             optional.append(matches)
             in_title.append(title)
-        # Every quoted phrase, or else at least one word; words beyond that only rank.
-        union = "(" + " OR ".join(optional) + ")" if optional else None
+            if numbers is None:
+                other.append(matches)
+            else:
+                any_of.update(numbers)
+        # Every quoted phrase, or else at least one word; words beyond that only rank. The
+        # words' numbers are one array: one index scan for "any of them" (an OR of one scan
+        # per word made the planner read the whole table for two common words).
+        if any_of:
+            params["any"] = sorted(any_of)
+            other.insert(0, "f.words && CAST(:any AS integer[])")
+        union = "(" + " OR ".join(other) + ")" if other else ("false" if optional else None)
         matched = [*base, union] if union and not parsed.phrases else base
 
         lexemes = []
