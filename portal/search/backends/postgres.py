@@ -10,7 +10,7 @@ Tables (``<t>`` is ``search_documents`` for the portal):
                   title/body/url/labels, the normalised ``title_norm``/``all_norm`` that exact
                   phrases and codes are checked against, and ``tsv`` — title words weighted A,
                   body words B, with their Arabic and Russian stems — that ``ts_rank`` scores.
-- ``<t>_facts``   one narrow row (~150 bytes) per document, everything a search needs for its
+- ``<t>_facts``   one narrow row (~380 bytes) per document, everything a search needs for its
                   whole match set: a public flag, the principals, the sort date, the kind
                   boost, the facet values as a string of one character each (``fact_code``),
                   and the numbers of its terms (``words``: words, stems and 1–2 character CJK
@@ -22,7 +22,8 @@ Tables (``<t>`` is ``search_documents`` for the portal):
 
 Matching is by words, as on every other engine: a query word is a prefix of indexed words
 ("partn" finds "partnership") — the dictionary turns it into the numbers of those words, by
-bisection, and ``words && ARRAY[…]`` finds the documents. Counting 20,000 matches then reads
+bisection, and ``words && ARRAY[…]`` finds the documents (the words of a query together: one
+array, one index scan). Counting 20,000 matches then reads
 only narrow rows (a tsvector GIN index would have to read rows as wide as their text, or
 recheck a prefix). A 1–2 character Chinese term is one of the document's CJK substrings
 (伙伴 inside 伙伴关系); a longer one must have all its character pairs and is then checked
@@ -34,8 +35,8 @@ Ranking (sort by relevance) follows the contract's order — matched words, a wo
 and one in the title first, then the others with every word, then (several words) the rest by
 how many words they match. A tier is read only when the page reaches into it, so the first
 page of "water" scores its ~1,000 title matches, not its ~20,000 body matches. Totals and
-facet counts are exact: one ``count(*)`` and ``string_agg(codes)`` over the visible matches,
-the characters counted in Python.
+facet counts are exact: one ``count(*)`` and ``string_agg(codes)`` over the visible matches
+(on a second connection, while the tiers are ranked), the characters counted by numpy.
 
 Typo tolerance: a word the index does not know (nor its stem) also matches the vocabulary
 words within its typo budget (``correct_terms``).
