@@ -503,6 +503,27 @@ class Snapshot:
                 cache[cache_key] = found
         return found
 
+    def viewer_key(self, user) -> str:
+        """Who sees the same catalogue as ``user``: staff, one organisation's members (its
+        partners-only agreements and its own non-public profile), or the public."""
+        if is_staff(user):
+            return "staff"
+        org_id = user.organization_id if user is not None and user.is_authenticated else None
+        return f"org:{org_id}" if org_id in self.org_index else "public"
+
+    def fragment(self, key: tuple, produce):
+        """A rendered fragment kept with this snapshot (so never older than the catalogue):
+        ``key`` must name everything the fragment depends on besides the catalogue — the
+        viewer (``viewer_key``), the language, the scope. Bounded: cleared past 512 entries."""
+        cache = self.__dict__.setdefault("_fragments", {})
+        found = cache.get(key)
+        if found is None:
+            found = produce()
+            if len(cache) >= 512:
+                cache.clear()
+            cache[key] = found
+        return found
+
     def top_orgs(self, counts: np.ndarray, limit: int) -> list[int]:
         """Indexes of the ``limit`` organisations with the highest non-zero ``counts``, ties by
         name (as ``ORDER BY n DESC, name``): only the candidates at or above the limit-th

@@ -12,8 +12,10 @@ import re
 from datetime import date
 
 from flask import Blueprint, Response, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from portal.agreements import catalogue_index
@@ -253,6 +255,34 @@ def scoped_picture(tree: RegionTree, **scope):
     filters = AgreementFilters.from_args({k: str(v) for k, v in scope.items()}, current_user, tree)
     insights = build_insights(filters, current_user, tree)
     return _picture(insights, tree, "scoped", filters)
+
+
+def scoped_picture_html(tree: RegionTree, heading: str, **scope) -> Markup:
+    """The rendered picture section of a region, country or partner page, kept with the
+    catalogue snapshot per (reader, language, scope): its map and charts are the same for
+    everyone who sees the same catalogue, and any change to the catalogue starts a new one."""
+
+    def render() -> Markup:
+        return Markup(  # noqa: S704 - our own template's output
+            render_template(
+                "insights/_scoped_picture.html",
+                picture=scoped_picture(tree, **scope),
+                scope_args=scope,
+                heading=heading,
+            )
+        )
+
+    snap = catalogue_index.snapshot()
+    if snap is None:
+        return render()
+    key = (
+        "scoped-picture",
+        snap.viewer_key(current_user),
+        str(get_locale()),
+        tuple(sorted((k, str(v)) for k, v in scope.items())),
+        heading,
+    )
+    return snap.fragment(key, render)
 
 
 def _numeric_of(alpha2: str | None) -> str | None:
