@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, case, distinct, func, or_, select, union_all
 from sqlalchemy.orm import aliased, selectinload
@@ -279,7 +280,22 @@ def agreement_facets(
     if not filters.q:
         snap = catalogue_index.snapshot()
         if snap is not None:
-            return indexed_agreement_facets(snap, filters, user, tree)
+            # Kept with the snapshot per reader class, language and filters: the same list
+            # asked again (the unfiltered list above all) costs no counting at all.
+            key = (
+                "agreement-facets",
+                snap.viewer_key(user),
+                str(get_locale()),
+                filters.agreement_type,
+                filters.status,
+                filters.year,
+                filters.region,
+                filters.country,
+                filters.domain,
+                filters.sdg,
+                filters.party,
+            )
+            return snap.fragment(key, lambda: indexed_agreement_facets(snap, filters, user, tree))
 
     def conds(skip: str):
         return agreement_conditions(filters, user, skip=skip, tree=tree)

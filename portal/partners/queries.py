@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, distinct, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased, selectinload
@@ -445,7 +446,16 @@ def partner_facets(
     if not filters.q:
         snap = catalogue_index.snapshot()
         if snap is not None:
-            return _indexed_partner_facets(snap, filters, user, tree)
+            key = (
+                "partner-facets",
+                snap.viewer_key(user),
+                str(get_locale()),
+                filters.region,
+                filters.country,
+                filters.org_type,
+                filters.stakeholder_group,
+            )
+            return snap.fragment(key, lambda: _indexed_partner_facets(snap, filters, user, tree))
 
     def grouped(column, skip: str) -> dict[str, int]:
         rows = db.session.execute(
