@@ -52,9 +52,9 @@ import heapq
 import json
 import re
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Iterator
 
+import numpy as np
 from sqlalchemy import text
 
 from portal.search.analysis import (
@@ -142,16 +142,11 @@ def split_terms(terms: list[str]) -> tuple[list[str], list[str]]:
     return words, runs
 
 
-# Up to this many facet values, counting each with str.count beats a Counter (measured: a
-# Counter costs ~60 ns per character, str.count ~0.6 ns per character per value).
-_COUNT_BY_VALUE_MAX = 80
-
-
 def facet_code(v: int) -> str:
     """One character for facet value number ``v`` (skipping the surrogates UTF-8 cannot store).
 
     A document's facet values become a short string; the facet counts of 30,000 matches are
-    then one ``group_concat`` in SQLite and one ``Counter`` over its characters in Python,
+    then one ``group_concat`` in SQLite and one ``bincount`` over its characters in Python,
     several times faster than SQLite sorting 200,000 (rid, value) rows for a ``GROUP BY``.
     """
     cp = 0x100 + v
@@ -160,6 +155,11 @@ def facet_code(v: int) -> str:
 
 # The same mapping in SQL, for upgrading an index in place.
 _FACET_CODE_SQL = "char(CASE WHEN {v} + 256 < 55296 THEN {v} + 256 ELSE {v} + 2304 END)"
+
+
+def code_counts(codes: str) -> np.ndarray:
+    """How often each code point occurs in ``codes``: ``counts[ord(ch)]``."""
+    return np.bincount(np.frombuffer(codes.encode("utf-32-le"), dtype="<u4"))
 
 
 def fts_string(term: str) -> str:
@@ -837,8 +837,9 @@ class SqliteFtsBackend(SearchBackend):
     def _facet_counts(self, conn, codes: str, wanted_facets) -> dict[str, dict[str, int]]:
         """{facet: {value: count}} from the facet characters of the matches, largest first.
 
-        Few facet values: one ``str.count`` (C, no objects) per value is cheaper than a
-        ``Counter`` building a one-character string per character; many values: the Counter.
+        The characters are counted in one pass in C: the string's UTF-32 bytes as an array of
+        code points, ``bincount`` over them (~1 ms for the 200,000 characters of 30,000
+        matches, where a ``Counter`` took ~12 ms and one ``str.count`` per value ~20 ms).
         """
         facets: dict[str, dict[str, int]] = {name: {} for name in wanted_facets}
         if not codes or not wanted_facets:
@@ -848,13 +849,11 @@ class SqliteFtsBackend(SearchBackend):
             text(f"SELECT v, facet, value FROM {self.table}_fvals WHERE facet IN ({fmarks})"),
             {f"fc{n}": name for n, name in enumerate(wanted_facets)},
         ).all()
-        if len(values) <= _COUNT_BY_VALUE_MAX:
-            counts = {code: codes.count(code) for code in (facet_code(v) for v, _f, _x in values)}
-        else:
-            counts = Counter(codes)
+        counts = code_counts(codes)
         rows = []
         for v, facet, value in values:
-            if count := counts.get(facet_code(v)):
+            cp = ord(facet_code(v))
+            if cp < len(counts) and (count := int(counts[cp])):
                 rows.append((facet, value, count))
         for facet, value, count in sorted(rows, key=lambda row: (-row[2], row[1])):
             facets.setdefault(facet, {})[value] = count
