@@ -109,7 +109,11 @@ WATCHED_TABLES = frozenset(
     }
 )
 _BUMP = text("UPDATE catalogue_state SET token = :token WHERE id = 1")
-HI = _HI = 1 << 26  # amounts in cents are summed as two exact float64 halves
+HI = _HI = 1 << 26
+CONTRIBUTING = (
+    "funding",
+    "implementing",
+)  # the roles a partner contributes in  # amounts in cents are summed as two exact float64 halves
 
 
 def bump(connection) -> None:
@@ -402,6 +406,10 @@ class Snapshot:
             role: _pairs(p_pos[p_role == i], p_org[p_role == i], snap.org_ids)
             for role, i in role_index.items()
         }
+        # (agreement, organisation) once over the roles that contribute (funding,
+        # implementing): the directory's value sort and contribution figures.
+        contributing = np.isin(p_role, [role_index[r] for r in CONTRIBUTING if r in role_index])
+        snap.contributing = _pairs(p_pos[contributing], p_org[contributing], snap.org_ids)
         # Positions of each organisation's agreements (for partners' own agreements).
         order = np.argsort(snap.party.key, kind="stable")
         snap._party_pos_sorted = snap.party.pos[order]
@@ -473,6 +481,13 @@ class Snapshot:
         mask[pairs.positions_of(index)] = True
         return mask
 
+    @staticmethod
+    def among(key: np.ndarray, wanted, size: int) -> np.ndarray:
+        """Which entries of ``key`` are in ``wanted`` (a lookup table, not a search)."""
+        table = np.zeros(size, dtype=bool)
+        table[np.asarray(list(wanted), dtype=np.int64)] = True
+        return table[key]
+
     def having_org(self, pairs: Pairs, key) -> np.ndarray:
         """Organisations with ``key`` among their pairs."""
         mask = np.zeros(len(self.org_ids), dtype=bool)
@@ -513,9 +528,9 @@ class Snapshot:
         out: dict[int, list] = {}
         if not len(pos):
             return out
-        uniq, counts = np.unique(keys, return_counts=True)
-        for k, c in zip(uniq.tolist(), counts.tolist(), strict=True):
-            out[k] = [c, {}]
+        counts = np.bincount(keys)  # keys are small non-negative codes: no sort needed
+        for k in np.flatnonzero(counts).tolist():
+            out[k] = [int(counts[k]), {}]
         cur = self.currency[pos]
         valued = (cur >= 0) & self.has_amount[pos]
         if valued.any():

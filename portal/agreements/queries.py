@@ -439,8 +439,8 @@ def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: Region
     }
     domains = {i: n for i, n in column(snap.domain, "domain", 5).items() if i}
     year_mask = base("year")
-    year_values, year_counts = np.unique(snap.year[year_mask], return_counts=True)
-    years = {int(y): int(c) for y, c in zip(year_values, year_counts, strict=True) if y}
+    year_counts = np.bincount(snap.year[year_mask])
+    years = {y: int(year_counts[y]) for y in np.flatnonzero(year_counts).tolist() if y}
 
     country_counts = snap.count_by(snap.country, base("country"))
     countries = [

@@ -498,7 +498,7 @@ def _index_region_rollup(snap, mask, tree: RegionTree, wanted: set[str]) -> dict
     keys = [i for i, code in enumerate(snap.region.keys) if code in wanted]
     if not keys:
         return {}
-    keep = np.isin(snap.region.key, keys)
+    keep = snap.among(snap.region.key, keys, len(snap.region.keys))
     grouped = snap.grouped(mask, snap.region.pos[keep], snap.region.key[keep])
     buckets = _fold(
         _index_rows(grouped, lambda k: snap.region.keys[k]),
@@ -799,7 +799,7 @@ def _indexed_contribution_figures(snap, org_ids, user, currency):
         pairs = snap.roles.get(role)
         if pairs is None:
             continue
-        keep = np.isin(pairs.key, wanted) & visible[pairs.pos]
+        keep = snap.among(pairs.key, wanted, len(snap.org_ids)) & visible[pairs.pos]
         pos, key = pairs.pos[keep], pairs.key[keep]
         for k, n in zip(*np.unique(key, return_counts=True), strict=True):
             out[indexes[int(k)]][role] = int(n)

@@ -402,13 +402,9 @@ def _org_measure(snap, user, sort: str, currency: str | None) -> np.ndarray:
             return np.zeros(len(snap.org_ids))
         return snap.count_by(pairs, visible).astype(np.float64)
     # value: each (organisation, agreement) once over the contributing roles, in one currency
-    pos = [snap.roles[r].pos for r in CONTRIBUTING_ROLES if r in snap.roles]
-    key = [snap.roles[r].key for r in CONTRIBUTING_ROLES if r in snap.roles]
-    if not pos or currency not in snap.currencies:
+    if currency not in snap.currencies:
         return np.zeros(len(snap.org_ids))
-    width = snap.n + 1
-    packed = np.unique(np.concatenate(key) * width + np.concatenate(pos))
-    key, pos = packed // width, packed % width
+    key, pos = snap.contributing.key, snap.contributing.pos
     keep = visible[pos] & (snap.currency[pos] == snap.currencies.index(currency))
     key, pos = key[keep], pos[keep]
     weights = snap.cents_hi[pos] * catalogue_index.HI + snap.cents_lo[pos]
