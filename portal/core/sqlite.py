@@ -1,5 +1,4 @@
-"""SQLite needs foreign keys switched on per connection, WAL for concurrent readers, and a
-page cache big enough for a search over 100,000 documents."""
+"""SQLite needs foreign keys switched on per connection, and WAL for concurrent readers."""
 
 from __future__ import annotations
 
@@ -23,11 +22,6 @@ def enable_sqlite_pragmas(app: Flask) -> None:
         # WAL lets readers (page views, the search rebuild's loader) proceed while a writer
         # holds its transaction; in-memory databases ignore it.
         cursor.execute("PRAGMA journal_mode=WAL")
-        # A page cache of up to 32 MiB per connection instead of SQLite's 2 MiB: a search
-        # over 100,000 documents reads ~5 MiB of its facts table and the words' posting lists
-        # per query; with the default cache they are re-read from the OS on every query.
-        # Pages are allocated as used, so small databases do not pay for it.
-        cursor.execute("PRAGMA cache_size=-32768")
         cursor.close()
 
 
