@@ -842,8 +842,9 @@ class SqliteFtsBackend(SearchBackend):
         """{facet: {value: count}} from the facet characters of the matches, largest first.
 
         The characters are counted in one pass in C: the string's UTF-32 bytes as an array of
-        code points, ``bincount`` over them (~1 ms for the 200,000 characters of 30,000
-        matches, where a ``Counter`` took ~12 ms and one ``str.count`` per value ~20 ms).
+        code points, ``bincount`` over them: 1.5 ms for the 206,000 characters of 30,000
+        matches, where one ``str.count`` per value (65 values) took 9 ms and a ``Counter``
+        23 ms (docs/benchmarks.md).
         """
         facets: dict[str, dict[str, int]] = {name: {} for name in wanted_facets}
         if not codes or not wanted_facets:
