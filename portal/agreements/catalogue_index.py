@@ -27,7 +27,7 @@ Fresh after every change
 
     A rebuild reads the catalogue once (four narrow SELECTs; 100,000 agreements ≈ 1 s), so the
     first request after a change pays it. Edits are rare next to reads in a catalogue; a
-    write-heavy catalogue would add an incremental patch (docs/performance.md).
+    write-heavy catalogue would add an incremental patch (docs/architecture.md).
 
 When it is not used
     - ``catalogue_state`` missing (a database not migrated yet): the SQL path answers.
@@ -278,24 +278,23 @@ class Snapshot:
         def positions(agreement_ids: np.ndarray) -> np.ndarray:
             return np.searchsorted(ids, agreement_ids)
 
-        def coded(stmt, keys_index: dict) -> tuple[np.ndarray, np.ndarray]:
-            rows = _raw(stmt)
+        def coded(owner_column, key_column, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+            """(owner, key index) pairs of a link table; keys outside ``keys`` are dropped.
+            (Mapping the few hundred codes here is faster than joining a numbering in SQL.)"""
+            rows = _raw(select(owner_column, key_column))
+            index = {k: i for i, k in enumerate(keys)}
             owner = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            key = np.fromiter(
-                (keys_index.get(r[1], -1) for r in rows), dtype=np.int64, count=len(rows)
-            )
+            key = np.fromiter((index.get(r[1], -1) for r in rows), dtype=np.int64, count=len(rows))
             keep = key >= 0
             return owner[keep], key[keep]
 
         c_owner, c_key = coded(
-            select(agreement_countries.c.agreement_id, agreement_countries.c.country_code),
-            country_index,
+            agreement_countries.c.agreement_id, agreement_countries.c.country_code, country_codes
         )
         c_pos = positions(c_owner)
-        snap.country = _pairs(c_pos, c_key, country_codes)
+        snap.country = _pairs(c_pos, c_key, country_codes, unique=True)
         r_owner, r_key = coded(
-            select(agreement_regions.c.agreement_id, agreement_regions.c.region_code),
-            region_index,
+            agreement_regions.c.agreement_id, agreement_regions.c.region_code, region_codes
         )
         placed = country_to_region[c_key]
         region_pos = np.concatenate([positions(r_owner), c_pos[placed >= 0]])
@@ -303,17 +302,21 @@ class Snapshot:
         snap.region = _with_ancestors(region_pos, region_key, ancestors, region_codes)
 
         # SDG targets and goals.
-        targets = _raw(select(AgreementSdgTarget.agreement_id, AgreementSdgTarget.target))
-        target_keys = sorted({t for _a, t in targets})
-        target_index = {t: i for i, t in enumerate(target_keys)}
-        t_pos = positions(np.fromiter((r[0] for r in targets), np.int64, len(targets)))
-        t_key = np.fromiter((target_index[r[1]] for r in targets), np.int64, len(targets))
-        snap.target = _pairs(t_pos, t_key, target_keys)
-        goal_of = np.array([int(t.split(".")[0]) - 1 for t in target_keys], dtype=np.int64)
+        target_keys = sorted(
+            t for (t,) in _raw(select(AgreementSdgTarget.target).distinct()) if t is not None
+        )
+        t_owner, t_key = coded(
+            AgreementSdgTarget.agreement_id, AgreementSdgTarget.target, target_keys
+        )
+        t_pos = positions(t_owner)
+        snap.target = _pairs(t_pos, t_key, target_keys, unique=True)
+        goal_of = np.array(
+            [int(t.split(".")[0]) - 1 if t.split(".")[0].isdigit() else -1 for t in target_keys],
+            dtype=np.int64,
+        )
         goal_key = goal_of[t_key] if len(t_key) else t_key
         ok = (goal_key >= 0) & (goal_key < 17)
         snap.goal = _pairs(t_pos[ok], goal_key[ok], list(range(1, 18)))
-        del targets
 
         # Organisations.
         if dialect == "postgresql":
@@ -377,8 +380,7 @@ class Snapshot:
             m,
         )
         s_owner, s_key = coded(
-            select(organization_regions.c.organization_id, organization_regions.c.region_code),
-            region_index,
+            organization_regions.c.organization_id, organization_regions.c.region_code, region_codes
         )
         based = np.flatnonzero(o_country >= 0)
         snap.org_region = _with_ancestors(
@@ -390,20 +392,23 @@ class Snapshot:
         del org_rows
 
         # Parties: (agreement, organisation) once, and once per role.
-        party_rows = _raw(
-            select(AgreementParty.agreement_id, AgreementParty.organization_id, AgreementParty.role)
+        roles = sorted(r for (r,) in _raw(select(AgreementParty.role).distinct()) if r is not None)
+        role_index = {r: i for i, r in enumerate(roles)}
+        table = _int_rows(
+            select(
+                AgreementParty.agreement_id,
+                AgreementParty.organization_id,
+                _codes(AgreementParty.role, roles),
+            ),
+            3,
         )
-        p_pos = positions(np.fromiter((r[0] for r in party_rows), np.int64, len(party_rows)))
-        p_org = np.searchsorted(
-            org_id_array, np.fromiter((r[1] for r in party_rows), np.int64, len(party_rows))
-        )
-        role_names = sorted({r[2] for r in party_rows})
-        role_index = {r: i for i, r in enumerate(role_names)}
-        p_role = np.fromiter((role_index[r[2]] for r in party_rows), np.int64, len(party_rows))
-        del party_rows
+        p_pos = positions(table[:, 0])
+        p_org = np.searchsorted(org_id_array, table[:, 1])
+        p_role = table[:, 2]
+        del table
         snap.party = _pairs(p_pos, p_org, snap.org_ids)
-        snap.roles = {
-            role: _pairs(p_pos[p_role == i], p_org[p_role == i], snap.org_ids)
+        snap.roles = {  # (agreement, organisation, role) is unique in the table
+            role: _pairs(p_pos[p_role == i], p_org[p_role == i], snap.org_ids, unique=True)
             for role, i in role_index.items()
         }
         # (agreement, organisation) once over the roles that contribute (funding,
@@ -583,13 +588,26 @@ def _codes(column, values: list[str], default: int = -1):
     return case({v: i for i, v in enumerate(values)}, value=column, else_=default)
 
 
-def _pairs(pos: np.ndarray, key: np.ndarray, keys: list) -> Pairs:
-    """Pairs from arrays, each (position, key) once."""
-    if not len(pos):
-        return Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), keys)
+def _pairs(pos: np.ndarray, key: np.ndarray, keys: list, *, unique: bool = False) -> Pairs:
+    """Pairs from arrays, each (position, key) once (``unique``: they already are)."""
+    if unique or not len(pos):
+        return Pairs(np.asarray(pos, np.int64), np.asarray(key, np.int64), keys)
     width = len(keys) + 1
-    packed = np.unique(pos.astype(np.int64) * width + key)
+    packed = pos.astype(np.int64) * width + key
+    packed.sort()
+    first = np.empty(len(packed), dtype=bool)
+    first[0] = True
+    np.not_equal(packed[1:], packed[:-1], out=first[1:])
+    packed = packed[first]
     return Pairs(packed // width, packed % width, keys)
+
+
+def _int_rows(stmt, width: int) -> np.ndarray:
+    """An integer-only SELECT as a (rows × width) array."""
+    rows = _raw(stmt)
+    if not rows:
+        return np.zeros((0, width), dtype=np.int64)
+    return np.array(rows, dtype=np.int64).reshape(len(rows), width)
 
 
 def _with_ancestors(pos, key, ancestors: np.ndarray, codes: list[str]) -> Pairs:
