@@ -347,3 +347,31 @@ def test_partner_pages_list_the_same_agreements_as_sql(app):
                 assert [(a.id, roles) for a, roles in indexed.items] == [
                     (a.id, roles) for a, roles in expected.items
                 ]
+
+
+def test_kept_pictures_follow_the_reader_the_language_and_every_change(app, client):
+    """Region pages keep their rendered picture with the catalogue snapshot: it must differ by
+    reader (staff see internal agreements) and language, and change with the catalogue."""
+    org = f.make_org("Kept Picture Partner")
+    f.make_agreement("Open one", countries=("KE",), parties=[org], amount=Decimal("111.00"))
+    f.make_agreement("Internal one", countries=("KE",), visibility="internal")
+    staff = f.make_user(Role.STAFF)
+    db.session.commit()
+
+    def agreements_shown(html: str) -> str:
+        import re
+
+        match = re.search(r'class="number">([^<]+)</span><span class="label">agreements', html)
+        return match.group(1) if match else ""
+
+    assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "1"
+    arabic = client.get("/regions/country/KE?lang=ar").get_data(as_text=True)
+    assert 'dir="rtl"' in arabic and "agreements</span>" not in arabic
+    login(client, staff.email)
+    assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "2"
+    client.post("/auth/logout")
+    client.delete_cookie("session")
+    assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "1"
+    f.make_agreement("Another open one", countries=("KE",))
+    db.session.commit()
+    assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "2"

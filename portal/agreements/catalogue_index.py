@@ -486,6 +486,59 @@ class Snapshot:
         mask[pairs.positions_of(index)] = True
         return mask
 
+    def region_pairs_among(self, wanted) -> tuple[np.ndarray, np.ndarray]:
+        """The region pairs whose region is in ``wanted`` (kept per snapshot: the same few
+        sets — continents, sub-regions, a region's children — are asked on every page)."""
+        cache_key = frozenset(wanted)
+        cache = self.__dict__.setdefault("_region_pairs_cache", {})
+        found = cache.get(cache_key)
+        if found is None:
+            keys = [i for i, code in enumerate(self.region.keys) if code in cache_key]
+            if keys:
+                keep = self.among(self.region.key, keys, len(self.region.keys))
+                found = (self.region.pos[keep], self.region.key[keep])
+            else:
+                found = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+            if len(cache) < 512:  # bounded: one entry per distinct set of regions
+                cache[cache_key] = found
+        return found
+
+    def viewer_key(self, user) -> str:
+        """Who sees the same catalogue as ``user``: staff, one organisation's members (its
+        partners-only agreements and its own non-public profile), or the public."""
+        if is_staff(user):
+            return "staff"
+        org_id = user.organization_id if user is not None and user.is_authenticated else None
+        return f"org:{org_id}" if org_id in self.org_index else "public"
+
+    def fragment(self, key: tuple, produce):
+        """A rendered fragment kept with this snapshot (so never older than the catalogue):
+        ``key`` must name everything the fragment depends on besides the catalogue — the
+        viewer (``viewer_key``), the language, the scope. Bounded: cleared past 512 entries."""
+        cache = self.__dict__.setdefault("_fragments", {})
+        found = cache.get(key)
+        if found is None:
+            found = produce()
+            if len(cache) >= 512:
+                cache.clear()
+            cache[key] = found
+        return found
+
+    def top_orgs(self, counts: np.ndarray, limit: int) -> list[int]:
+        """Indexes of the ``limit`` organisations with the highest non-zero ``counts``, ties by
+        name (as ``ORDER BY n DESC, name``): only the candidates at or above the limit-th
+        count are sorted, not every organisation."""
+        nonzero = int((counts > 0).sum())
+        if not nonzero:
+            return []
+        if nonzero > limit:
+            threshold = np.partition(counts, len(counts) - limit)[len(counts) - limit]
+            candidates = np.flatnonzero(counts >= max(threshold, 1))
+        else:
+            candidates = np.flatnonzero(counts)
+        ranked = sorted(candidates.tolist(), key=lambda i: (-int(counts[i]), self.org_names[i]))
+        return ranked[:limit]
+
     @staticmethod
     def among(key: np.ndarray, wanted, size: int) -> np.ndarray:
         """Which entries of ``key`` are in ``wanted`` (a lookup table, not a search)."""

@@ -482,9 +482,7 @@ def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: Region
 
     per_org = snap.count_by(snap.party, base("party"))
     per_org[~snap.visible_orgs(user)] = 0
-    candidates = np.flatnonzero(per_org)
-    top = sorted(candidates.tolist(), key=lambda i: (-int(per_org[i]), snap.org_names[i]))
-    top = top[:PARTY_FACET_LIMIT]
+    top = snap.top_orgs(per_org, PARTY_FACET_LIMIT)
     parties = [
         FacetOption(
             str(snap.org_ids[i]),
@@ -643,18 +641,25 @@ def organization_agreements_page(org: Organization, user, page: int, per_page: i
     ids = id_page.items
     items: list[tuple[Agreement, list[str]]] = []
     if ids:
-        party = aliased(AgreementParty)
-        rows = db.session.execute(
-            select(Agreement, party)
-            .join(party, party.agreement_id == Agreement.id)
-            .where(Agreement.id.in_(ids), party.organization_id == org.id)
-            .order_by(party.id)
-            .options(selectinload(Agreement.countries))
-        ).all()
-        by_id: dict[int, tuple[Agreement, list[str]]] = {}
-        for agreement, p in rows:
-            by_id.setdefault(agreement.id, (agreement, []))[1].append(p.role_label)
-        items = [by_id[i] for i in ids if i in by_id]
+        agreements = {
+            a.id: a
+            for a in db.session.scalars(
+                select(Agreement)
+                .where(Agreement.id.in_(ids))
+                .options(selectinload(Agreement.countries))
+            )
+        }
+        # Every party row of the page's few agreements, kept for this organisation here: a
+        # filter on organization_id lets the planner walk a busy partner's thousands of rows.
+        roles: dict[int, list[str]] = {}
+        for p in db.session.scalars(
+            select(AgreementParty)
+            .where(AgreementParty.agreement_id.in_(ids))
+            .order_by(AgreementParty.id)
+        ):
+            if p.organization_id == org.id:
+                roles.setdefault(p.agreement_id, []).append(p.role_label)
+        items = [(agreements[i], roles[i]) for i in ids if i in agreements and i in roles]
     return Page(items=items, total=id_page.total, page=id_page.page, per_page=per_page)
 
 

@@ -495,11 +495,10 @@ def _index_rows(grouped: dict, key_of) -> list[tuple]:
 def _index_region_rollup(snap, mask, tree: RegionTree, wanted: set[str]) -> dict[str, Bucket]:
     """``region_rollup`` from the index: the region pairs hold every ancestor of an
     agreement's regions, so an agreement is in a wanted region when that pair exists."""
-    keys = [i for i, code in enumerate(snap.region.keys) if code in wanted]
-    if not keys:
+    pos, key = snap.region_pairs_among(wanted)
+    if not len(pos):
         return {}
-    keep = snap.among(snap.region.key, keys, len(snap.region.keys))
-    grouped = snap.grouped(mask, snap.region.pos[keep], snap.region.key[keep])
+    grouped = snap.grouped(mask, pos, key)
     buckets = _fold(
         _index_rows(grouped, lambda k: snap.region.keys[k]),
         lambda k: place_name(tree.get(k).name),

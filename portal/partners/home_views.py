@@ -64,8 +64,7 @@ def _from_index(snap):
     latest = [rows[i] for i in ids if i in rows]
     counts = snap.count_by(snap.party, visible)
     counts[~orgs] = 0
-    ranked = sorted(np.flatnonzero(counts).tolist(), key=lambda i: (-counts[i], snap.org_names[i]))
-    top = [(snap.org_ids[i], int(counts[i])) for i in ranked[:TOP_PARTIES]]
+    top = [(snap.org_ids[i], int(counts[i])) for i in snap.top_orgs(counts, TOP_PARTIES)]
     loaded = {
         o.id: o
         for o in db.session.scalars(

@@ -6,6 +6,7 @@ Counts include descendant regions and only what the viewer may see.
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -22,7 +23,7 @@ from portal.agreements.queries import (
 )
 from portal.core.pagination import Page, paginate
 from portal.extensions import db
-from portal.insights.views import scoped_picture
+from portal.insights.views import scoped_picture_html
 from portal.partners.models import Country, Organization
 from portal.partners.permissions import visible_organizations_filter
 from portal.partners.place_names import place_name
@@ -156,7 +157,11 @@ def show(code: str):
         partners=partners,
         partner_agreement_counts=agreement_counts_for(current_user, [o.id for o in partners.items]),
         agreements=agreements,
-        picture=scoped_picture(tree, region=region.code),
+        picture_html=scoped_picture_html(
+            tree,
+            _("The picture in %(region)s", region=place_name(region.name)),
+            region=region.code,
+        ),
     )
 
 
@@ -179,5 +184,9 @@ def country(alpha2: str):
         agreements=_agreements_preview(
             AgreementFilters(country=country.code), tree, agreement_in_country(country.code)
         ),
-        picture=scoped_picture(tree, country=country.code),
+        picture_html=scoped_picture_html(
+            tree,
+            _("The picture in %(country)s", country=place_name(country.name)),
+            country=country.code,
+        ),
     )

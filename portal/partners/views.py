@@ -18,7 +18,7 @@ from portal.core.guard import can
 from portal.core.pagination import Page, page_args, paginate
 from portal.extensions import db
 from portal.insights.queries import catalogue_currencies, contribution_figures, partner_contribution
-from portal.insights.views import scoped_picture
+from portal.insights.views import scoped_picture_html
 from portal.partners.models import Organization
 from portal.partners.permissions import can_propose_organization_edit, can_view_organization
 from portal.partners.queries import (
@@ -123,7 +123,9 @@ def show(org_id: int):
         org=org,
         agreements=organization_agreements_page(org, current_user, *page_args()),
         contribution=partner_contribution(org, current_user, tree, date.today()),
-        picture=scoped_picture(tree, party=org.id),
+        picture_html=scoped_picture_html(
+            tree, _("Where and on what %(name)s works", name=org.acronym or org.name), party=org.id
+        ),
         # Focal points marked public are for everyone; the rest of the address book is staff-only.
         contacts=[c for c in org.contacts if can("view_contact", c)],
         propose_edit_url=propose_edit_url,
