@@ -27,7 +27,7 @@ from html import unescape
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
-from elasticsearch.helpers import BulkIndexError, streaming_bulk
+from elasticsearch.helpers import BulkIndexError, parallel_bulk
 
 from portal.search.analysis import (
     FIELD_WEIGHTS,
@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 5.0  # seconds; an engine slower than this is treated as down (DB fallback)
 BULK_CHUNK = 1000
+BULK_THREADS = 2
+BULK_TIMEOUT = 120.0  # seconds for one bulk request of a rebuild
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
 # Facets with many distinct values (M49 regions, countries) need a bigger bucket list.
 _FACET_SIZES = {"regions": 300, "countries": 300}
@@ -72,7 +74,8 @@ MAPPINGS = {
         "raw": {"type": "object", "enabled": False},
         # Folded text (normalize_text). all_norm = title + body, for matching across both.
         "title_norm": {"type": "text", "analyzer": "standard", "copy_to": "all_norm"},
-        "body_norm": {"type": "text", "analyzer": "standard", "copy_to": "all_norm"},
+        # Only matched through all_norm: not indexed a second time on its own.
+        "body_norm": {"type": "text", "index": False, "copy_to": "all_norm"},
         "all_norm": {"type": "text", "analyzer": "standard", "index_options": "offsets"},
         # Arabic and Russian stems (portal.search.analysis.stems_of), title and body apart.
         "title_stems": {"type": "text", "analyzer": "standard"},
@@ -180,8 +183,11 @@ class ElasticsearchBackend(SearchBackend):
         settings = {
             "number_of_shards": 1,
             "number_of_replicas": 0,  # single node in dev/CI; production overrides in ES
-            # During a bulk load, refreshes are wasted work; turned back on before the swap.
+            # During a bulk load, refreshes are wasted work and so is an fsync of the
+            # translog per bulk request (a failed load is thrown away and redone): both are
+            # set back to the defaults before the swap.
             "refresh_interval": "-1" if loading else "1s",
+            "translog.durability": "async" if loading else "request",
         }
         body = {"settings": settings, "mappings": MAPPINGS}
         if aliased:
@@ -230,8 +236,16 @@ class ElasticsearchBackend(SearchBackend):
                 {"_op_type": "index", "_index": new, "_id": d.id, "_source": _to_source(d)}
                 for d in docs
             )
-            for ok, _item in streaming_bulk(
-                self.es, actions, chunk_size=BULK_CHUNK, raise_on_error=True, max_retries=0
+            # Two bulk requests in flight: the engine indexes one chunk while this process
+            # folds and serialises the next (one thread waiting on a socket frees the GIL).
+            # A loaded engine may take longer than a search's timeout for 1,000 documents.
+            for ok, _item in parallel_bulk(
+                self.es.options(request_timeout=BULK_TIMEOUT),
+                actions,
+                thread_count=BULK_THREADS,
+                queue_size=BULK_THREADS,
+                chunk_size=BULK_CHUNK,
+                raise_on_error=True,
             ):
                 if ok:
                     count += 1
@@ -241,7 +255,7 @@ class ElasticsearchBackend(SearchBackend):
                 "settings",
                 self.es.indices.put_settings,
                 index=new,
-                settings={"refresh_interval": "1s"},
+                settings={"refresh_interval": "1s", "translog.durability": "request"},
             )
             self._call("refresh", self.es.indices.refresh, index=new)
             actions = [{"remove": {"index": i, "alias": self.alias}} for i in old]
