@@ -42,13 +42,12 @@ def prepare_query(text: str) -> str:
     return normalize_text(clean_query(text))
 
 
-def cjk_spaced(text: str) -> str:
-    """CJK characters of ``text`` as space-separated unigrams; runs separated by a full stop.
-
-    A fallback field for engines whose word segmentation would hide a 1–2 character word
-    inside a longer one (伙伴 inside 伙伴关系).
-    """
-    return " . ".join(" ".join(run) for run in cjk_runs(text))
+def cjk_unigrams(text: str) -> str:
+    """``text`` with every CJK run written as space-separated unigrams between full stops
+    ("伙伴关系 in" → ". 伙 伴 关 系 . in"), for an engine whose own segmentation would hide a
+    1–2 character word inside a longer one: a query's CJK run, sent as a phrase of unigrams,
+    matches inside the words, and never across two runs (a full stop is a hard separator)."""
+    return _CJK_RUN.sub(lambda m: " . " + " ".join(m.group()) + " . ", text)
 
 
 def highlight_terms(query_norm: str, engine_terms: Iterable[str] = ()) -> list[str]:
