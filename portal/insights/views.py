@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from portal.agreements import catalogue_index
 from portal.agreements.models import (
     AGREEMENT_STATUSES,
     AGREEMENT_TYPES,
@@ -182,15 +183,26 @@ def figures_csv():
     return response
 
 
+def signature_years(user) -> tuple[int | None, int | None]:
+    """The first and last year of signature among the agreements the reader may see."""
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        years = snap.year[snap.visible(user)]
+        years = years[years > 0]
+        return (int(years.min()), int(years.max())) if len(years) else (None, None)
+    first, last = db.session.execute(
+        select(func.min(Agreement.signed_on), func.max(Agreement.signed_on)).where(
+            visible_agreements_filter(user)
+        )
+    ).one()
+    return (first.year if first else None, last.year if last else None)
+
+
 def form_options(filters: AgreementFilters, tree: RegionTree) -> dict[str, list[tuple]]:
     """Choices for the filter form: (value, label, depth, selected). No counts here — the page
     itself is the count of everything, and facet counts would cost more than all the charts."""
-    first, last = db.session.execute(
-        select(func.min(Agreement.signed_on), func.max(Agreement.signed_on)).where(
-            visible_agreements_filter(current_user)
-        )
-    ).one()
-    years = list(range(last.year, first.year - 1, -1)) if first and last else []
+    first, last = signature_years(current_user)
+    years = list(range(last, first - 1, -1)) if first and last else []
     if filters.year and filters.year not in years:
         years.insert(0, filters.year)
     countries = sorted(
