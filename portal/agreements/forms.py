@@ -63,9 +63,8 @@ class OrganizationField(SelectField):
         if self.valid_values is None or self.process_errors or not self.validate_choice:
             return super().pre_validate(form)
         if self.data not in self.valid_values:
-            raise ValidationError(
-                self.invalid_choice_message or self.gettext("Not a valid choice.")
-            )
+            # Refused: wtforms' own check raises its own (translated) message.
+            super().pre_validate(form)
 
 
 class PartyForm(Form):
