@@ -239,6 +239,32 @@ def settle(pid: int | None, idle_share: float = 0.1, limit_s: float = 120.0) -> 
     return time.monotonic() - started
 
 
+def bench_rebuild(label: str, app, docs, size: int, repeat: int) -> dict:
+    """``--rebuild-only``: the rebuild rate alone, ``repeat`` times (engine left idle before
+    each), each rebuild replacing the previous index as ``search rebuild`` does."""
+    from portal.search.registry import get_backend, is_database
+
+    result: dict = {"backend": label, "size": size, "rates": []}
+    with app.app_context():
+        backend = get_backend(app)
+        backend.ensure_ready()
+        pid = engine_pid(getattr(backend, "url", "")) if not is_database(backend) else None
+        for _ in range(repeat):
+            settle(pid)
+            load = os.getloadavg()[0]
+            started = time.perf_counter()
+            count = backend.rebuild(docs if docs is not None else corpus(size))
+            elapsed = time.perf_counter() - started
+            result["rates"].append((count / elapsed, load))
+            print(
+                f"  {label} @ {size:,}: {count:,} docs in {elapsed:.1f} s ="
+                f" {count / elapsed:,.0f} docs/s (load average {load:.2f} before)",
+                flush=True,
+            )
+        _drop(backend)
+    return result
+
+
 def bench_backend(
     label: str, app, docs, size: int, queries: dict[str, list[str]], rounds: int = 1
 ) -> dict:
@@ -567,6 +593,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--markdown", action="store_true", help="also print rows for docs/benchmarks.md"
     )
+    parser.add_argument(
+        "--rebuild-only",
+        type=int,
+        metavar="N",
+        default=0,
+        help="only measure the rebuild, N times per backend and size (no relevance, no queries)",
+    )
     args = parser.parse_args(argv)
 
     sizes = args.size or [10_000, 100_000]
@@ -600,14 +633,28 @@ def main(argv: list[str] | None = None) -> int:
 
     queries = query_classes(random.Random(SEED + 1), args.queries)
     results = []
+    summary: list[str] = []
     for size in sizes:
         # Materialise the corpus once per size so generation is not timed (too big to hold: stream).
         docs = list(corpus(size)) if size < 500_000 else None
         for label, database_url, search_url in targets:
             print(f"… {label} @ {size:,} docs", file=sys.stderr, flush=True)
             app = make_app(database_url, search_url)
+            if args.rebuild_only:
+                rebuilt = bench_rebuild(label, app, docs, size, args.rebuild_only)
+                rates = [rate for rate, _load in rebuilt["rates"]]
+                summary.append(
+                    f"{label} @ {size:,}: rebuild docs/s median {statistics.median(rates):,.0f}"
+                    f" (runs: {', '.join(f'{r:,.0f}' for r in rates)}; load average"
+                    f" {', '.join(f'{load:.1f}' for _r, load in rebuilt['rates'])})"
+                )
+                continue
             results.append(bench_backend(label, app, docs, size, queries, args.rounds))
             print_table(results[-1:], list(queries))
+    if args.rebuild_only:
+        print(f"\nmachine: {machine()}  date: {datetime.now(UTC):%Y-%m-%d}")
+        print("\n".join(summary))
+        return 0
     print_table(results, list(queries))
     if args.markdown:
         print_markdown(results, list(queries))

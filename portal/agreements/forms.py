@@ -48,10 +48,29 @@ VISIBILITY_LABELS = {
 }
 
 
+class OrganizationField(SelectField):
+    """A select of every organisation, checked against a set of the valid values.
+
+    wtforms checks a choice by building a ``Choice`` object for every option of every row;
+    with 1,000+ organisations in six party rows that was 7,000 objects per save — and the
+    garbage collections they triggered were most of a save's worst-case time
+    (docs/benchmarks.md, "Rebuild speed and staff saves"). The form sets ``valid_values``
+    once for all rows; without it, wtforms' own check runs."""
+
+    valid_values: frozenset[str] | None = None
+
+    def pre_validate(self, form):
+        if self.valid_values is None or self.process_errors or not self.validate_choice:
+            return super().pre_validate(form)
+        if self.data not in self.valid_values:
+            # Refused: wtforms' own check raises its own (translated) message.
+            super().pre_validate(form)
+
+
 class PartyForm(Form):
     """One party row. A plain wtforms.Form: the CSRF token belongs to the outer form."""
 
-    organization_id = SelectField(_l("Organisation"), validate_choice=True)
+    organization_id = OrganizationField(_l("Organisation"), validate_choice=True)
     role = SelectField(_l("Role"), validate_choice=True)
 
     def validate_role(self, field):
@@ -63,15 +82,22 @@ class PartyForm(Form):
 
 def organization_choices(keep_ids: set[int] | None = None) -> list[tuple[str, str]]:
     """Active organisations by name (plus archived ones already on the agreement)."""
-    stmt = select(Organization).order_by(Organization.name, Organization.country_code)
+    # The five columns a label needs, not 1,000+ mapped objects.
+    stmt = select(
+        Organization.id,
+        Organization.name,
+        Organization.acronym,
+        Organization.country_code,
+        Organization.archived_at,
+    ).order_by(Organization.name, Organization.country_code)
     choices = [("", "—")]
-    for org in db.session.scalars(stmt):
-        if org.archived_at is not None and org.id not in (keep_ids or set()):
+    for org_id, name, acronym, country_code, archived_at in db.session.execute(stmt):
+        if archived_at is not None and org_id not in (keep_ids or set()):
             continue
-        label = org.name + (f" ({org.acronym})" if org.acronym else "")
-        if org.country_code:
-            label += f" — {org.country_code}"
-        choices.append((str(org.id), label))
+        label = name + (f" ({acronym})" if acronym else "")
+        if country_code:
+            label += f" — {country_code}"
+        choices.append((str(org_id), label))
     return choices
 
 
@@ -118,9 +144,11 @@ class AgreementForm(FlaskForm):
         self.countries.choices = choice_list(country_choices())
         self.regions.choices = choice_list(region_choices())
         orgs = organization_choices(party_org_ids)
+        org_values = frozenset(value for value, _label in orgs)
         roles = [("", "—")] + list(PARTY_ROLES.items())
         for row in self.parties:
             row.form.organization_id.choices = orgs
+            row.form.organization_id.valid_values = org_values
             row.form.role.choices = roles
 
     def to_data(self) -> AgreementData:

@@ -296,6 +296,10 @@ def apply_pending(
                 rows_by_doc.setdefault(c.key, []).append((c.id, c.attempts))
             _apply_batch(session, targets, rows_by_doc, report, docs_for)
             session.commit()
+            if len(claimed) < size:
+                # Nothing else was claimable a moment ago: another claim (a statement and a
+                # commit, in every save's request) would only find the same nothing.
+                break
     return report
 
 

@@ -14,32 +14,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from portal.search.base import clean_query, is_cjk, normalize_text
+from portal.search.base import clean_query, normalize_text
 
 _WORD = re.compile(r"\w+")
 # Characters that are query syntax on some engine; words are rebuilt without them.
 _SYNTAX = re.compile(r"[\"'`*()\[\]{}:^~!|&\\/+=<>?-]")
 
 
+# The ranges of ``portal.search.base.is_cjk`` as a regex: documents are scanned at C speed
+# (a Python loop calling ``is_cjk`` per character was most of the time of preparing a
+# Meilisearch document).
+_CJK_RUN = re.compile("[\u4e00-\u9fff\u3400-\u4dbf\u3040-\u30ff\uac00-\ud7af\uf900-\ufaff]+")
+
+
 def cjk_runs(text: str) -> list[str]:
     """Maximal runs of CJK characters, in order (each run is searched as a phrase)."""
-    runs: list[str] = []
-    current: list[str] = []
-    for ch in text:
-        if is_cjk(ch):
-            current.append(ch)
-        elif current:
-            runs.append("".join(current))
-            current = []
-    if current:
-        runs.append("".join(current))
-    return runs
+    return _CJK_RUN.findall(text)
 
 
 def non_cjk_words(text: str) -> list[str]:
     """Word tokens outside CJK runs, with every engine's syntax characters removed."""
-    text = "".join(" " if is_cjk(ch) else ch for ch in text)
-    return _WORD.findall(_SYNTAX.sub(" ", text))
+    return _WORD.findall(_SYNTAX.sub(" ", _CJK_RUN.sub(" ", text)))
 
 
 def prepare_query(text: str) -> str:
@@ -47,13 +42,12 @@ def prepare_query(text: str) -> str:
     return normalize_text(clean_query(text))
 
 
-def cjk_spaced(text: str) -> str:
-    """CJK characters of ``text`` as space-separated unigrams; runs separated by a full stop.
-
-    A fallback field for engines whose word segmentation would hide a 1–2 character word
-    inside a longer one (伙伴 inside 伙伴关系).
-    """
-    return " . ".join(" ".join(run) for run in cjk_runs(text))
+def cjk_unigrams(text: str) -> str:
+    """``text`` with every CJK run written as space-separated unigrams between full stops
+    ("伙伴关系 in" → ". 伙 伴 关 系 . in"), for an engine whose own segmentation would hide a
+    1–2 character word inside a longer one: a query's CJK run, sent as a phrase of unigrams,
+    matches inside the words, and never across two runs (a full stop is a hard separator)."""
+    return _CJK_RUN.sub(lambda m: " . " + " ".join(m.group()) + " . ", text)
 
 
 def highlight_terms(query_norm: str, engine_terms: Iterable[str] = ()) -> list[str]:

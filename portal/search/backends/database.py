@@ -42,7 +42,12 @@ MAX_CORRECTIONS = 8  # vocabulary words a misspelt term may stand for
 def vocabulary_words(*texts: str) -> set[str]:
     """The words of indexed text worth keeping for typo matching: letters only (no numbers,
     no CJK: neither is typo-corrected), 3–60 characters."""
-    words = {w for text_ in texts for w in _WORD.findall(text_)}
+    return typo_candidates({w for text_ in texts for w in _WORD.findall(text_)})
+
+
+def typo_candidates(words: Iterable[str]) -> set[str]:
+    """The ``vocabulary_words`` among words already split (a rebuild collects every word of
+    the index first and filters the set once)."""
     return {
         w for w in words if VOCAB_MIN <= len(w) <= VOCAB_MAX and w.isalpha() and not is_cjk(w[0])
     }

@@ -20,14 +20,16 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from html import unescape
+from itertools import islice
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
-from elasticsearch.helpers import BulkIndexError, streaming_bulk
 
 from portal.search.analysis import (
     FIELD_WEIGHTS,
@@ -59,6 +61,8 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 5.0  # seconds; an engine slower than this is treated as down (DB fallback)
 BULK_CHUNK = 1000
+BULK_THREADS = 2
+BULK_TIMEOUT = 120.0  # seconds for one bulk request of a rebuild
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
 # Facets with many distinct values (M49 regions, countries) need a bigger bucket list.
 _FACET_SIZES = {"regions": 300, "countries": 300}
@@ -72,7 +76,8 @@ MAPPINGS = {
         "raw": {"type": "object", "enabled": False},
         # Folded text (normalize_text). all_norm = title + body, for matching across both.
         "title_norm": {"type": "text", "analyzer": "standard", "copy_to": "all_norm"},
-        "body_norm": {"type": "text", "analyzer": "standard", "copy_to": "all_norm"},
+        # Only matched through all_norm: not indexed a second time on its own.
+        "body_norm": {"type": "text", "index": False, "copy_to": "all_norm"},
         "all_norm": {"type": "text", "analyzer": "standard", "index_options": "offsets"},
         # Arabic and Russian stems (portal.search.analysis.stems_of), title and body apart.
         "title_stems": {"type": "text", "analyzer": "standard"},
@@ -180,8 +185,11 @@ class ElasticsearchBackend(SearchBackend):
         settings = {
             "number_of_shards": 1,
             "number_of_replicas": 0,  # single node in dev/CI; production overrides in ES
-            # During a bulk load, refreshes are wasted work; turned back on before the swap.
+            # During a bulk load, refreshes are wasted work and so is an fsync of the
+            # translog per bulk request (a failed load is thrown away and redone): both are
+            # set back to the defaults before the swap.
             "refresh_interval": "-1" if loading else "1s",
+            "translog.durability": "async" if loading else "request",
         }
         body = {"settings": settings, "mappings": MAPPINGS}
         if aliased:
@@ -226,22 +234,12 @@ class ElasticsearchBackend(SearchBackend):
         self._create_index(new, loading=True)
         count = 0
         try:
-            actions = (
-                {"_op_type": "index", "_index": new, "_id": d.id, "_source": _to_source(d)}
-                for d in docs
-            )
-            for ok, _item in streaming_bulk(
-                self.es, actions, chunk_size=BULK_CHUNK, raise_on_error=True, max_retries=0
-            ):
-                if ok:
-                    count += 1
-                    if progress:
-                        progress(1)
+            count = self._load(new, docs, progress)
             self._call(
                 "settings",
                 self.es.indices.put_settings,
                 index=new,
-                settings={"refresh_interval": "1s"},
+                settings={"refresh_interval": "1s", "translog.durability": "request"},
             )
             self._call("refresh", self.es.indices.refresh, index=new)
             actions = [{"remove": {"index": i, "alias": self.alias}} for i in old]
@@ -254,12 +252,58 @@ class ElasticsearchBackend(SearchBackend):
                 self.es.indices.delete(index=new, ignore_unavailable=True)
             except Exception:  # noqa: S110 — the original error matters more
                 pass
-            if isinstance(exc, BulkIndexError | TransportError | ApiError):
+            if isinstance(exc, TransportError | ApiError):
                 raise self._unavailable(exc, "rebuild") from exc
             raise
         if old:
             self._call("delete old index", self.es.indices.delete, index=",".join(old))
         return count
+
+    def _load(self, index: str, docs: Iterable[SearchDoc], progress=None) -> int:
+        """Bulk-load ``docs`` into ``index`` with two requests in flight: the engine indexes
+        one chunk while this thread prepares the next (a thread waiting on its socket frees
+        the GIL). Documents are made here, in the caller's thread — their loaders need its
+        database session and app context; the pool threads only send."""
+        client = self.es.options(request_timeout=BULK_TIMEOUT)  # 1,000 docs on a busy engine
+        count = 0
+        iterator = iter(docs)
+        in_flight: deque[Future] = deque()
+        with ThreadPoolExecutor(BULK_THREADS, thread_name_prefix="es-bulk") as pool:
+            try:
+                while chunk := list(islice(iterator, BULK_CHUNK)):
+                    operations: list[dict] = []
+                    for d in chunk:
+                        operations.append({"index": {"_index": index, "_id": d.id}})
+                        operations.append(_to_source(d))
+                    in_flight.append(pool.submit(self._send_bulk, client, operations))
+                    while len(in_flight) >= BULK_THREADS:
+                        count += self._sent(in_flight.popleft(), progress)
+                while in_flight:
+                    count += self._sent(in_flight.popleft(), progress)
+            finally:
+                for future in in_flight:
+                    future.cancel()
+        return count
+
+    @staticmethod
+    def _sent(future: Future, progress) -> int:
+        done = future.result()
+        if progress:
+            progress(done)
+        return done
+
+    def _send_bulk(self, client, operations: list[dict]) -> int:
+        resp = client.bulk(operations=operations)
+        if resp.get("errors"):
+            failed = [
+                item
+                for entry in resp["items"]
+                for item in entry.values()
+                if item.get("status", 200) >= 300
+            ]
+            if failed:
+                raise self._unavailable(RuntimeError(str(failed[:3])), "rebuild")
+        return len(operations) // 2
 
     def clear(self) -> None:
         # The minimal distribution has no delete_by_query (reindex module): swap in an empty index.

@@ -6,8 +6,11 @@
   under the primary key ``agreement-42``; the portal id is kept in ``doc_id`` and returned.
 - Text is folded with ``normalize_text`` like on every engine. Chinese is segmented by the
   engine (jieba via charabia), which keeps 伙伴关系 as one word so that 伙伴 would not find it;
-  the ``cjk`` field holds CJK characters as space-separated unigrams and a CJK run in the query
-  becomes a quoted phrase of unigrams, which matches that field.
+  so ``title_norm`` and ``text`` hold CJK runs as space-separated unigrams (``cjk_unigrams``)
+  and a CJK run in the query becomes a quoted phrase of unigrams, which matches them. (Until
+  2026-12 the unigrams were a ``cjk`` field of their own next to the segmented text: Chinese
+  indexed twice, a fifth of the indexing time. Documents written then still have it, so it
+  stays searchable until ``search rebuild``.)
 - Every write waits for its task, so a save that returned really is in the index (and the
   outbox only drops rows that were applied).
 - Filters are built from quoted, escaped values; the query string is cleaned and stripped of
@@ -40,7 +43,8 @@ from portal.search.analysis import (
     typo_budget,
 )
 from portal.search.backends._engine import (
-    cjk_spaced,
+    cjk_runs,
+    cjk_unigrams,
     highlight_terms,
     prepare_query,
 )
@@ -71,6 +75,7 @@ _ALLOWED_ID = re.compile(r"[^A-Za-z0-9_]")
 
 SETTINGS = {
     # Order = attribute ranking: a title match beats a body match.
+    # ``cjk``: only in documents written before 2026-12 (see the module docstring).
     "searchableAttributes": ["title_norm", "title_stems", "text", "stems", "cjk"],
     "filterableAttributes": ["principals", *FACET_FIELDS],
     "sortableAttributes": ["sort_ts"],
@@ -127,12 +132,11 @@ def _to_document(doc: SearchDoc) -> dict:
         "title": doc.title,
         "body": doc.body,
         "url": doc.url,
-        "title_norm": title_norm,
+        "title_norm": cjk_unigrams(title_norm),
         "title_stems": stems_of(title_norm, unchanged=True),
-        "text": body_norm,
+        "text": cjk_unigrams(body_norm),
         "stems": stems_of(body_norm, unchanged=True),
         "boost": KIND_BOOSTS.get(doc.kind, 1.0),
-        "cjk": cjk_spaced(normalize_text(f"{doc.title} . {doc.matched_body}")),
         # Always present (``[]`` for none): its absence marks a document written before
         # labels were kept apart from the body (``outdated_count``).
         "labels": list(doc.labels),
@@ -307,7 +311,8 @@ class MeilisearchBackend(SearchBackend):
 
         Arabic and Russian words are sent as their stems (every document carries the stems of
         all its Arabic and Russian words); a CJK run is a phrase of the spaced characters in
-        the ``cjk`` field; a punctuation-joined token ("11.1") and a quoted phrase are phrases.
+        ``title_norm`` and ``text``; a punctuation-joined token ("11.1") and a quoted phrase
+        are phrases.
         """
         phrases: list[str] = []
         words: list[str] = []
@@ -388,7 +393,9 @@ class MeilisearchBackend(SearchBackend):
         hits = []
         for h in resp["hits"]:
             formatted = (h.get("_formatted") or {}).get("text", "")
-            engine_terms = _MARKED.findall(formatted)
+            # Single CJK characters marked in the unigrams are not terms of their own: the
+            # query's CJK runs are highlighted whole (highlight_terms adds them).
+            engine_terms = [t for t in _MARKED.findall(formatted) if not cjk_runs(t)]
             hits.append(
                 SearchHit(
                     id=h["doc_id"],

@@ -53,6 +53,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from sqlalchemy import text
@@ -69,6 +70,7 @@ from portal.search.backends.database import (
     Vocabulary,
     correct_terms,
     hit_with_snippet,
+    typo_candidates,
     vocabulary_words,
 )
 from portal.search.base import (
@@ -81,6 +83,7 @@ from portal.search.base import (
 )
 
 BATCH = 500
+_WORDS = re.compile(r"\w+")  # words as ``vocabulary_words`` splits them
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _TABLES = (
     "vocab",
@@ -199,6 +202,26 @@ def tier_expressions(phrases: list[str], title_column: str) -> tuple[str, str, s
     if len(phrases) == 1:
         return everything, in_title, f"{everything} NOT {in_title}"
     return everything, f"({everything}) AND {in_title}", f"({everything}) NOT {in_title}"
+
+
+@contextmanager
+def _bulk_load(conn) -> Iterator[None]:
+    """Connection settings while a rebuild loads its new tables (private until the swap, so
+    nothing is lost that a rebuild cannot redo): a 128 MiB page cache instead of 2 MiB (the
+    FTS5 segments and b-trees being built stay in memory instead of spilling to the WAL
+    mid-transaction) and no fsync at the load's commit. The swap commits with the usual
+    durability; both settings are restored on the pooled connection."""
+    raw = conn.connection.driver_connection
+    cache, sync = (
+        raw.execute(f"PRAGMA {name}").fetchone()[0] for name in ("cache_size", "synchronous")
+    )
+    raw.execute("PRAGMA cache_size = -131072")
+    raw.execute("PRAGMA synchronous = OFF")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size = {int(cache)}")
+        raw.execute(f"PRAGMA synchronous = {int(sync)}")
 
 
 class SqliteFtsBackend(SearchBackend):
@@ -442,76 +465,86 @@ class SqliteFtsBackend(SearchBackend):
     def _insert(
         self, conn, t: str, docs: list[SearchDoc], vocabulary: set[str] | None = None
     ) -> None:
-        """Insert ``docs``; their words go to ``vocabulary`` when given (a rebuild writes it
-        once at the end), else straight to ``<t>_vocab``."""
+        """Insert ``docs``; their words go to ``vocabulary`` when given (a rebuild filters and
+        writes it once at the end: ``vocabulary_words``), else straight to ``<t>_vocab``.
+
+        One statement per document for ``<t>_docs`` (its rowid numbers the rest), then one
+        ``executemany`` per table for the batch.
+        """
         raw = conn.connection.driver_connection  # executemany on the DB-API cursor: fast
         cur = raw.cursor()
         numbers = {
             (facet, value): v
             for v, facet, value in cur.execute(f"SELECT v, facet, value FROM {t}_fvals")
         }
+        words_rows: list[tuple] = []
+        cjk_rows: list[tuple] = []
+        principal_rows: list[tuple] = []
+        fv_rows: list[tuple] = []
+        facts_rows: list[tuple] = []
+        found_words: set[str] = set()
+        find_words = _WORDS.findall
         for doc in docs:
+            sort_date = doc.sort_date.isoformat() if doc.sort_date else None
             cur.execute(
                 f"INSERT INTO {t}_docs (doc_id, kind, title, body, url, sort_date, labels)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    doc.id,
-                    doc.kind,
-                    doc.title,
-                    doc.body,
-                    doc.url,
-                    doc.sort_date.isoformat() if doc.sort_date else None,
-                    "\n".join(doc.labels),
-                ),
+                (doc.id, doc.kind, doc.title, doc.body, doc.url, sort_date, "\n".join(doc.labels)),
             )
             rid = cur.lastrowid
             title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.matched_body)
             title_col, body_col = indexed_column(title_norm), indexed_column(body_norm)
-            cur.execute(
-                f"INSERT INTO {t}_words (rowid, title_norm, body_norm) VALUES (?, ?, ?)",
-                (rid, title_col, body_col),
-            )
-            words = vocabulary_words(title_col, body_col)
-            if vocabulary is None:
-                cur.executemany(
-                    f"INSERT OR IGNORE INTO {t}_vocab (word) VALUES (?)", [(w,) for w in words]
-                )
-            else:
-                vocabulary |= words
-            cjk_title, cjk_body = cjk_column(title_norm), cjk_column(body_norm)
-            if cjk_title or cjk_body:
-                cur.execute(
-                    f"INSERT INTO {t}_cjk (rowid, cjk_title, cjk_body) VALUES (?, ?, ?)",
-                    (rid, cjk_title, cjk_body),
-                )
-            cur.executemany(
-                f"INSERT OR IGNORE INTO {t}_principals (principal, rid) VALUES (?, ?)",
-                [(p, rid) for p in doc.principals],
-            )
+            words_rows.append((rid, title_col, body_col))
+            found_words.update(find_words(title_col))
+            found_words.update(find_words(body_col))
+            if not (title_norm.isascii() and body_norm.isascii()):
+                cjk_title, cjk_body = cjk_column(title_norm), cjk_column(body_norm)
+                if cjk_title or cjk_body:
+                    cjk_rows.append((rid, cjk_title, cjk_body))
+            principal_rows.extend((p, rid) for p in doc.principals)
             values = set()
             for name in FACET_FIELDS:
                 for value in doc.facet_values(name):
-                    if (name, value) not in numbers:
+                    v = numbers.get((name, value))
+                    if v is None:
                         cur.execute(
                             f"INSERT INTO {t}_fvals (facet, value) VALUES (?, ?)", (name, value)
                         )
-                        numbers[(name, value)] = cur.lastrowid
-                    values.add(numbers[(name, value)])
-            cur.executemany(
-                f"INSERT OR IGNORE INTO {t}_fv (rid, v) VALUES (?, ?)",
-                [(rid, v) for v in sorted(values)],
-            )
-            cur.execute(
-                f"INSERT INTO {t}_facts (rid, public, sort_date, codes, boost)"
-                " VALUES (?, ?, ?, ?, ?)",
+                        v = numbers[(name, value)] = cur.lastrowid
+                    values.add(v)
+            ordered = sorted(values)
+            fv_rows.extend((rid, v) for v in ordered)
+            facts_rows.append(
                 (
                     rid,
                     "public" in doc.principals,
-                    doc.sort_date.isoformat() if doc.sort_date else None,
-                    "".join(facet_code(v) for v in sorted(values)),
+                    sort_date,
+                    "".join(facet_code(v) for v in ordered),
                     kind_boost(doc.kind),
-                ),
+                )
             )
+        cur.executemany(
+            f"INSERT INTO {t}_words (rowid, title_norm, body_norm) VALUES (?, ?, ?)", words_rows
+        )
+        if cjk_rows:
+            cur.executemany(
+                f"INSERT INTO {t}_cjk (rowid, cjk_title, cjk_body) VALUES (?, ?, ?)", cjk_rows
+            )
+        cur.executemany(
+            f"INSERT OR IGNORE INTO {t}_principals (principal, rid) VALUES (?, ?)", principal_rows
+        )
+        cur.executemany(f"INSERT OR IGNORE INTO {t}_fv (rid, v) VALUES (?, ?)", fv_rows)
+        cur.executemany(
+            f"INSERT INTO {t}_facts (rid, public, sort_date, codes, boost) VALUES (?, ?, ?, ?, ?)",
+            facts_rows,
+        )
+        if vocabulary is None:
+            cur.executemany(
+                f"INSERT OR IGNORE INTO {t}_vocab (word) VALUES (?)",
+                [(w,) for w in sorted(typo_candidates(found_words))],
+            )
+        else:
+            vocabulary |= found_words  # filtered once, at the end of the rebuild
         cur.close()
 
     def upsert(self, docs: list[SearchDoc]) -> None:
@@ -548,7 +581,7 @@ class SqliteFtsBackend(SearchBackend):
                 conn.execute(text(stmt))
         batch: list[SearchDoc] = []
         vocabulary: set[str] = set()
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn, _bulk_load(conn), conn.begin():
             for doc in docs:
                 batch.append(doc)
                 if len(batch) >= BATCH:
@@ -564,7 +597,7 @@ class SqliteFtsBackend(SearchBackend):
                     progress(len(batch))
             conn.connection.driver_connection.executemany(
                 f"INSERT OR IGNORE INTO {new}_vocab (word) VALUES (?)",
-                [(w,) for w in sorted(vocabulary)],
+                [(w,) for w in sorted(typo_candidates(vocabulary))],
             )
         with self.engine.begin() as conn:
             self._drop(conn, self.table)
