@@ -1,4 +1,5 @@
-"""Endorsements ("+1") of review comments, and the round setting that allows them.
+"""Endorsements ("+1") of review comments, and the round setting that allows them; the
+expiry of the link a visitor asks for to join a public consultation.
 
 Revision ID: 0010_comment_endorsements
 Revises: 0009_public_rounds
@@ -18,6 +19,8 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table("review_invitations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("link_expires_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("review_rounds", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -53,3 +56,5 @@ def downgrade():
     op.drop_table("comment_endorsements")
     with op.batch_alter_table("review_rounds", schema=None) as batch_op:
         batch_op.drop_column("allow_endorsements")
+    with op.batch_alter_table("review_invitations", schema=None) as batch_op:
+        batch_op.drop_column("link_expires_at")

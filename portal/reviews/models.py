@@ -260,6 +260,10 @@ class ReviewInvitation(db.Model):
     mail_queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A visitor who asked to take part in a public consultation confirms their address by
+    # following the e-mailed link before this time (``joining``); None: the link of a staff
+    # invitation, which does not expire.
+    link_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     round = relationship("ReviewRound", back_populates="invitations")
     user = relationship("User")
