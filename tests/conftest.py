@@ -15,13 +15,14 @@ from sqlalchemy import text
 
 import portal.accounts.models as account_models
 from portal import create_app
+from portal.agreements import catalogue_index
 from portal.extensions import db
 from portal.partners.reference import load_reference_data
 
 # Fast hashing in tests; production keeps argon2's defaults.
 account_models._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
-KEEP_TABLES = {"regions", "countries", "alembic_version"}
+KEEP_TABLES = {"regions", "countries", "alembic_version", "catalogue_state"}
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 - test accounts only
 
 
@@ -100,6 +101,9 @@ def _empty_tables() -> None:
         for table in reversed(db.metadata.sorted_tables):
             if table.name not in KEEP_TABLES:
                 conn.execute(table.delete())
+        # The catalogue was emptied behind the session's back: a new token, so no process
+        # keeps the catalogue index of the last test's agreements.
+        catalogue_index.bump(conn)
         if conn.dialect.name == "postgresql":
             # The PostgreSQL search backend keeps its documents in tables of its own
             # (search_documents, its word list), outside the models: empty them too, or a test

@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, case, distinct, func, or_, select, union_all
 from sqlalchemy.orm import aliased, selectinload
 
+from portal.agreements import catalogue_index
 from portal.agreements.models import (
     AGREEMENT_STATUSES,
     AGREEMENT_TYPES,
@@ -274,6 +276,10 @@ def agreement_facets(
 ) -> dict[str, list[FacetOption]]:
     """Counts for each filter value, with every *other* filter applied (and visibility)."""
     tree = tree or RegionTree.load()
+    if not filters.q:
+        snap = catalogue_index.snapshot()
+        if snap is not None:
+            return indexed_agreement_facets(snap, filters, user, tree)
 
     def conds(skip: str):
         return agreement_conditions(filters, user, skip=skip, tree=tree)
@@ -408,6 +414,139 @@ def agreement_facets(
         "sdg": sdg_options,
         "party": sorted(parties, key=lambda o: o.label),
     }
+
+
+def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: RegionTree):
+    """``agreement_facets`` answered by the catalogue index (same counts, same order)."""
+    visible, masks = snap.filter_masks(filters, user, tree)
+
+    def base(skip: str):
+        return snap.combine(visible, masks, skip)
+
+    def column(values, skip: str, size: int) -> dict[int, int]:
+        counts = snap.column_counts(values, base(skip), size)
+        return {i: int(c) for i, c in enumerate(counts.tolist()) if c}
+
+    types = {
+        snap.types[i - 1]: n
+        for i, n in column(snap.type + 1, "agreement_type", 1 + len(snap.types)).items()
+        if i
+    }
+    statuses = {
+        snap.statuses[i - 1]: n
+        for i, n in column(snap.status + 1, "status", 1 + len(snap.statuses)).items()
+        if i
+    }
+    domains = {i: n for i, n in column(snap.domain, "domain", 5).items() if i}
+    year_mask = base("year")
+    year_values, year_counts = np.unique(snap.year[year_mask], return_counts=True)
+    years = {int(y): int(c) for y, c in zip(year_values, year_counts, strict=True) if y}
+
+    country_counts = snap.count_by(snap.country, base("country"))
+    countries = [
+        FacetOption(code, place_name(snap.country_info[code][1]), int(n), code == filters.country)
+        for code, n in zip(snap.country.keys, country_counts.tolist(), strict=True)
+        if n
+    ]
+    if filters.country and not any(o.selected for o in countries):
+        countries.append(
+            FacetOption(
+                filters.country,
+                place_name(db.session.get(Country, filters.country).name),
+                0,
+                True,
+            )
+        )
+
+    sdg_mask = base("sdg")
+    goal_counts = snap.count_by(snap.goal, sdg_mask).tolist()
+    target_counts = {
+        t: int(n)
+        for t, n in zip(
+            snap.target.keys, snap.count_by(snap.target, sdg_mask).tolist(), strict=True
+        )
+        if n
+    }
+    sdg_options: list[FacetOption] = []
+    for goal, n in zip(SDG_GOALS, goal_counts, strict=True):
+        if n or filters.sdg == str(goal):
+            sdg_options.append(
+                FacetOption(str(goal), _("Goal %(goal)s", goal=goal), n, filters.sdg == str(goal))
+            )
+        for target in sorted(
+            (t for t in target_counts if t.split(".")[0] == str(goal)), key=_target_sort_key
+        ):
+            sdg_options.append(
+                FacetOption(target, target, target_counts[target], filters.sdg == target, level=1)
+            )
+
+    per_org = snap.count_by(snap.party, base("party"))
+    per_org[~snap.visible_orgs(user)] = 0
+    candidates = np.flatnonzero(per_org)
+    top = sorted(candidates.tolist(), key=lambda i: (-int(per_org[i]), snap.org_names[i]))
+    top = top[:PARTY_FACET_LIMIT]
+    parties = [
+        FacetOption(
+            str(snap.org_ids[i]),
+            snap.org_names[i],
+            int(per_org[i]),
+            snap.org_ids[i] == filters.party,
+        )
+        for i in top
+    ]
+    if filters.party_org is not None and not any(o.selected for o in parties):
+        parties.append(FacetOption(str(filters.party), filters.party_org.name, 0, True))
+
+    region_counts = snap.count_by(snap.region, base("region")).tolist()
+    region_counts = {code: n for code, n in zip(snap.region.keys, region_counts, strict=True) if n}
+    return {
+        "agreement_type": [
+            FacetOption(code, label, types.get(code, 0), code == filters.agreement_type)
+            for code, label in AGREEMENT_TYPES.items()
+            if types.get(code) or code == filters.agreement_type
+        ],
+        "status": [
+            FacetOption(code, label, statuses.get(code, 0), code == filters.status)
+            for code, label in AGREEMENT_STATUSES.items()
+            if statuses.get(code) or code == filters.status
+        ],
+        "year": [
+            FacetOption(str(y), str(y), years.get(y, 0), y == filters.year)
+            for y in sorted(set(years) | ({filters.year} if filters.year else set()), reverse=True)
+        ],
+        "region": region_facet(tree, region_counts, filters.region),
+        "country": sorted(countries, key=lambda o: o.label),
+        "domain": [
+            FacetOption(str(d), f"{d}. {label}", domains.get(d, 0), d == filters.domain)
+            for d, label in DOMAINS_OF_CHANGE.items()
+            if domains.get(d) or d == filters.domain
+        ],
+        "sdg": sdg_options,
+        "party": sorted(parties, key=lambda o: o.label),
+    }
+
+
+def indexed_page_ids(
+    filters: AgreementFilters,
+    user,
+    tree: RegionTree,
+    page: int,
+    per_page: int,
+    *,
+    clamp: bool = True,
+):
+    """(ids of one page, total, page) from the catalogue index; None when SQL must answer."""
+    if filters.q:
+        return None
+    snap = catalogue_index.snapshot()
+    if snap is None:
+        return None
+    visible, masks = snap.filter_masks(filters, user, tree)
+    mask = snap.combine(visible, masks)
+    total = int(mask.sum())
+    if clamp:
+        page = min(page, max(1, -(-total // per_page)))
+    return snap.page(mask, filters.sort, (page - 1) * per_page, per_page), total, page
 
 
 def _target_sort_key(target: str) -> tuple[int, int, str]:

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.agreements import documents
@@ -30,9 +31,10 @@ from portal.agreements.queries import (
     AgreementFilters,
     agreement_facets,
     agreements_query,
+    indexed_page_ids,
 )
 from portal.core.guard import can
-from portal.core.pagination import paginate
+from portal.core.pagination import Page, page_args, paginate
 from portal.core.security import safe_document_type
 from portal.extensions import db
 from portal.partners.permissions import can_view_organization
@@ -72,6 +74,27 @@ def get_visible_agreement_or_404(agreement_id: int) -> Agreement:
 # --------------------------------------------------------------------------- Public pages
 
 
+def list_page(filters: AgreementFilters, stmt, tree: RegionTree) -> Page:
+    """One page of the list: ids and total from the catalogue index when it can answer (no
+    free text), then only that page's rows from the database; otherwise SQL throughout."""
+    page_number, per_page = page_args()
+    indexed = indexed_page_ids(filters, current_user, tree, page_number, per_page)
+    if indexed is None:
+        return paginate(stmt.options(selectinload(Agreement.countries)), page_number, per_page)
+    ids, total, page_number = indexed
+    rows = {
+        a.id: a
+        for a in db.session.scalars(
+            select(Agreement)
+            .where(Agreement.id.in_(ids))
+            .options(selectinload(Agreement.countries))
+        )
+    }
+    return Page(
+        items=[rows[i] for i in ids if i in rows], total=total, page=page_number, per_page=per_page
+    )
+
+
 @bp.route("/")
 def index():
     tree = RegionTree.load()
@@ -83,7 +106,7 @@ def index():
 
         # The filtered list as open data, with the viewer's own permissions (docs/open-data.md).
         return list_download("agreements", fmt, stmt)
-    page = paginate(stmt.options(selectinload(Agreement.countries)))
+    page = list_page(filters, stmt, tree)
     return render_template(
         "agreements/index.html",
         filters=filters,

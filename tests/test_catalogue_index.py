@@ -1,0 +1,203 @@
+"""The catalogue index answers exactly what the SQL answers (issue 17).
+
+A varied catalogue (every visibility, archived agreements and organisations, several currencies,
+agreements without a value, a year or a domain, agreements in several countries, regions and
+SDG goals, organisations that are a party in two roles) is queried through both paths with
+random filters, by an anonymous visitor, a partner whose organisation is a party to
+partners-only agreements, a partner of a hidden organisation and staff: facets, totals, charts
+and the list's pages must be the same.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from flask_login import AnonymousUserMixin
+from sqlalchemy import select
+
+from portal.accounts.models import Role
+from portal.agreements import catalogue_index
+from portal.agreements.models import Agreement
+from portal.agreements.queries import (
+    AGREEMENT_SORTS,
+    AgreementFilters,
+    agreement_facets,
+    agreements_query,
+    indexed_page_ids,
+)
+from portal.extensions import db
+from portal.partners.queries import RegionTree
+from tests import factories as f
+from tests.conftest import login
+
+COUNTRIES = ["KE", "TZ", "UG", "BR", "FR", "IN", "CN", "EG", "US"]
+REGIONS = ["014", "002", "419", "142", "150"]
+TARGETS = ["11.1", "11.3", "11.a", "1.4", "6.2", "13.1", "17.17"]
+
+
+def _catalogue(seed: int = 7):
+    rng = random.Random(seed)
+    orgs = [
+        f.make_org(
+            f"Partner {i:02d}",
+            is_public=(i % 5 != 0),
+            stakeholder_group=rng.choice(["civil-society", "local-government", "academia", None]),
+        )
+        for i in range(12)
+    ]
+    orgs[3].archived_at = datetime(2025, 1, 1, tzinfo=UTC)
+    for n in range(90):
+        parties = []
+        for org in rng.sample(orgs, rng.randint(0, 3)):
+            parties.append((org, rng.choice(["funding", "implementing", "accountable"])))
+            if rng.random() < 0.2:
+                parties.append((org, "extending"))
+        f.make_agreement(
+            f"{rng.choice(['Housing', 'Water', 'Été', 'Climate'])} agreement {n}",
+            parties=parties,
+            visibility=rng.choice(["public", "public", "partners", "internal"]),
+            status=rng.choice(["active", "signed", "closed", "draft"]),
+            agreement_type=rng.choice(["mou", "grant", "cooperation-agreement"]),
+            countries=rng.sample(COUNTRIES, rng.randint(0, 3)),
+            regions=rng.sample(REGIONS, rng.randint(0, 2)),
+            sdg_targets=rng.sample(TARGETS, rng.randint(0, 3)),
+            signed_on=rng.choice([None, date(2021, 5, 1), date(2023, 1, 9), date(2024, 12, 31)]),
+            amount=rng.choice([None, Decimal("1000.50"), Decimal("250000.00"), Decimal("7.25")]),
+            currency=rng.choice([None, "USD", "EUR", "KES"]),
+            domain_of_change=rng.choice([None, 1, 2, 4]),
+            archived_at=datetime(2025, 6, 1, tzinfo=UTC) if rng.random() < 0.08 else None,
+        )
+    partner = f.make_user(Role.PARTNER, organization=orgs[1])
+    hidden_partner = f.make_user(Role.PARTNER, organization=orgs[5])  # a non-public organisation
+    staff = f.make_user(Role.STAFF)
+    db.session.flush()
+    return rng, orgs, [AnonymousUserMixin(), partner, hidden_partner, staff]
+
+
+def _random_filters(rng, orgs, user, tree) -> AgreementFilters:
+    args = {}
+    if rng.random() < 0.3:
+        args["type"] = rng.choice(["mou", "grant", "cooperation-agreement"])
+    if rng.random() < 0.3:
+        args["status"] = rng.choice(["active", "signed", "closed"])
+    if rng.random() < 0.3:
+        args["year"] = rng.choice(["2021", "2023", "2024", "2030"])
+    if rng.random() < 0.3:
+        args["region"] = rng.choice(["002", "014", "019", "142", "150", "419"])
+    if rng.random() < 0.3:
+        args["country"] = rng.choice(COUNTRIES)
+    if rng.random() < 0.3:
+        args["domain"] = rng.choice(["1", "2", "4"])
+    if rng.random() < 0.3:
+        args["sdg"] = rng.choice(["11", "11.1", "11.a", "1", "6.2", "17"])
+    if rng.random() < 0.3:
+        args["party"] = str(rng.choice(orgs).id)
+    args["sort"] = rng.choice(AGREEMENT_SORTS)
+    return AgreementFilters.from_args(args, user, tree)
+
+
+def _sql(app, fn):
+    app.config["CATALOGUE_INDEX"] = False
+    try:
+        return fn()
+    finally:
+        app.config["CATALOGUE_INDEX"] = True
+
+
+def test_facets_and_pages_match_sql_for_every_viewer(app):
+    rng, orgs, viewers = _catalogue()
+    tree = RegionTree.load()
+    assert catalogue_index.snapshot() is not None
+    for _round in range(40):
+        for user in viewers:
+            filters = _random_filters(rng, orgs, user, tree)
+            indexed = agreement_facets(filters, user, tree)
+            expected = _sql(app, lambda: agreement_facets(filters, user, tree))  # noqa: B023
+            assert indexed == expected, (filters, user)
+            ids, total, _page = indexed_page_ids(filters, user, tree, 1, 100)
+            rows = db.session.scalars(agreements_query(filters, user, tree)).all()
+            assert total == len(rows)
+            if filters.sort == "title":  # Python and SQL lower() differ on accents: same set
+                assert sorted(ids) == sorted(a.id for a in rows)
+            else:
+                assert ids == [a.id for a in rows], filters
+
+
+def test_pages_past_the_first_and_clamping(app):
+    _rng, _orgs, viewers = _catalogue()
+    tree = RegionTree.load()
+    staff = viewers[-1]
+    filters = AgreementFilters.from_args({}, staff, tree)
+    every = [a.id for a in db.session.scalars(agreements_query(filters, staff, tree))]
+    ids, total, page = indexed_page_ids(filters, staff, tree, 2, 20)
+    assert (ids, total, page) == (every[20:40], len(every), 2)
+    ids, _total, page = indexed_page_ids(filters, staff, tree, 999, 20)
+    assert page == -(-len(every) // 20) and ids == every[(page - 1) * 20 :]
+
+
+def test_a_change_is_seen_by_the_next_request(app, client):
+    _rng, orgs, viewers = _catalogue()
+    tree = RegionTree.load()
+    anonymous = viewers[0]
+    filters = AgreementFilters.from_args({"sdg": "17"}, anonymous, tree)
+    before = indexed_page_ids(filters, anonymous, tree, 1, 100)[1]
+    first = catalogue_index.snapshot()
+
+    # An ORM change, in this transaction: the token changes at once.
+    f.make_agreement("A new public agreement", sdg_targets=("17.17",), visibility="public")
+    assert catalogue_index.snapshot() is not first
+    assert indexed_page_ids(filters, anonymous, tree, 1, 100)[1] == before + 1
+
+    # Hiding an agreement (a changed column) and a Core UPDATE both count as changes.
+    agreement = db.session.scalars(
+        select(Agreement).where(Agreement.title == "A new public agreement")
+    ).one()
+    agreement.visibility = "internal"
+    db.session.flush()
+    assert indexed_page_ids(filters, anonymous, tree, 1, 100)[1] == before
+    db.session.execute(
+        Agreement.__table__.update().where(Agreement.id == agreement.id).values(visibility="public")
+    )
+    assert indexed_page_ids(filters, anonymous, tree, 1, 100)[1] == before + 1
+    db.session.commit()
+
+    # Through the pages, as a visitor sees them.
+    page = client.get("/agreements/?sdg=17")
+    assert page.status_code == 200
+    assert "A new public agreement" in page.get_data(as_text=True)
+
+
+def test_a_rolled_back_change_never_leaves_its_figures(app):
+    _rng, _orgs, viewers = _catalogue()
+    db.session.commit()
+    tree = RegionTree.load()
+    anonymous = viewers[0]
+    filters = AgreementFilters.from_args({}, anonymous, tree)
+    committed = indexed_page_ids(filters, anonymous, tree, 1, 10)[1]
+    f.make_agreement("Rolled back", visibility="public")
+    assert indexed_page_ids(filters, anonymous, tree, 1, 10)[1] == committed + 1
+    db.session.rollback()
+    assert indexed_page_ids(filters, anonymous, tree, 1, 10)[1] == committed
+
+
+@pytest.mark.parametrize("who", ["anonymous", "partner", "staff"])
+def test_the_list_page_shows_what_the_viewer_may_see(app, client, who):
+    _rng, orgs, viewers = _catalogue()
+    db.session.commit()
+    tree = RegionTree.load()
+    user = {"anonymous": viewers[0], "partner": viewers[1], "staff": viewers[3]}[who]
+    if who != "anonymous":
+        login(client, user.email)
+    filters = AgreementFilters.from_args({"sort": "signed"}, user, tree)
+    expected = _sql(
+        app, lambda: [a.title for a in db.session.scalars(agreements_query(filters, user, tree))]
+    )
+    html = client.get("/agreements/?per_page=100").get_data(as_text=True)
+    for title in expected:
+        assert title in html
+    hidden = {a.title for a in db.session.scalars(select(Agreement))} - set(expected)
+    for title in hidden:
+        assert f">{title}<" not in html
