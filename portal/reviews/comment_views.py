@@ -269,7 +269,9 @@ def hide_comment(comment_id: int):
 @bp.route("/comments/<int:comment_id>/endorse", methods=["POST"])
 def endorse_comment(comment_id: int):
     """Endorse a comment, or withdraw one's endorsement (``action``): a plain form, so it works
-    without JavaScript; back to the same comment (``next``, or its thread) afterwards."""
+    without JavaScript; back to the same comment (``next``, or its thread) afterwards. The
+    field is ``do`` ("endorse" or "withdraw"), not ``action``, which would shadow the form's
+    own ``action`` property in scripts."""
     found = db.session.get(Comment, comment_id)
     if found is None:
         abort(404)
@@ -284,7 +286,7 @@ def endorse_comment(comment_id: int):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    action = request.form.get("action")
+    action = request.form.get("do")
     if action not in ("endorse", "withdraw"):
         abort(400)
     use_case = services.endorse_comment if action == "endorse" else services.withdraw_endorsement
