@@ -268,10 +268,10 @@ def hide_comment(comment_id: int):
 
 @bp.route("/comments/<int:comment_id>/endorse", methods=["POST"])
 def endorse_comment(comment_id: int):
-    """Endorse a comment, or withdraw one's endorsement (``action``): a plain form, so it works
-    without JavaScript; back to the same comment (``next``, or its thread) afterwards. The
-    field is ``do`` ("endorse" or "withdraw"), not ``action``, which would shadow the form's
-    own ``action`` property in scripts."""
+    """Endorse a comment, or withdraw one's endorsement (field ``do``): a plain form, so it works
+    without JavaScript; back to the same comment (``next``, or its thread) afterwards. ``do``
+    is "endorse" or "withdraw" — not named ``action``, which would shadow the form's own
+    ``action`` property in scripts."""
     found = db.session.get(Comment, comment_id)
     if found is None:
         abort(404)

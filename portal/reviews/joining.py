@@ -54,11 +54,7 @@ def join_public_round(round_: ReviewRound, email: str, accepted_terms: bool) -> 
         )
     )
     if invitation is not None:
-        lapsed = (
-            invitation.link_expires_at is not None
-            and as_utc(invitation.link_expires_at) <= utcnow()
-        )
-        if not lapsed:
+        if not join_link_expired(invitation):
             return False  # a live link is on its way already (or a staff invitation)
         invitation.link_expires_at = expires  # the same personal link, valid again
         invitation.mail_queued_at = utcnow()
