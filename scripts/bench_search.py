@@ -355,16 +355,19 @@ def bare_engine_query(backend) -> Callable[[str], object]:
         return lambda q: index.search(q, {"limit": 20, "attributesToRetrieve": ["doc_id"]})
     if backend.engine.dialect.name == "postgresql":
         stmt = sql(
-            f"SELECT doc_id FROM {backend.table}"  # noqa: S608 (identifier from the backend)
-            " WHERE tsv @@ to_tsquery('simple', :q) LIMIT 20"
+            f"SELECT doc_id FROM {backend.table}_facts"  # noqa: S608 (identifier from the backend)
+            " WHERE words && CAST(:ids AS integer[]) LIMIT 20"
         )
 
         def postgres(q: str) -> object:
+            # The words as prefixes, through the backend's term dictionary, then 20 ids.
             terms = words(q)
             if not terms:
                 return []
             with backend.engine.connect() as conn:
-                return conn.execute(stmt, {"q": " | ".join(f"{w}:*" for w in terms)}).all()
+                found = backend._dictionary(conn)
+                ids = sorted({n for w in terms for n in found.prefixed(w)})
+                return conn.execute(stmt, {"ids": ids}).all()
 
         return postgres
     stmt = sql(

@@ -118,7 +118,11 @@ def _empty_tables() -> None:
             for name in extra:
                 # Only the app's own index: the contract and relevance suites build theirs once
                 # per module (search_contract*, search_relevance*) and keep them on purpose.
-                if name not in known and name in ("search_documents", "search_documents_words"):
+                if name not in known and name in (
+                    "search_documents",
+                    "search_documents_words",
+                    "search_documents_facts",
+                ):
                     conn.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608 - a catalogue name
 
 

@@ -201,3 +201,177 @@ def test_the_list_page_shows_what_the_viewer_may_see(app, client, who):
     hidden = {a.title for a in db.session.scalars(select(Agreement))} - set(expected)
     for title in hidden:
         assert f">{title}<" not in html
+
+
+def test_insights_match_sql_for_every_viewer(app):
+    from portal.insights.queries import build_insights
+
+    rng, orgs, viewers = _catalogue(seed=11)
+    tree = RegionTree.load()
+    for _round in range(25):
+        for user in viewers:
+            filters = _random_filters(rng, orgs, user, tree)
+            currency = rng.choice([None, "EUR", "KES", "XYZ"])
+            indexed = build_insights(filters, user, tree, currency=currency)
+            expected = _sql(
+                app,
+                lambda: build_insights(filters, user, tree, currency=currency),  # noqa: B023
+            )
+            assert indexed.totals == expected.totals, filters
+            assert indexed.countries == expected.countries, filters
+            assert indexed.regions == expected.regions, filters
+            assert indexed.breakdowns == expected.breakdowns, filters
+            assert indexed.currency == expected.currency
+
+
+def test_partner_figures_match_sql_for_every_viewer(app):
+    from portal.insights.queries import (
+        catalogue_currencies,
+        contribution_figures,
+        partner_contribution,
+    )
+
+    _rng, orgs, viewers = _catalogue(seed=5)
+    tree = RegionTree.load()
+    today = date(2026, 6, 1)
+    ids = [o.id for o in orgs]
+    for user in viewers:
+        assert catalogue_currencies(user) == _sql(app, lambda: catalogue_currencies(user))  # noqa: B023
+        for currency in (None, "USD", "KES", "XYZ"):
+            assert contribution_figures(ids, user, currency) == _sql(
+                app,
+                lambda: contribution_figures(ids, user, currency),  # noqa: B023
+            )
+        for org in orgs:
+            assert partner_contribution(org, user, tree, today) == _sql(
+                app,
+                lambda: partner_contribution(org, user, tree, today),  # noqa: B023
+            ), (org.name, user)
+
+
+def test_region_country_and_partner_counts_match_sql(app):
+    from portal.agreements.queries import agreement_counts_by_country, agreement_counts_by_region
+    from portal.partners.queries import agreement_counts_for
+
+    _rng, orgs, viewers = _catalogue(seed=3)
+    ids = [o.id for o in orgs]
+    for user in viewers:
+        for fn in (
+            lambda: agreement_counts_by_region(user),  # noqa: B023
+            lambda: agreement_counts_by_country(user),  # noqa: B023
+            lambda: agreement_counts_by_country(user, ["KE", "FR", "ZZ"]),  # noqa: B023
+            lambda: agreement_counts_for(user, ids),  # noqa: B023
+        ):
+            assert fn() == _sql(app, fn)
+
+
+def test_home_and_partner_counts_match_sql(app, client):
+    from portal.partners.home_views import _from_index, _from_sql
+    from portal.partners.queries import partner_counts_by_country, partner_counts_by_region
+
+    _rng, _orgs, viewers = _catalogue(seed=9)
+    db.session.commit()
+    for user in viewers:
+        for fn in (
+            lambda: partner_counts_by_region(user),  # noqa: B023
+            lambda: partner_counts_by_country(user),  # noqa: B023
+            lambda: partner_counts_by_country(user, ["KE", "ZZ"]),  # noqa: B023
+        ):
+            assert fn() == _sql(app, fn)
+        with app.test_request_context("/"):
+            from flask_login import login_user
+
+            if user.is_authenticated:
+                login_user(user)
+            indexed = _from_index(catalogue_index.snapshot())
+            expected = _from_sql()
+        assert indexed[0] == expected[0]
+        assert [a.id for a in indexed[1]] == [a.id for a in expected[1]]
+        assert [(o.id, n) for o, n in indexed[2]] == [(o.id, n) for o, n in expected[2]]
+    assert client.get("/").status_code == 200
+
+
+def test_directory_matches_sql_for_every_viewer_and_sort(app):
+    from portal.partners.queries import (
+        PARTNER_SORTS,
+        PartnerFilters,
+        indexed_directory_page,
+        partner_facets,
+        partners_query,
+    )
+
+    rng, orgs, viewers = _catalogue(seed=21)
+    for n, org in enumerate(orgs):  # places, types and dates to filter and sort on
+        org.country_code = rng.choice(["KE", "FR", "BR", None])
+        org.org_type = rng.choice(["22", "10", "80"])
+        org.partner_since = rng.choice([None, date(2015, 1, 1), date(2020, 7, 1)])
+        org.name = rng.choice(["Alpha", "beta", "Gamma"]) + f" {n % 4}"  # ties to break
+    db.session.flush()
+    tree = RegionTree.load()
+    for _round in range(30):
+        for user in viewers:
+            args = {"sort": rng.choice(PARTNER_SORTS)}
+            if rng.random() < 0.3:
+                args["region"] = rng.choice(["002", "014", "150", "419"])
+            if rng.random() < 0.3:
+                args["country"] = rng.choice(["KE", "FR", "BR"])
+            if rng.random() < 0.3:
+                args["org_type"] = rng.choice(["22", "10"])
+            if rng.random() < 0.3:
+                args["stakeholder_group"] = rng.choice(["civil-society", "academia"])
+            args["currency"] = rng.choice(["USD", "EUR", "KES"])
+            filters = PartnerFilters.from_args(args, tree)
+            assert partner_facets(filters, user, tree) == _sql(
+                app,
+                lambda: partner_facets(filters, user, tree),  # noqa: B023
+            ), args
+            ids, total, _page = indexed_directory_page(filters, user, 1, 100)
+            expected = [o.id for o in db.session.scalars(partners_query(filters, user, tree))]
+            assert total == len(expected)
+            assert ids == expected, args
+
+
+def test_partner_pages_list_the_same_agreements_as_sql(app):
+    from portal.agreements.queries import organization_agreements_page
+
+    _rng, orgs, viewers = _catalogue(seed=4)
+    for user in viewers:
+        for org in orgs:
+            for page in (1, 2, 99):
+                indexed = organization_agreements_page(org, user, page, 4)
+                expected = _sql(
+                    app,
+                    lambda: organization_agreements_page(org, user, page, 4),  # noqa: B023
+                )
+                assert (indexed.total, indexed.page) == (expected.total, expected.page)
+                assert [(a.id, roles) for a, roles in indexed.items] == [
+                    (a.id, roles) for a, roles in expected.items
+                ]
+
+
+def test_kept_pictures_follow_the_reader_the_language_and_every_change(app, client):
+    """Region pages keep their rendered picture with the catalogue snapshot: it must differ by
+    reader (staff see internal agreements) and language, and change with the catalogue."""
+    org = f.make_org("Kept Picture Partner")
+    f.make_agreement("Open one", countries=("KE",), parties=[org], amount=Decimal("111.00"))
+    f.make_agreement("Internal one", countries=("KE",), visibility="internal")
+    staff = f.make_user(Role.STAFF)
+    db.session.commit()
+
+    def agreements_shown(html: str) -> str:
+        import re
+
+        match = re.search(r'class="number">([^<]+)</span><span class="label">agreements', html)
+        return match.group(1) if match else ""
+
+    assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "1"
+    arabic = client.get("/regions/country/KE?lang=ar").get_data(as_text=True)
+    assert 'dir="rtl"' in arabic and "agreements</span>" not in arabic
+    login(client, staff.email)
+    assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "2"
+    client.post("/auth/logout")
+    client.delete_cookie("session")
+    assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "1"
+    f.make_agreement("Another open one", countries=("KE",))
+    db.session.commit()
+    assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "2"

@@ -439,8 +439,8 @@ def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: Region
     }
     domains = {i: n for i, n in column(snap.domain, "domain", 5).items() if i}
     year_mask = base("year")
-    year_values, year_counts = np.unique(snap.year[year_mask], return_counts=True)
-    years = {int(y): int(c) for y, c in zip(year_values, year_counts, strict=True) if y}
+    year_counts = np.bincount(snap.year[year_mask])
+    years = {y: int(year_counts[y]) for y in np.flatnonzero(year_counts).tolist() if y}
 
     country_counts = snap.count_by(snap.country, base("country"))
     countries = [
@@ -482,9 +482,7 @@ def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: Region
 
     per_org = snap.count_by(snap.party, base("party"))
     per_org[~snap.visible_orgs(user)] = 0
-    candidates = np.flatnonzero(per_org)
-    top = sorted(candidates.tolist(), key=lambda i: (-int(per_org[i]), snap.org_names[i]))
-    top = top[:PARTY_FACET_LIMIT]
+    top = snap.top_orgs(per_org, PARTY_FACET_LIMIT)
     parties = [
         FacetOption(
             str(snap.org_ids[i]),
@@ -558,12 +556,25 @@ def _target_sort_key(target: str) -> tuple[int, int, str]:
 
 
 def agreement_counts_by_region(user) -> dict[str, int]:
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        counts = snap.count_by(snap.region, snap.visible(user)).tolist()
+        return {code: n for code, n in zip(snap.region.keys, counts, strict=True) if n}
     return counts_per_region(
         agreement_region_links(), select(Agreement.id).where(visible_agreements_filter(user))
     )
 
 
 def agreement_counts_by_country(user, country_codes: list[str] | None = None) -> dict[str, int]:
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        counts = snap.count_by(snap.country, snap.visible(user)).tolist()
+        wanted = None if country_codes is None else set(country_codes)
+        return {
+            code: n
+            for code, n in zip(snap.country.keys, counts, strict=True)
+            if n and (wanted is None or code in wanted)
+        }
     stmt = (
         select(agreement_countries.c.country_code, func.count(distinct(Agreement.id)))
         .join(Agreement, Agreement.id == agreement_countries.c.agreement_id)
@@ -610,7 +621,50 @@ def organization_agreements_page(org: Organization, user, page: int, per_page: i
     small one: the page is chosen on agreement ids first (one narrow query with LIMIT), then
     only that page's agreements, parties and countries are loaded.
     """
-    from portal.core.pagination import Page, paginate
+    from portal.core.pagination import Page
+
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        mask = np.zeros(snap.n, dtype=bool)
+        mask[snap.agreements_of_org(org.id)] = True
+        mask &= snap.visible(user)
+        total = int(mask.sum())
+        page = min(max(1, page), max(1, -(-total // per_page)))
+        id_page = Page(
+            items=snap.page(mask, "signed", (page - 1) * per_page, per_page),
+            total=total,
+            page=page,
+            per_page=per_page,
+        )
+    else:
+        id_page = _organization_id_page(org, user, page, per_page)
+    ids = id_page.items
+    items: list[tuple[Agreement, list[str]]] = []
+    if ids:
+        agreements = {
+            a.id: a
+            for a in db.session.scalars(
+                select(Agreement)
+                .where(Agreement.id.in_(ids))
+                .options(selectinload(Agreement.countries))
+            )
+        }
+        # Every party row of the page's few agreements, kept for this organisation here: a
+        # filter on organization_id lets the planner walk a busy partner's thousands of rows.
+        roles: dict[int, list[str]] = {}
+        for p in db.session.scalars(
+            select(AgreementParty)
+            .where(AgreementParty.agreement_id.in_(ids))
+            .order_by(AgreementParty.id)
+        ):
+            if p.organization_id == org.id:
+                roles.setdefault(p.agreement_id, []).append(p.role_label)
+        items = [(agreements[i], roles[i]) for i in ids if i in agreements and i in roles]
+    return Page(items=items, total=id_page.total, page=id_page.page, per_page=per_page)
+
+
+def _organization_id_page(org: Organization, user, page: int, per_page: int):
+    from portal.core.pagination import paginate
 
     ids_of_org = (
         select(AgreementParty.agreement_id)
@@ -623,24 +677,8 @@ def organization_agreements_page(org: Organization, user, page: int, per_page: i
         .join(ids_of_org, ids_of_org.c.agreement_id == Agreement.id)
         .where(visible_agreements_filter(user))
     )
-    id_page = paginate(
+    return paginate(
         base.order_by(Agreement.signed_on.desc().nulls_last(), Agreement.id.desc()),
         max(1, page),
         per_page,
     )
-    ids = id_page.items
-    items: list[tuple[Agreement, list[str]]] = []
-    if ids:
-        party = aliased(AgreementParty)
-        rows = db.session.execute(
-            select(Agreement, party)
-            .join(party, party.agreement_id == Agreement.id)
-            .where(Agreement.id.in_(ids), party.organization_id == org.id)
-            .order_by(party.id)
-            .options(selectinload(Agreement.countries))
-        ).all()
-        by_id: dict[int, tuple[Agreement, list[str]]] = {}
-        for agreement, p in rows:
-            by_id.setdefault(agreement.id, (agreement, []))[1].append(p.role_label)
-        items = [by_id[i] for i in ids if i in by_id]
-    return Page(items=items, total=id_page.total, page=id_page.page, per_page=per_page)

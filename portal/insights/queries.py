@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, case, distinct, func, select, union
 from sqlalchemy.orm import aliased
 
+from portal.agreements import catalogue_index
 from portal.agreements.models import (
     AGREEMENT_TYPES,
     DOMAINS_OF_CHANGE,
@@ -271,8 +273,11 @@ def region_breakdown(ids: Select, tree: RegionTree, focus: str | None) -> Breakd
 
 
 def year_breakdown(conds: list[ColumnElement[bool]]) -> Breakdown:
-    year = func.extract("year", Agreement.signed_on)
-    buckets = _fold(_by_column(year, conds), lambda k: k)
+    return _year_breakdown(_by_column(func.extract("year", Agreement.signed_on), conds))
+
+
+def _year_breakdown(rows) -> Breakdown:
+    buckets = _fold(rows, lambda k: k)
     unsigned = buckets.pop(NONE_KEY, None)
     rows = []
     if buckets:
@@ -293,10 +298,11 @@ def year_breakdown(conds: list[ColumnElement[bool]]) -> Breakdown:
 
 
 def type_breakdown(conds: list[ColumnElement[bool]]) -> Breakdown:
-    buckets = _fold(
-        _by_column(Agreement.agreement_type, conds),
-        lambda k: str(AGREEMENT_TYPES.get(k, k)),
-    )
+    return _type_breakdown(_by_column(Agreement.agreement_type, conds))
+
+
+def _type_breakdown(rows) -> Breakdown:
+    buckets = _fold(rows, lambda k: str(AGREEMENT_TYPES.get(k, k)))
     rows = [buckets[k] for k in AGREEMENT_TYPES if k in buckets]
     for row in rows:
         row.filter_value = row.key
@@ -304,10 +310,11 @@ def type_breakdown(conds: list[ColumnElement[bool]]) -> Breakdown:
 
 
 def domain_breakdown(conds: list[ColumnElement[bool]]) -> Breakdown:
-    buckets = _fold(
-        _by_column(Agreement.domain_of_change, conds),
-        lambda k: f"{k}. {DOMAINS_OF_CHANGE[int(k)]}" if k else "",
-    )
+    return _domain_breakdown(_by_column(Agreement.domain_of_change, conds))
+
+
+def _domain_breakdown(rows) -> Breakdown:
+    buckets = _fold(rows, lambda k: f"{k}. {DOMAINS_OF_CHANGE[int(k)]}" if k else "")
     none = buckets.pop(NONE_KEY, None)
     rows = [buckets[str(d)] for d in DOMAINS_OF_CHANGE if str(d) in buckets]
     for row in rows:
@@ -329,7 +336,11 @@ def sdg_breakdown(ids: Select) -> Breakdown:
         .distinct()
         .subquery("goal_pairs")
     )
-    buckets = _fold(_by_pairs(pairs, pairs.c.key), lambda k: k)
+    return _sdg_breakdown(_by_pairs(pairs, pairs.c.key))
+
+
+def _sdg_breakdown(rows) -> Breakdown:
+    buckets = _fold(rows, lambda k: k)
     rows = []
     for number in SDG_GOAL_NAMES:
         bucket = buckets.get(str(number))
@@ -352,7 +363,10 @@ def stakeholder_breakdown(ids: Select, user) -> Breakdown:
         .where(Organization.id.in_(party_ids(ids)), visible_organizations_filter(user))
         .group_by(Organization.stakeholder_group)
     ).all()
-    counts = {key or NONE_KEY: n for key, n in rows}
+    return _stakeholder_breakdown({key or NONE_KEY: n for key, n in rows})
+
+
+def _stakeholder_breakdown(counts: dict[str, int]) -> Breakdown:
     buckets = [
         Bucket(key, str(label), counts[key])
         for key, label in STAKEHOLDER_GROUPS.items()
@@ -433,6 +447,10 @@ def build_insights(
     only: set[str] | None = None,
 ) -> Insights:
     """Every figure for one scope: totals, six breakdowns, agreements per country and region."""
+    if not filters.q:
+        snap = catalogue_index.snapshot()
+        if snap is not None:
+            return indexed_insights(snap, filters, user, tree, currency=currency, only=only)
     conds = agreement_conditions(filters, user, tree=tree)
     ids = select(Agreement.id).where(*conds)
     totals = totals_for(conds, ids, user)
@@ -455,6 +473,125 @@ def build_insights(
         totals=totals,
         breakdowns=breakdowns,
         countries=country_counts(ids),
+        regions=regions,
+        highlight_region=filters.region,
+        highlight_country=filters.country,
+    )
+
+
+# --------------------------------------------------------------------------- from the index
+
+
+def _index_rows(grouped: dict, key_of) -> list[tuple]:
+    """``Snapshot.grouped`` output as the (key, currency, count, total) rows ``_fold`` takes."""
+    rows = []
+    for k, (count, values) in grouped.items():
+        key = key_of(k)
+        rows.append((key, None, count, None))
+        rows.extend((key, cur, 0, total) for cur, total in values.items())
+    return rows
+
+
+def _index_region_rollup(snap, mask, tree: RegionTree, wanted: set[str]) -> dict[str, Bucket]:
+    """``region_rollup`` from the index: the region pairs hold every ancestor of an
+    agreement's regions, so an agreement is in a wanted region when that pair exists."""
+    pos, key = snap.region_pairs_among(wanted)
+    if not len(pos):
+        return {}
+    grouped = snap.grouped(mask, pos, key)
+    buckets = _fold(
+        _index_rows(grouped, lambda k: snap.region.keys[k]),
+        lambda k: place_name(tree.get(k).name),
+    )
+    for bucket in buckets.values():
+        bucket.filter_value = bucket.key
+    return buckets
+
+
+def _index_countries(snap, mask) -> list[CountryCount]:
+    counts = snap.count_by(snap.country, mask).tolist()
+    out = []
+    for code, n in zip(snap.country.keys, counts, strict=True):
+        if n:
+            numeric, name, region = snap.country_info[code]
+            out.append(CountryCount(code, numeric, place_name(name), region, n))
+    return sorted(out, key=lambda c: (-c.count, c.name))
+
+
+def _index_party_orgs(snap, mask, user) -> np.ndarray:
+    """Indexes of the organisations the viewer may see that are a party to ``mask``."""
+    hit = snap.count_by(snap.party, mask) > 0
+    return np.flatnonzero(hit & snap.visible_orgs(user))
+
+
+def indexed_insights(
+    snap,
+    filters: AgreementFilters,
+    user,
+    tree: RegionTree,
+    *,
+    currency: str | None = None,
+    only: set[str] | None = None,
+) -> Insights:
+    """``build_insights`` answered by the catalogue index (the same figures; see
+    tests/test_catalogue_index.py)."""
+    visible, masks = snap.filter_masks(filters, user, tree)
+    mask = snap.combine(visible, masks)
+    orgs = _index_party_orgs(snap, mask, user)
+    by_currency = snap.currency_totals(mask)
+    agreements = int(mask.sum())
+    totals = Totals(
+        agreements=agreements,
+        partners=len(orgs),
+        countries=int((snap.count_by(snap.country, mask) > 0).sum()),
+        by_currency=by_currency,
+        without_value=agreements - sum(n for _c, n, _t in by_currency),
+    )
+
+    parent = filters.region or WORLD
+    children = tree.children.get(parent, []) or ([tree.get(parent)] if tree.get(parent) else [])
+    region_buckets = _index_region_rollup(snap, mask, tree, {r.code for r in children})
+    regions = Breakdown(
+        "region",
+        _("Agreements by region"),
+        sorted(region_buckets.values(), key=lambda b: (-b.count, b.label)),
+        note=_("An agreement that names several regions counts in each of them."),
+        filter_param="region",
+    )
+    if only is None:
+        only = {"region", "year", "type", "domain", "sdg", "stakeholder_group"}
+
+    def column_rows(column, none_value, key_of):
+        grouped = snap.grouped(mask, None, column)
+        return _index_rows(grouped, lambda k: None if k == none_value else key_of(k))
+
+    def stakeholders():
+        groups = snap.org_group[orgs]
+        counts = {
+            snap.groups[g] or NONE_KEY: int(n)
+            for g, n in zip(*np.unique(groups, return_counts=True), strict=True)
+        }
+        return _stakeholder_breakdown(counts)
+
+    builders = {
+        "region": lambda: regions,
+        "year": lambda: _year_breakdown(column_rows(snap.year, 0, int)),
+        "type": lambda: _type_breakdown(column_rows(snap.type + 1, 0, lambda k: snap.types[k - 1])),
+        "domain": lambda: _domain_breakdown(column_rows(snap.domain, 0, int)),
+        "sdg": lambda: _sdg_breakdown(
+            _index_rows(
+                snap.grouped(mask, snap.goal.pos, snap.goal.key), lambda k: snap.goal.keys[k]
+            )
+        ),
+        "stakeholder_group": stakeholders,
+    }
+    return Insights(
+        filters=filters,
+        currency=choose_currency(currency, totals),
+        currencies=[cur for cur, _n, _t in totals.by_currency],
+        totals=totals,
+        breakdowns=[build() for name, build in builders.items() if name in only],
+        countries=_index_countries(snap, mask),
         regions=regions,
         highlight_region=filters.region,
         highlight_country=filters.country,
@@ -489,6 +626,9 @@ def _org_agreement_ids(org_id: int, user) -> Select:
 
 
 def partner_contribution(org: Organization, user, tree: RegionTree, today: date) -> Contribution:
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        return _indexed_contribution(snap, org, user, tree, today)
     ids = _org_agreement_ids(org.id, user)
     party = aliased(AgreementParty)
     role_rows = dict(
@@ -551,12 +691,70 @@ def partner_contribution(org: Organization, user, tree: RegionTree, today: date)
     )
 
 
+def _indexed_contribution(snap, org, user, tree: RegionTree, today: date) -> Contribution:
+    """``partner_contribution`` from the catalogue index."""
+    visible = snap.visible(user)
+    mask = np.zeros(snap.n, dtype=bool)
+    mask[snap.agreements_of_org(org.id)] = True
+    mask &= visible
+    index = snap.org_index.get(org.id)
+
+    def role_positions(role: str) -> np.ndarray:
+        pairs = snap.roles.get(role)
+        if pairs is None or index is None:
+            return np.zeros(0, np.int64)
+        pos = pairs.pos[pairs.key == index]
+        return pos[mask[pos]]
+
+    roles = []
+    values = []
+    for role, label in PARTY_ROLES.items():
+        pos = role_positions(role)
+        if len(pos):
+            roles.append((role, str(label), len(pos)))
+        if role in CONTRIBUTING_ROLES and len(pos):
+            only = np.zeros(snap.n, dtype=bool)
+            only[pos] = True
+            only &= snap.has_amount & (snap.currency >= 0)
+            values.extend(
+                (role, str(label), cur, n, total) for cur, n, total in snap.currency_totals(only)
+            )
+    values.sort(key=lambda v: (CONTRIBUTING_ROLES.index(v[0]), -v[3], v[2]))
+    years = snap.year[mask]
+    years = years[years > 0]
+    first_year = int(years.min()) if len(years) else None
+    last_year = int(years.max()) if len(years) else None
+    regions = []
+    for level in (2, 3):  # continents, then sub-regions
+        codes = {code for code, region in tree.by_code.items() if region.level == level}
+        regions.extend(
+            (b.key, b.label, level, b.count)
+            for b in _index_region_rollup(snap, mask, tree, codes).values()
+        )
+    regions.sort(key=lambda r: (r[2], -r[3], r[1]))
+    since = org.partner_since.year if org.partner_since else first_year
+    return Contribution(
+        roles=roles,
+        values=values,
+        countries=_index_countries(snap, mask),
+        regions=regions,
+        agreements=int(mask.sum()),
+        first_year=first_year,
+        last_year=last_year,
+        since_year=since,
+        years_of_partnership=(today.year - since + 1) if since and since <= today.year else None,
+    )
+
+
 def contribution_figures(
     org_ids: list[int], user, currency: str | None
 ) -> dict[int, dict[str, object]]:
     """For a directory page: agreements funded / implemented and value in ``currency``."""
     if not org_ids:
         return {}
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        return _indexed_contribution_figures(snap, org_ids, user, currency)
     party = aliased(AgreementParty)
     out: dict[int, dict[str, object]] = {oid: Counter() for oid in org_ids}
     rows = db.session.execute(
@@ -590,8 +788,48 @@ def contribution_figures(
     return out
 
 
+def _indexed_contribution_figures(snap, org_ids, user, currency):
+    visible = snap.visible(user)
+    out: dict[int, dict[str, object]] = {oid: Counter() for oid in org_ids}
+    indexes = {snap.org_index[oid]: oid for oid in org_ids if oid in snap.org_index}
+    wanted = np.fromiter(indexes, dtype=np.int64, count=len(indexes))
+    contributing = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    for role in CONTRIBUTING_ROLES:
+        pairs = snap.roles.get(role)
+        if pairs is None:
+            continue
+        keep = snap.among(pairs.key, wanted, len(snap.org_ids)) & visible[pairs.pos]
+        pos, key = pairs.pos[keep], pairs.key[keep]
+        for k, n in zip(*np.unique(key, return_counts=True), strict=True):
+            out[indexes[int(k)]][role] = int(n)
+        contributing = (
+            np.concatenate([contributing[0], pos]),
+            np.concatenate([contributing[1], key]),
+        )
+    if currency and currency in snap.currencies:
+        pos, key = contributing
+        # Each (organisation, agreement) once: funding and implementing the same agreement
+        # counts its value once, as in the directory's sort.
+        width = snap.n + 1
+        packed = np.unique(key * width + pos)
+        key, pos = packed // width, packed % width
+        in_currency = snap.currency[pos] == snap.currencies.index(currency)
+        key, pos = key[in_currency], pos[in_currency]
+        for k in np.unique(key).tolist():
+            chosen = pos[key == k]
+            cents = int(snap.cents_hi[chosen].sum()) * catalogue_index.HI + int(
+                snap.cents_lo[chosen].sum()
+            )
+            out[indexes[k]]["value"] = Decimal(cents).scaleb(-2)
+    return out
+
+
 def catalogue_currencies(user) -> list[str]:
     """Currencies of the agreements the viewer may see, most used first."""
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        mask = snap.visible(user) & snap.has_amount
+        return [cur for cur, _n, _t in snap.currency_totals(mask)]
     rows = db.session.execute(
         select(Agreement.currency, func.count(Agreement.id))
         .where(

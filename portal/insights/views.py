@@ -12,10 +12,13 @@ import re
 from datetime import date
 
 from flask import Blueprint, Response, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import func, select
 
+from portal.agreements import catalogue_index
 from portal.agreements.models import (
     AGREEMENT_STATUSES,
     AGREEMENT_TYPES,
@@ -182,15 +185,26 @@ def figures_csv():
     return response
 
 
+def signature_years(user) -> tuple[int | None, int | None]:
+    """The first and last year of signature among the agreements the reader may see."""
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        years = snap.year[snap.visible(user)]
+        years = years[years > 0]
+        return (int(years.min()), int(years.max())) if len(years) else (None, None)
+    first, last = db.session.execute(
+        select(func.min(Agreement.signed_on), func.max(Agreement.signed_on)).where(
+            visible_agreements_filter(user)
+        )
+    ).one()
+    return (first.year if first else None, last.year if last else None)
+
+
 def form_options(filters: AgreementFilters, tree: RegionTree) -> dict[str, list[tuple]]:
     """Choices for the filter form: (value, label, depth, selected). No counts here — the page
     itself is the count of everything, and facet counts would cost more than all the charts."""
-    first, last = db.session.execute(
-        select(func.min(Agreement.signed_on), func.max(Agreement.signed_on)).where(
-            visible_agreements_filter(current_user)
-        )
-    ).one()
-    years = list(range(last.year, first.year - 1, -1)) if first and last else []
+    first, last = signature_years(current_user)
+    years = list(range(last, first - 1, -1)) if first and last else []
     if filters.year and filters.year not in years:
         years.insert(0, filters.year)
     countries = sorted(
@@ -241,6 +255,34 @@ def scoped_picture(tree: RegionTree, **scope):
     filters = AgreementFilters.from_args({k: str(v) for k, v in scope.items()}, current_user, tree)
     insights = build_insights(filters, current_user, tree)
     return _picture(insights, tree, "scoped", filters)
+
+
+def scoped_picture_html(tree: RegionTree, heading: str, **scope) -> Markup:
+    """The rendered picture section of a region, country or partner page, kept with the
+    catalogue snapshot per (reader, language, scope): its map and charts are the same for
+    everyone who sees the same catalogue, and any change to the catalogue starts a new one."""
+
+    def render() -> Markup:
+        return Markup(  # noqa: S704 - our own template's output
+            render_template(
+                "insights/_scoped_picture.html",
+                picture=scoped_picture(tree, **scope),
+                scope_args=scope,
+                heading=heading,
+            )
+        )
+
+    snap = catalogue_index.snapshot()
+    if snap is None:
+        return render()
+    key = (
+        "scoped-picture",
+        snap.viewer_key(current_user),
+        str(get_locale()),
+        tuple(sorted((k, str(v)) for k, v in scope.items())),
+        heading,
+    )
+    return snap.fragment(key, render)
 
 
 def _numeric_of(alpha2: str | None) -> str | None:

@@ -9,10 +9,12 @@ lists it links to.
 
 from __future__ import annotations
 
+import numpy as np
 from flask import render_template
 from flask_login import current_user
 from sqlalchemy import distinct, func, select
 
+from portal.agreements import catalogue_index
 from portal.agreements.models import Agreement, AgreementParty
 from portal.agreements.permissions import visible_agreements_filter
 from portal.core.views import bp
@@ -21,9 +23,58 @@ from portal.partners.models import Organization, Region
 from portal.partners.permissions import visible_organizations_filter
 from portal.partners.queries import partner_counts_by_region
 
+LATEST = 6  # newest agreements on the home page
+TOP_PARTIES = 8  # partners in the most agreements the reader may see
+
 
 @bp.route("/")
 def home():
+    snap = catalogue_index.snapshot()
+    figures, latest, top_parties = _from_index(snap) if snap is not None else _from_sql()
+    # Partners per continent: the same count the region page shows (partners based in, or
+    # serving, a country or region of the continent), so the link and its target agree.
+    per_region = partner_counts_by_region(current_user)
+    by_continent = [
+        (r, per_region.get(r.code, 0))
+        for r in sorted(
+            db.session.scalars(select(Region).where(Region.level == 2)), key=lambda r: r.name
+        )
+    ]
+    return render_template(
+        "partners/home.html",
+        figures=figures,
+        latest=latest,
+        by_continent=by_continent,
+        top_parties=top_parties,
+    )
+
+
+def _from_index(snap):
+    """The home page's figures from the catalogue index: no scan of the catalogue."""
+    visible = snap.visible(current_user)
+    orgs = snap.visible_orgs(current_user)
+    figures = {
+        "partners": int(orgs.sum()),
+        "agreements": int(visible.sum()),
+        "active": int((visible & (snap.status == snap.statuses.index("active"))).sum()),
+        "countries": len({snap.org_country[i] for i in np.flatnonzero(orgs)} - {None}),
+    }
+    ids = snap.page(visible, "signed", 0, LATEST)
+    rows = {a.id: a for a in db.session.scalars(select(Agreement).where(Agreement.id.in_(ids)))}
+    latest = [rows[i] for i in ids if i in rows]
+    counts = snap.count_by(snap.party, visible)
+    counts[~orgs] = 0
+    top = [(snap.org_ids[i], int(counts[i])) for i in snap.top_orgs(counts, TOP_PARTIES)]
+    loaded = {
+        o.id: o
+        for o in db.session.scalars(
+            select(Organization).where(Organization.id.in_([oid for oid, _n in top]))
+        )
+    }
+    return figures, latest, [(loaded[oid], n) for oid, n in top if oid in loaded]
+
+
+def _from_sql():
     org_filter = visible_organizations_filter(current_user)
     agr_filter = visible_agreements_filter(current_user)
     figures = {
@@ -40,30 +91,16 @@ def home():
         select(Agreement)
         .where(agr_filter)
         .order_by(Agreement.signed_on.desc().nulls_last(), Agreement.id.desc())
-        .limit(6)
+        .limit(LATEST)
     ).all()
-    # Partners per continent: the same count the region page shows (partners based in, or
-    # serving, a country or region of the continent), so the link and its target agree.
-    per_region = partner_counts_by_region(current_user)
-    by_continent = [
-        (r, per_region.get(r.code, 0))
-        for r in sorted(
-            db.session.scalars(select(Region).where(Region.level == 2)), key=lambda r: r.name
-        )
-    ]
+    agreements = func.count(distinct(AgreementParty.agreement_id))
     top_parties = db.session.execute(
-        select(Organization, func.count(AgreementParty.agreement_id).label("n"))
+        select(Organization, agreements.label("n"))
         .join(AgreementParty, AgreementParty.organization_id == Organization.id)
         .join(Agreement, Agreement.id == AgreementParty.agreement_id)
         .where(org_filter, agr_filter)
         .group_by(Organization.id)
-        .order_by(func.count(AgreementParty.agreement_id).desc(), Organization.name)
-        .limit(8)
+        .order_by(agreements.desc(), Organization.name)
+        .limit(TOP_PARTIES)
     ).all()
-    return render_template(
-        "partners/home.html",
-        figures=figures,
-        latest=latest,
-        by_continent=by_continent,
-        top_parties=top_parties,
-    )
+    return figures, latest, [(org, n) for org, n in top_parties]

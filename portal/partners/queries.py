@@ -11,10 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, distinct, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased, selectinload
 
+from portal.agreements import catalogue_index
 from portal.agreements.models import Agreement, AgreementParty
 from portal.agreements.permissions import visible_agreements_filter
 from portal.extensions import db
@@ -237,6 +239,14 @@ def contribution_measure(user, measure: str, currency: str | None = None):
 def agreement_counts_for(user, org_ids: list[int]) -> dict[int, int]:
     if not org_ids:
         return {}
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        counts = snap.count_by(snap.party, snap.visible(user))
+        return {
+            oid: int(counts[snap.org_index[oid]])
+            for oid in org_ids
+            if oid in snap.org_index and counts[snap.org_index[oid]]
+        }
     party = aliased(AgreementParty)
     rows = db.session.execute(
         select(party.organization_id, func.count(distinct(party.agreement_id)))
@@ -362,11 +372,80 @@ def partners_query(filters: PartnerFilters, user, tree: RegionTree | None = None
     return stmt.order_by(*order, Organization.id)
 
 
+def _org_masks(snap, filters: PartnerFilters, user) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(visibility mask, {filter: mask}) over the index's organisations (no free text)."""
+    masks: dict[str, np.ndarray] = {}
+    if filters.region:
+        masks["region"] = snap.having_org(snap.org_region, filters.region)
+    if filters.country:
+        code = filters.country
+        index = snap.country_codes.index(code) if code in snap.country_codes else -2
+        masks["country"] = snap.org_country_code == index
+    if filters.org_type:
+        index = snap.org_types.index(filters.org_type) if filters.org_type in snap.org_types else -2
+        masks["org_type"] = snap.org_type == index
+    if filters.stakeholder_group:
+        group = filters.stakeholder_group
+        index = snap.groups.index(group) if group in snap.groups else -2
+        masks["stakeholder_group"] = snap.org_group == index
+    return snap.visible_orgs(user), masks
+
+
+def _org_measure(snap, user, sort: str, currency: str | None) -> np.ndarray:
+    """The directory's contribution measure per organisation (``contribution_measure``)."""
+    visible = snap.visible(user)
+    if sort == "agreements":
+        return snap.count_by(snap.party, visible).astype(np.float64)
+    if sort in CONTRIBUTING_ROLES:
+        pairs = snap.roles.get(sort)
+        if pairs is None:
+            return np.zeros(len(snap.org_ids))
+        return snap.count_by(pairs, visible).astype(np.float64)
+    # value: each (organisation, agreement) once over the contributing roles, in one currency
+    if currency not in snap.currencies:
+        return np.zeros(len(snap.org_ids))
+    key, pos = snap.contributing.key, snap.contributing.pos
+    keep = visible[pos] & (snap.currency[pos] == snap.currencies.index(currency))
+    key, pos = key[keep], pos[keep]
+    weights = snap.cents_hi[pos] * catalogue_index.HI + snap.cents_lo[pos]
+    return np.bincount(key, weights=weights, minlength=len(snap.org_ids))
+
+
+def indexed_directory_page(
+    filters: PartnerFilters, user, page: int, per_page: int, *, clamp: bool = True
+):
+    """(organisation ids of one page, total, page) from the catalogue index, in the order
+    ``partners_query`` gives; None when SQL must answer (free text, no index)."""
+    if filters.q:
+        return None
+    snap = catalogue_index.snapshot()
+    if snap is None:
+        return None
+    visible, masks = _org_masks(snap, filters, user)
+    mask = snap.combine(visible, masks)
+    total = int(mask.sum())
+    if clamp:
+        page = min(page, max(1, -(-total // per_page)))
+    if filters.sort in snap.org_orders:
+        order = snap.org_orders[filters.sort]
+    elif filters.sort in ("agreements", "funding", "implementing", "value"):
+        measure = _org_measure(snap, user, filters.sort, filters.currency)
+        order = np.lexsort((snap.org_name_rank, -measure))
+    else:
+        order = snap.org_orders["name"]
+    chosen = order[mask[order]][(page - 1) * per_page : page * per_page]
+    return [snap.org_ids[i] for i in chosen.tolist()], total, page
+
+
 def partner_facets(
     filters: PartnerFilters, user, tree: RegionTree | None = None
 ) -> dict[str, list[FacetOption]]:
     """Counts for each filter value, with every *other* filter applied (and visibility)."""
     tree = tree or RegionTree.load()
+    if not filters.q:
+        snap = catalogue_index.snapshot()
+        if snap is not None:
+            return _indexed_partner_facets(snap, filters, user, tree)
 
     def grouped(column, skip: str) -> dict[str, int]:
         rows = db.session.execute(
@@ -413,10 +492,56 @@ def partner_facets(
     }
 
 
+def _indexed_partner_facets(snap, filters: PartnerFilters, user, tree: RegionTree):
+    visible, masks = _org_masks(snap, filters, user)
+
+    def base(skip: str) -> np.ndarray:
+        return snap.combine(visible, masks, skip)
+
+    def grouped(column: np.ndarray, keys: list, skip: str) -> dict[str, int]:
+        values = column[base(skip)]
+        values = values[values >= 0]
+        counts = np.bincount(values, minlength=len(keys)).tolist()
+        return {str(keys[i]): n for i, n in enumerate(counts) if n and keys[i]}
+
+    org_types = grouped(snap.org_type, snap.org_types, "org_type")
+    groups = grouped(snap.org_group, snap.groups, "stakeholder_group")
+    countries = grouped(snap.org_country_code, snap.country_codes, "country")
+    country_names = {code: place_name(snap.country_info[code][1]) for code in countries}
+    if filters.country and filters.country not in country_names:
+        country_names[filters.country] = place_name(snap.country_info[filters.country][1])
+    counts = snap.count_by(snap.org_region, base("region")).tolist()
+    region_counts = {c: n for c, n in zip(snap.org_region.keys, counts, strict=True) if n}
+    return {
+        "region": region_facet(tree, region_counts, filters.region),
+        "country": sorted(
+            (
+                FacetOption(code, name, countries.get(code, 0), code == filters.country)
+                for code, name in country_names.items()
+            ),
+            key=lambda o: o.label,
+        ),
+        "org_type": [
+            FacetOption(code, label, org_types.get(code, 0), code == filters.org_type)
+            for code, label in ORG_TYPES.items()
+            if org_types.get(code) or code == filters.org_type
+        ],
+        "stakeholder_group": [
+            FacetOption(code, label, groups.get(code, 0), code == filters.stakeholder_group)
+            for code, label in STAKEHOLDER_GROUPS.items()
+            if groups.get(code) or code == filters.stakeholder_group
+        ],
+    }
+
+
 # --------------------------------------------------------------------------- region pages
 
 
 def partner_counts_by_region(user) -> dict[str, int]:
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        counts = snap.count_by(snap.org_region, snap.visible_orgs(user)).tolist()
+        return {code: n for code, n in zip(snap.org_region.keys, counts, strict=True) if n}
     return counts_per_region(
         organization_region_links(),
         select(Organization.id).where(visible_organizations_filter(user)),
@@ -424,6 +549,15 @@ def partner_counts_by_region(user) -> dict[str, int]:
 
 
 def partner_counts_by_country(user, country_codes: list[str] | None = None) -> dict[str, int]:
+    snap = catalogue_index.snapshot()
+    if snap is not None:
+        wanted = None if country_codes is None else set(country_codes)
+        counts: dict[str, int] = {}
+        for i in np.flatnonzero(snap.visible_orgs(user)).tolist():
+            code = snap.org_country[i]
+            if code and (wanted is None or code in wanted):
+                counts[code] = counts.get(code, 0) + 1
+        return counts
     stmt = (
         select(Organization.country_code, func.count(Organization.id))
         .where(visible_organizations_filter(user), Organization.country_code.is_not(None))

@@ -6,6 +6,7 @@ Counts include descendant regions and only what the viewer may see.
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -13,21 +14,25 @@ from sqlalchemy.orm import selectinload
 from portal.agreements.models import Agreement
 from portal.agreements.permissions import visible_agreements_filter
 from portal.agreements.queries import (
+    AgreementFilters,
     agreement_counts_by_country,
     agreement_counts_by_region,
     agreement_in_country,
     agreement_in_region,
+    indexed_page_ids,
 )
-from portal.core.pagination import paginate
+from portal.core.pagination import Page, paginate
 from portal.extensions import db
-from portal.insights.views import scoped_picture
+from portal.insights.views import scoped_picture_html
 from portal.partners.models import Country, Organization
 from portal.partners.permissions import visible_organizations_filter
 from portal.partners.place_names import place_name
 from portal.partners.queries import (
     WORLD,
+    PartnerFilters,
     RegionTree,
     agreement_counts_for,
+    indexed_directory_page,
     organization_in_region,
     partner_counts_by_country,
     partner_counts_by_region,
@@ -39,7 +44,20 @@ bp = Blueprint("regions", __name__, url_prefix="/regions")
 PREVIEW_SIZE = 20
 
 
-def _partners_preview(*conditions):
+def _partners_preview(filters: PartnerFilters, *conditions):
+    """The first partners of a region or country page, by name (the directory's order)."""
+    indexed = indexed_directory_page(filters, current_user, 1, PREVIEW_SIZE)
+    if indexed is not None:
+        ids, total, _page = indexed
+        rows = {
+            o.id: o
+            for o in db.session.scalars(
+                select(Organization)
+                .where(Organization.id.in_(ids))
+                .options(selectinload(Organization.country))
+            )
+        }
+        return Page([rows[i] for i in ids if i in rows], total, 1, PREVIEW_SIZE)
     stmt = (
         select(Organization)
         .where(visible_organizations_filter(current_user), *conditions)
@@ -49,7 +67,20 @@ def _partners_preview(*conditions):
     return paginate(stmt, page=1, per_page=PREVIEW_SIZE)
 
 
-def _agreements_preview(*conditions):
+def _agreements_preview(filters: AgreementFilters, tree: RegionTree, *conditions):
+    """The newest agreements of a region or country page (the list's default order)."""
+    indexed = indexed_page_ids(filters, current_user, tree, 1, PREVIEW_SIZE)
+    if indexed is not None:
+        ids, total, _page = indexed
+        rows = {
+            a.id: a
+            for a in db.session.scalars(
+                select(Agreement)
+                .where(Agreement.id.in_(ids))
+                .options(selectinload(Agreement.countries))
+            )
+        }
+        return Page([rows[i] for i in ids if i in rows], total, 1, PREVIEW_SIZE)
     stmt = (
         select(Agreement)
         .where(visible_agreements_filter(current_user), *conditions)
@@ -104,8 +135,10 @@ def show(code: str):
     if region is None:
         abort(404)
     codes = tree.subtree_codes(region.code)
-    partners = _partners_preview(organization_in_region(codes))
-    agreements = _agreements_preview(agreement_in_region(codes))
+    partners = _partners_preview(PartnerFilters(region=region.code), organization_in_region(codes))
+    agreements = _agreements_preview(
+        AgreementFilters(region=region.code), tree, agreement_in_region(codes)
+    )
     countries, partners_by_country, agreements_by_country = region_countries(
         tree, region.code, current_user
     )
@@ -124,7 +157,11 @@ def show(code: str):
         partners=partners,
         partner_agreement_counts=agreement_counts_for(current_user, [o.id for o in partners.items]),
         agreements=agreements,
-        picture=scoped_picture(tree, region=region.code),
+        picture_html=scoped_picture_html(
+            tree,
+            _("The picture in %(region)s", region=place_name(region.name)),
+            region=region.code,
+        ),
     )
 
 
@@ -134,7 +171,9 @@ def country(alpha2: str):
     if country is None:
         abort(404)
     tree = RegionTree.load()
-    partners = _partners_preview(Organization.country_code == country.code)
+    partners = _partners_preview(
+        PartnerFilters(country=country.code), Organization.country_code == country.code
+    )
     return render_template(
         "regions/country.html",
         country=country,
@@ -142,6 +181,12 @@ def country(alpha2: str):
         path=tree.path(country.region_code) if country.region_code else [],
         partners=partners,
         partner_agreement_counts=agreement_counts_for(current_user, [o.id for o in partners.items]),
-        agreements=_agreements_preview(agreement_in_country(country.code)),
-        picture=scoped_picture(tree, country=country.code),
+        agreements=_agreements_preview(
+            AgreementFilters(country=country.code), tree, agreement_in_country(country.code)
+        ),
+        picture_html=scoped_picture_html(
+            tree,
+            _("The picture in %(country)s", country=place_name(country.name)),
+            country=country.code,
+        ),
     )

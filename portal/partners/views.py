@@ -10,20 +10,22 @@ from datetime import date
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.agreements.queries import organization_agreements_page
 from portal.core.guard import can
-from portal.core.pagination import page_args, paginate
+from portal.core.pagination import Page, page_args, paginate
 from portal.extensions import db
 from portal.insights.queries import catalogue_currencies, contribution_figures, partner_contribution
-from portal.insights.views import scoped_picture
+from portal.insights.views import scoped_picture_html
 from portal.partners.models import Organization
 from portal.partners.permissions import can_propose_organization_edit, can_view_organization
 from portal.partners.queries import (
     PartnerFilters,
     RegionTree,
     agreement_counts_for,
+    indexed_directory_page,
     partner_facets,
     partners_query,
 )
@@ -56,6 +58,27 @@ def get_visible_organization_or_404(org_id: int) -> Organization:
 # --------------------------------------------------------------------------- Public pages
 
 
+def directory_page(filters: PartnerFilters, stmt) -> Page:
+    """One page of the directory: ids, total and order from the catalogue index when it can
+    answer (no free text), then only that page's organisations from the database."""
+    page_number, per_page = page_args()
+    indexed = indexed_directory_page(filters, current_user, page_number, per_page)
+    if indexed is None:
+        return paginate(stmt, page_number, per_page)
+    ids, total, page_number = indexed
+    rows = {
+        o.id: o
+        for o in db.session.scalars(
+            select(Organization)
+            .where(Organization.id.in_(ids))
+            .options(selectinload(Organization.country))
+        )
+    }
+    return Page(
+        items=[rows[i] for i in ids if i in rows], total=total, page=page_number, per_page=per_page
+    )
+
+
 @bp.route("/")
 def directory():
     tree = RegionTree.load()
@@ -73,7 +96,7 @@ def directory():
 
         # The filtered directory as open data, with the viewer's own permissions.
         return list_download("partners", fmt, stmt)
-    page = paginate(stmt)
+    page = directory_page(filters, stmt)
     ids = [o.id for o in page.items]
     return render_template(
         "partners/directory.html",
@@ -100,7 +123,9 @@ def show(org_id: int):
         org=org,
         agreements=organization_agreements_page(org, current_user, *page_args()),
         contribution=partner_contribution(org, current_user, tree, date.today()),
-        picture=scoped_picture(tree, party=org.id),
+        picture_html=scoped_picture_html(
+            tree, _("Where and on what %(name)s works", name=org.acronym or org.name), party=org.id
+        ),
         # Focal points marked public are for everyone; the rest of the address book is staff-only.
         contacts=[c for c in org.contacts if can("view_contact", c)],
         propose_edit_url=propose_edit_url,

@@ -1,6 +1,6 @@
 """Which search backend the portal talks to, from one setting (``PORTAL_SEARCH_URL``).
 
-- ``database``                              SQLite FTS5 on SQLite, tsvector + pg_trgm on PostgreSQL
+- ``database``                              SQLite FTS5 on SQLite, facts rows + GIN on PostgreSQL
 - ``elasticsearch+http://host:9200``        Elasticsearch
 - ``meilisearch+http://host:7700?key=...``  Meilisearch (key also from ``PORTAL_MEILI_KEY``)
 
@@ -43,7 +43,7 @@ def database_backend_for(app: Flask | None = None) -> SearchBackend:
 
 
 def database_backend(engine, table: str | None = None) -> SearchBackend:
-    """SQLite FTS5 on SQLite, tsvector + pg_trgm on PostgreSQL."""
+    """SQLite FTS5 on SQLite, facts rows + term GIN on PostgreSQL."""
     if engine.dialect.name == "sqlite":
         from portal.search.backends.sqlite_fts import SqliteFtsBackend
 
