@@ -2,7 +2,7 @@
 transaction that changes agreements, their links, organisations, countries or regions.
 
 Revision ID: 0012_catalogue_state
-Revises: 0009_public_rounds
+Revises: 0010_comment_endorsements
 Create Date: 2026-12-03 13:20:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0012_catalogue_state"
-down_revision = "0009_public_rounds"
+down_revision = "0010_comment_endorsements"
 branch_labels = None
 depends_on = None
 

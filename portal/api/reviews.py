@@ -31,6 +31,7 @@ from portal.core.models import as_utc
 from portal.core.transaction import attempt, refuse
 from portal.extensions import csrf, db
 from portal.reviews import permissions
+from portal.reviews.endorsements import EndorsementSummary, summarise
 from portal.reviews.labels import author_label
 from portal.reviews.models import Comment, Paragraph, ReviewRound
 from portal.reviews.services import CommentingClosed, post_comment
@@ -85,7 +86,7 @@ def review_round(round_id: int):
     )
 
 
-def _comment_out(comment: Comment, viewer) -> s.CommentOut:
+def _comment_out(comment: Comment, viewer, endorsements: EndorsementSummary) -> s.CommentOut:
     paragraph = comment.paragraph
     return s.CommentOut(
         id=comment.id,
@@ -100,6 +101,9 @@ def _comment_out(comment: Comment, viewer) -> s.CommentOut:
         quote=comment.quoted_text,
         status=comment.status,
         created_at=_utc(comment.created_at),
+        endorsements=endorsements.count(comment),
+        endorsers=endorsements.names_of(comment),
+        endorsed_by_you=endorsements.endorsed(comment),
     )
 
 
@@ -123,8 +127,10 @@ def review_comments(round_id: int):
         .where(permissions.visible_comments_filter(current_user, round_))
         .order_by(Comment.id)
     ).all()
+    endorsements = summarise(current_user, comments)
     return s.CommentList(
-        total=len(comments), comments=[_comment_out(c, current_user) for c in comments]
+        total=len(comments),
+        comments=[_comment_out(c, current_user, endorsements) for c in comments],
     )
 
 
@@ -213,4 +219,4 @@ def post_review_comment(round_id: int):
         abort(409, description=err.message)
     if not outcome:
         return _bad_request({k: str(v) for k, v in outcome.field_errors.items()})
-    return _comment_out(outcome.value, user), 201
+    return _comment_out(outcome.value, user, EndorsementSummary()), 201

@@ -422,6 +422,15 @@ class CommentOut(_Out):
     quote: str | None
     status: str
     created_at: datetime | None
+    endorsements: int = Field(
+        0, description='How many reviewers endorsed ("+1") the comment (top-level comments).'
+    )
+    endorsers: list[str] = Field(
+        default_factory=list,
+        description="Who endorsed it, where the round shows names to you (never in a round "
+        "that allows anonymity); otherwise empty.",
+    )
+    endorsed_by_you: bool = Field(False, description="Whether you endorsed the comment.")
 
 
 class CommentList(_Out):

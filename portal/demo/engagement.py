@@ -596,6 +596,15 @@ def _post_comments(round_, version, specs, start: datetime, end: datetime) -> li
     return posted
 
 
+def _endorse_some(comments: list[Comment]) -> None:
+    """A few "+1"s from advisory-group members on the top-level comments (never their own)."""
+    members = [u for u in (_user(f"member{n}@example.org") for n in range(1, 13)) if u]
+    for n, comment in enumerate(c for c in comments if c.parent_id is None):
+        endorsers = [u for u in members if u.id != comment.author_id][: (n * 5) % 4]
+        for user in endorsers:
+            reviews.endorse_comment(comment, user)
+
+
 def _dispose(comments: list[Comment], answers: dict[int, tuple[str, str]], staff, when) -> None:
     for n, (decision, response) in sorted(answers.items()):
         disposition = dispose_comment(comments[n], staff, decision=decision, response=response)
@@ -719,6 +728,7 @@ def _ensure_seed_report_review(sag, staff, real_today: date, report) -> None:
         instructions=content.SEED_ROUND_INSTRUCTIONS,
         reviewers_see_each_other=True,
         allow_anonymous=True,
+        allow_endorsements=True,
         actor=staff,
         reminder_days=0,
     )
@@ -726,6 +736,7 @@ def _ensure_seed_report_review(sag, staff, real_today: date, report) -> None:
     comments = _post_comments(
         round_, version, content.SEED_COMMENTS, opens, now - timedelta(hours=2)
     )
+    _endorse_some(comments)
     # Answered in the last hour and a half, after the last comment (posted two hours ago).
     _dispose(
         comments, content.SEED_DISPOSITIONS, staff, lambda n: now - timedelta(minutes=90 - 3 * n)

@@ -10,9 +10,11 @@ from sqlalchemy import exists, select
 
 from portal.core.forms import ConfirmForm
 from portal.core.guard import can, ensure, require
+from portal.core.security import safe_next
 from portal.core.transaction import attempt, refuse
 from portal.extensions import db
 from portal.reviews import permissions, services
+from portal.reviews.endorsements import summarise
 from portal.reviews.forms import CommentForm, EditCommentForm, HideCommentForm
 from portal.reviews.models import Comment, Paragraph, ReviewRound
 from portal.reviews.web import bp, round_or_404
@@ -141,6 +143,7 @@ def comment(round_id: int):
                 general, status = outcome.errors, 400
         else:
             status = 400
+    thread = _thread(round_, paragraph)
     return (
         render_template(
             "reviews/comment.html",
@@ -148,7 +151,8 @@ def comment(round_id: int):
             document=round_.version.document,
             paragraph=paragraph,
             parent=parent,
-            thread=_thread(round_, paragraph),
+            thread=thread,
+            endorsements=summarise(current_user, thread),
             replies_of=_visible_replies,
             form=form,
             general=general,
@@ -257,3 +261,48 @@ def hide_comment(comment_id: int):
     return render_template(
         "reviews/comment_hide.html", comment=found, form=form, general=general
     ), status
+
+
+# --- Endorsements ("+1") ----------------------------------------------------------------------
+
+
+@bp.route("/comments/<int:comment_id>/endorse", methods=["POST"])
+def endorse_comment(comment_id: int):
+    """Endorse a comment, or withdraw one's endorsement (field ``do``): a plain form, so it works
+    without JavaScript; back to the same comment (``next``, or its thread) afterwards. ``do``
+    is "endorse" or "withdraw" — not named ``action``, which would shadow the form's own
+    ``action`` property in scripts."""
+    found = db.session.get(Comment, comment_id)
+    if found is None:
+        abort(404)
+    round_or_404(found.round_id)
+    back = safe_next(request.form.get("next")) or comment_url(found)
+    if "#" not in back:
+        back += f"#comment-{found.id}"
+    if not permissions.is_signed_in(current_user):
+        # A visitor on a public round: sign in (or get an account), then back to the comment.
+        return redirect(url_for("accounts.login", next=back))
+    if not permissions.sees_comment(current_user, found):
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    action = request.form.get("do")
+    if action not in ("endorse", "withdraw"):
+        abort(400)
+    use_case = services.endorse_comment if action == "endorse" else services.withdraw_endorsement
+    try:
+        outcome = attempt(use_case, found, current_user)
+    except services.CommentingClosed as err:
+        refuse()
+        flash(err.message, "error")
+        return redirect(back, 303)
+    if outcome:
+        flash(
+            _("You endorse this comment.")
+            if action == "endorse"
+            else _("Your endorsement is withdrawn."),
+            "success",
+        )
+    else:
+        flash(" ".join(outcome.errors), "error")
+    return redirect(back, 303)

@@ -24,6 +24,7 @@ from portal.extensions import db
 from portal.partners.models import ORG_TYPES, Country, Organization
 from portal.reviews import permissions
 from portal.reviews.dispositions import document_order, region_descendants, region_names
+from portal.reviews.endorsements import endorsement_counts
 from portal.reviews.labels import author_label, comment_type_label, decision_label
 from portal.reviews.models import Comment, Decision, Disposition, Paragraph, ReviewRound
 
@@ -155,9 +156,12 @@ class DocketRow:
     decision: str
     decision_label: str
     answer: str
+    endorsements: int = 0
 
 
-def docket_row(comment: Comment, viewer, url: str, regions: dict[str, str]) -> DocketRow:
+def docket_row(
+    comment: Comment, viewer, url: str, regions: dict[str, str], endorsements: int = 0
+) -> DocketRow:
     org = comment.organization if permissions.sees_author(viewer, comment) else None
     region = ""
     if org is not None and org.country is not None and org.country.region_code:
@@ -185,12 +189,16 @@ def docket_row(comment: Comment, viewer, url: str, regions: dict[str, str]) -> D
         decision=disposition.decision if disposition is not None else "",
         decision_label=decision_label(disposition.decision) if disposition is not None else "",
         answer=disposition.response if disposition is not None else "",
+        endorsements=endorsements,
     )
 
 
 def docket_rows(comments, viewer, url_for_comment) -> list[DocketRow]:
     regions = region_names()
-    return [docket_row(c, viewer, url_for_comment(c), regions) for c in comments]
+    counts = endorsement_counts(c.id for c in comments)
+    return [
+        docket_row(c, viewer, url_for_comment(c), regions, counts.get(c.id, 0)) for c in comments
+    ]
 
 
 def csv_headers() -> list[str]:
@@ -209,6 +217,7 @@ def csv_headers() -> list[str]:
         _("Date (UTC)"),
         _("Decision"),
         _("Answer"),
+        _("Endorsements"),
     ]
 
 
@@ -241,6 +250,6 @@ def to_csv(rows: list[DocketRow]) -> bytes:
             r.decision_label,
             r.answer,
         ]
-        writer.writerow([r.id, *(_csv_safe(v) for v in values)])
+        writer.writerow([r.id, *(_csv_safe(v) for v in values), r.endorsements])
     # The BOM tells Excel the file is UTF-8; without it Chinese and Arabic turn to mojibake.
     return ("\ufeff" + out.getvalue()).encode("utf-8")

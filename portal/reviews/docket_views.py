@@ -29,6 +29,7 @@ from portal.reviews.docket import (
 from portal.reviews.docket import (
     docket_comment as find_docket_comment,
 )
+from portal.reviews.endorsements import summarise
 from portal.reviews.labels import DECISION_LABELS, author_label, comment_type_label, decision_label
 from portal.reviews.models import Comment, Paragraph, ReviewRound
 from portal.reviews.web import bp
@@ -69,6 +70,14 @@ def _filter_choices(review_round: ReviewRound) -> dict:
     }
 
 
+def _sign_in_to_endorse(review_round: ReviewRound) -> bool:
+    """A visitor on an open public round is offered "sign in to endorse"."""
+    return (
+        not permissions.is_signed_in(current_user)
+        and permissions.round_state(review_round) is permissions.RoundState.OPEN
+    )
+
+
 def _whole_document() -> str:
     return _("Whole document")
 
@@ -96,6 +105,9 @@ def docket(round_id: int):
         choices=_filter_choices(review_round),
         page=page,
         rows=rows,
+        endorsements=summarise(current_user, page.items),
+        back_url=request.full_path.rstrip("?"),
+        sign_in=_sign_in_to_endorse(review_round),
         state=permissions.round_state(review_round).value,
         export_args={k: v for k, v in filters.as_args().items() if v},
     )
@@ -156,4 +168,7 @@ def docket_comment_page(round_id: int, comment_id: int):
         type_label=comment_type_label(comment.comment_type),
         decision=decision_label(comment.disposition.decision) if comment.disposition else "",
         org=comment.organization if permissions.sees_author(current_user, comment) else None,
+        endorsements=summarise(current_user, [comment]),
+        back_url=request.path,
+        sign_in=_sign_in_to_endorse(review_round),
     )

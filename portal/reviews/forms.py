@@ -115,6 +115,18 @@ class RoundForm(FlaskForm):
     allow_anonymous = BooleanField(
         _l("Reviewers may stay anonymous to other reviewers (staff always see who)")
     )
+    allow_endorsements = BooleanField(
+        _l("Reviewers may endorse (“+1”) other reviewers' comments while the round is open")
+    )
+    also_public = BooleanField(
+        _l(
+            "Also open to the public: anyone may read the draft and the published comments, "
+            "and anyone with an account may comment"
+        ),
+        description=_l(
+            "With invited groups, organisations or addresses: they still get their invitations."
+        ),
+    )
 
 
 class CommentForm(FlaskForm):

@@ -17,7 +17,7 @@ from portal.core.forms import ConfirmForm
 from portal.core.security import mark_no_referrer, mark_private
 from portal.core.transaction import attempt
 from portal.extensions import csrf
-from portal.reviews import invitations
+from portal.reviews import invitations, joining
 from portal.reviews.jobs import find_invitation
 from portal.reviews.web import bp
 
@@ -42,6 +42,9 @@ def follow_invitation(token: str):
     user = invitations.invited_account(invitation)
     if user is not None and not user.is_active:
         return render_template("reviews/link_problem.html"), 403
+    if joining.join_link_expired(invitation) and not (user is not None and user.password_hash):
+        # A visitor's confirmation link, not followed in time: they ask for a new one.
+        return render_template("reviews/link_problem.html", expired=True, round=round_), 410
     if current_user.is_authenticated:
         flash(
             _("This invitation was sent to another address. Log out and use the link again."),

@@ -34,6 +34,7 @@ from portal.extensions import db
 from portal.notifications.links import absolute_url
 from portal.notifications.models import NotificationPreference, OutgoingMail, new_message_token
 from portal.reviews.audience import resolve_audience
+from portal.reviews.forms import JoinForm
 from portal.reviews.models import (
     JOBS_QUEUE,
     BackgroundJob,
@@ -117,11 +118,17 @@ def run_pending_jobs(max_jobs: int | None = None, batch_size: int = BATCH_SIZE) 
 
 
 def _mail_rows(
-    round_: ReviewRound, batch: list[tuple[int | None, str]], users: dict[int, User], kind: str
+    round_: ReviewRound,
+    batch: list[tuple[int | None, str]],
+    users: dict[int, User],
+    kind: str,
+    default_locale: str | None = None,
 ) -> list[dict]:
-    """Render one e-mail per reviewer (the personal link differs), in their language."""
+    """Render one e-mail per reviewer (the personal link differs), in their language
+    (``default_locale`` for an address without an account: the portal's default, or the
+    language a visitor was reading in when they asked for the link)."""
     document = round_.version.document
-    default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    default_locale = default_locale or current_app.config["BABEL_DEFAULT_LOCALE"]
     rows = []
     now = utcnow()
     zones = reader_timezones(uid for uid, _email in batch)
@@ -143,7 +150,20 @@ def _mail_rows(
             "has_account": bool(user and user.password_hash),
         }
         with force_locale(locale):
-            if kind == "invitation":
+            if kind == "join":
+                # A visitor asked for this link on a public round's page (``joining``).
+                invitation = db.session.scalar(
+                    select(ReviewInvitation).where(
+                        ReviewInvitation.round_id == round_.id, ReviewInvitation.email == email
+                    )
+                )
+                expires = invitation.link_expires_at if invitation is not None else None
+                context["expires"] = (
+                    format_round_time(round_, expires, zones.get(user_id)) if expires else None
+                )
+                context["terms"] = str(JoinForm.accept_terms.args[0])
+                subject = _("Confirm your address to comment on “%(title)s”", title=document.title)
+            elif kind == "invitation":
                 subject = _("Invitation to review: %(title)s", title=document.title)
             else:
                 subject = _(

@@ -32,6 +32,7 @@ from portal.reviews.dispositions import (
     organization_region_name,
     region_names,
 )
+from portal.reviews.endorsements import endorsement_counts
 from portal.reviews.models import Comment, CommentStatus, ReviewRound
 
 
@@ -48,6 +49,7 @@ class MatrixRow:
     disposition: str
     response: str
     anonymous: str  # "Anonymous to other reviewers" or empty
+    endorsements: int = 0
 
 
 def headers() -> list[str]:
@@ -63,11 +65,12 @@ def headers() -> list[str]:
         _("Disposition"),
         _("Response"),
         _("Anonymous to other reviewers"),
+        _("Endorsements"),
     ]
 
 
 # Relative widths (characters) of the columns in XLSX, and in DOCX as a share of the page.
-COLUMN_WIDTHS = (6, 22, 26, 18, 10, 12, 60, 48, 16, 48, 14)
+COLUMN_WIDTHS = (6, 22, 26, 18, 10, 12, 60, 48, 16, 48, 14, 12)
 
 
 def paragraph_label(comment: Comment) -> str:
@@ -120,7 +123,9 @@ def _clean(text: str) -> str:
 def matrix_rows(review_round: ReviewRound) -> list[MatrixRow]:
     names = region_names()
     rows = []
-    for number, comment in enumerate(matrix_comments(review_round), start=1):
+    comments = matrix_comments(review_round)
+    endorsed = endorsement_counts(c.id for c in comments)
+    for number, comment in enumerate(comments, start=1):
         org = comment.organization
         disposition = comment.disposition
         rows.append(
@@ -136,6 +141,7 @@ def matrix_rows(review_round: ReviewRound) -> list[MatrixRow]:
                 disposition=decision_label(disposition.decision) if disposition else "",
                 response=_clean(disposition.response) if disposition else "",
                 anonymous=_("Yes") if comment.anonymous else "",
+                endorsements=endorsed.get(comment.id, 0),
             )
         )
     return rows

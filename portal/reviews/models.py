@@ -226,6 +226,8 @@ class ReviewRound(TimestampMixin, db.Model):
     # readable without an account, and any account may comment (permissions.is_public_round).
     # Set when opened with the "public" audience; reviewers added later do not change it.
     public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Reviewers may endorse ("+1") other people's comments while the round is open.
+    allow_endorsements: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reminder_days: Mapped[int] = mapped_column(Integer, default=3)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
@@ -258,6 +260,10 @@ class ReviewInvitation(db.Model):
     mail_queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A visitor who asked to take part in a public consultation confirms their address by
+    # following the e-mailed link before this time (``joining``); None: the link of a staff
+    # invitation, which does not expire.
+    link_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     round = relationship("ReviewRound", back_populates="invitations")
     user = relationship("User")
@@ -334,6 +340,32 @@ class Comment(db.Model):
 
     def __repr__(self) -> str:
         return f"<Comment {self.id} round={self.round_id} {self.comment_type} {self.status}>"
+
+
+class Endorsement(db.Model):
+    """A reviewer's "+1" on someone else's comment (permissions.can_endorse). One per person
+    per comment; withdrawn (deleted) while the round is open."""
+
+    __tablename__ = "comment_endorsements"
+    __table_args__ = (UniqueConstraint("comment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("review_comments.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The endorser's organisation when they endorsed (users may change organisation later).
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    comment = relationship("Comment")
+    user = relationship("User")
+    organization = relationship("Organization")
+
+    def __repr__(self) -> str:
+        return f"<Endorsement comment={self.comment_id} user={self.user_id}>"
 
 
 class Disposition(db.Model):

@@ -307,3 +307,67 @@ def partner_accounts_filter():
     from portal.accounts.models import Role, User
 
     return User.role == Role.PARTNER.value
+
+
+# --- Endorsements ("+1") ----------------------------------------------------------------------
+
+
+class EndorseRefusal(Enum):
+    """Why someone may not endorse a comment (the service words each one for the reader)."""
+
+    SIGN_IN = "sign-in"
+    NOT_ALLOWED_IN_ROUND = "not-allowed-in-round"
+    OWN_COMMENT = "own-comment"
+    CANNOT_SEE = "cannot-see"
+    ROUND_NOT_OPEN = "round-not-open"
+
+
+def endorse_refusal(
+    user, comment: Comment, now: datetime | None = None, *, reviewer: bool | None = None
+) -> EndorseRefusal | None:
+    """THE rule for endorsing, with the reason when refused (None: allowed).
+
+    A round that allows endorsements; a signed-in person who may comment in it (invited,
+    staff, or any account on a public round) and who may see the comment under the round's
+    rules (``sees_comment``: "reviewers see each other's comments", active comments only);
+    never their own comment; top-level comments only (answers are not endorsed); and only
+    while the round is open. ``reviewer``: ``is_reviewer_of(user, comment.round)`` when the
+    caller already knows it (a page of comments asks once, not once per comment).
+    """
+    round_ = comment.round
+    if not is_signed_in(user):
+        return EndorseRefusal.SIGN_IN
+    if not round_.allow_endorsements:
+        return EndorseRefusal.NOT_ALLOWED_IN_ROUND
+    if is_own_comment(user, comment):
+        return EndorseRefusal.OWN_COMMENT
+    if (
+        comment.parent_id is not None
+        or comment.status != CommentStatus.ACTIVE.value
+        or not (is_reviewer_of(user, round_) if reviewer is None else reviewer)
+        or not sees_comment(user, comment)
+    ):
+        return EndorseRefusal.CANNOT_SEE
+    if round_state(round_, now) is not RoundState.OPEN:
+        return EndorseRefusal.ROUND_NOT_OPEN
+    return None
+
+
+@permission("endorse_comment")
+def can_endorse(user, comment: Comment, now: datetime | None = None) -> bool:
+    return endorse_refusal(user, comment, now) is None
+
+
+def may_withdraw_endorsement(user, comment: Comment, now: datetime | None = None) -> bool:
+    """One's own endorsement may be withdrawn while the round is open."""
+    return is_signed_in(user) and round_state(comment.round, now) is RoundState.OPEN
+
+
+@permission("see_endorsers")
+def sees_endorsers(user, round_: ReviewRound) -> bool:
+    """Whether the viewer may read who endorsed comments, not only how many did: staff, and
+    everyone where the round names people anyway (reviewers see each other's comments and the
+    round offers no anonymity). An anonymous round shows counts, never names."""
+    if is_staff(user):
+        return True
+    return bool(round_.reviewers_see_each_other) and not round_.allow_anonymous

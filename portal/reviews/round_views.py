@@ -16,7 +16,8 @@ from portal.core.transaction import attempt
 from portal.extensions import db, limiter
 from portal.partners.models import ORG_TYPES, STAKEHOLDER_GROUPS, Region
 from portal.reviews import joining, permissions, services, steering
-from portal.reviews.audience import EmailList, parse_email_list
+from portal.reviews.audience import EmailList, combine_audiences, parse_email_list
+from portal.reviews.endorsements import summarise
 from portal.reviews.forms import (
     AddReviewersForm,
     DeadlineForm,
@@ -110,6 +111,12 @@ def new_round(document_id: int, number: int):
             email_report = _read_email_list(form, required=True)
             ok = email_report is not None and not email_report.invalid
             audience = {"emails": email_report.emails if email_report else []}
+        if ok and form.also_public.data and kind != AudienceKind.PUBLIC:
+            # Invited reviewers and the public together: the invited still get their
+            # invitations; anyone may read and any account may comment.
+            kind, audience = combine_audiences(
+                kind, audience, [{"kind": AudienceKind.PUBLIC.value, "audience": {}}]
+            )
         if ok:
             outcome = attempt(
                 services.open_round,
@@ -123,6 +130,7 @@ def new_round(document_id: int, number: int):
                 instructions=form.instructions.data or "",
                 reviewers_see_each_other=form.reviewers_see_each_other.data,
                 allow_anonymous=form.allow_anonymous.data,
+                allow_endorsements=form.allow_endorsements.data,
                 reminder_days=form.reminder_days.data or 0,
                 actor=current_user,
                 form=form,
@@ -188,6 +196,7 @@ def show_round(round_id: int):
             and state is permissions.RoundState.OPEN
         ),
         doc_comments=doc_comments,
+        endorsements=summarise(current_user, doc_comments),
         join_form=JoinForm(formdata=None),
         mine=mine,
         sees_others=permissions.sees_others_comments(current_user, round_),

@@ -16,6 +16,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from portal.core.audit import record_audit
 from portal.core.content_language import check_language
@@ -35,6 +36,7 @@ from portal.reviews.models import (
     CommentType,
     DocumentVersion,
     DraftDocument,
+    Endorsement,
     Paragraph,
     ReviewImage,
     ReviewRound,
@@ -283,6 +285,7 @@ def open_round(
     allow_anonymous: bool,
     actor,
     reminder_days: int = 3,
+    allow_endorsements: bool = False,
 ) -> ReviewRound:
     """Open a review round on a published version and queue the invitation job."""
     _require_staff(actor)
@@ -327,6 +330,7 @@ def open_round(
         status=RoundStatus.OPEN.value,
         reviewers_see_each_other=bool(reviewers_see_each_other),
         allow_anonymous=bool(allow_anonymous),
+        allow_endorsements=bool(allow_endorsements),
         public=is_public_audience(audience_kind, audience),
         reminder_days=int(reminder_days or 0),
         created_by_id=actor_id(actor),
@@ -623,6 +627,77 @@ def hide_comment(comment: Comment, reason: str, actor) -> Comment:
             link=absolute_url("reviews.show_round", round_id=comment.round_id),
             name=author.name,
         )
+    return comment
+
+
+# --- Endorsements ("+1") ---------------------------------------------------------------------
+
+
+def _refuse_endorsing(comment: Comment, user) -> None:
+    refusal = permissions.endorse_refusal(user, comment)
+    if refusal is None:
+        return
+    reason = permissions.EndorseRefusal
+    if refusal is reason.ROUND_NOT_OPEN:
+        raise CommentingClosed(_closed_message(comment.round, user))
+    raise PermissionDenied(
+        {
+            reason.SIGN_IN: _("Sign in to endorse comments."),
+            reason.NOT_ALLOWED_IN_ROUND: _("This round does not allow endorsing comments."),
+            reason.OWN_COMMENT: _("You cannot endorse your own comment."),
+            reason.CANNOT_SEE: _("You cannot endorse that comment."),
+        }[refusal]
+    )
+
+
+def _own_endorsement(comment: Comment, user) -> Endorsement | None:
+    return db.session.scalar(
+        select(Endorsement).where(
+            Endorsement.comment_id == comment.id, Endorsement.user_id == user.id
+        )
+    )
+
+
+def endorse_comment(comment: Comment, user) -> Endorsement:
+    """A reviewer's "+1" on someone else's comment (``permissions.endorse_refusal``)."""
+    _refuse_endorsing(comment, user)
+    if _own_endorsement(comment, user) is not None:
+        raise ValidationError({"_form": _("You already endorse this comment.")})
+    endorsement = Endorsement(
+        comment_id=comment.id, user_id=user.id, organization_id=user.organization_id
+    )
+    db.session.add(endorsement)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same person's second click, a moment earlier, won the unique constraint.
+        raise ValidationError({"_form": _("You already endorse this comment.")}) from None
+    record_audit(
+        "endorse",
+        comment,
+        summary=f"Comment {comment.id} in round “{comment.round.title}” endorsed",
+        actor_id=user.id,
+    )
+    return endorsement
+
+
+def withdraw_endorsement(comment: Comment, user) -> Comment:
+    """Take one's own endorsement back, while the round is open."""
+    if not permissions.is_signed_in(user):
+        raise PermissionDenied(_("Sign in to endorse comments."))
+    if not permissions.may_withdraw_endorsement(user, comment):
+        raise CommentingClosed(_closed_message(comment.round, user))
+    endorsement = _own_endorsement(comment, user)
+    if endorsement is None:
+        raise ValidationError({"_form": _("You do not endorse this comment.")})
+    db.session.delete(endorsement)
+    db.session.flush()
+    record_audit(
+        "withdraw-endorsement",
+        comment,
+        summary=f"Endorsement of comment {comment.id} in round “{comment.round.title}” withdrawn",
+        actor_id=user.id,
+    )
     return comment
 
 

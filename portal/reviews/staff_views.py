@@ -48,6 +48,7 @@ from portal.reviews.dispositions import (
     round_progress,
     staff_comments_query,
 )
+from portal.reviews.endorsements import summarise
 from portal.reviews.matrix import EXPORTS, matrix_filename
 from portal.reviews.models import (
     Comment,
@@ -144,6 +145,7 @@ def _render_comments(
             choices=filter_choices(review_round),
             progress=round_progress(review_round),
             forms=forms,
+            endorsements=summarise(current_user, page.items),
             bulk_form=bulk_form or BulkDispositionForm(formdata=None, prefix="bulk"),
             bulk_errors=bulk_errors or {},
             selected=selected or set(),
@@ -431,6 +433,8 @@ def heard_page(round_id: int):
         version=review_round.version,
         document=review_round.version.document,
         groups=groups,
+        endorsements=summarise(current_user, page.items),
+        back_url=request.full_path.rstrip("?"),
         round_url=optional_url("reviews.show_round", round_id=review_round.id),
         **_helpers(),
     )

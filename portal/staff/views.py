@@ -177,6 +177,8 @@ def _action_labels() -> dict[str, str]:
         "open": pgettext("audit action", "opened"),
         "close": pgettext("audit action", "closed"),
         "hide": pgettext("audit action", "hidden"),
+        "endorse": pgettext("audit action", "endorsed"),
+        "withdraw-endorsement": pgettext("audit action", "endorsement withdrawn"),
         "dispose": pgettext("audit action", "answered"),
         "undispose": pgettext("audit action", "answer withdrawn"),
         "place": pgettext("audit action", "placed in the new version"),

@@ -154,6 +154,7 @@ def test_review_from_upload_to_comment_matrix(page, browser, live_server, runner
         "Disposition",
         "Response",
         "Anonymous to other reviewers",
+        "Endorsements",
     )
     assert rows[1] == (
         1,
@@ -167,5 +168,6 @@ def test_review_from_upload_to_comment_matrix(page, browser, live_server, runner
         "Accepted in part",
         RESPONSE,
         None,  # a signed comment: the anonymity column is empty
+        0,  # nobody endorsed it
     )
     assert len(rows) == 2

@@ -328,3 +328,115 @@ def test_long_draft_contents_and_paragraph_jumps_by_keyboard(browser, live_serve
         assert page.evaluate("sessionStorage.getItem('mouse')") is None, "a mouse event fired"
     finally:
         context.close()
+
+
+# --- Endorsing ("+1") by keyboard at 320 px, in English and Arabic -----------------------------
+
+
+def _setup_endorsable_round(factories):
+    from portal.reviews import services
+
+    staff = factories.make_user(Role.STAFF, email="sec@example.org", name="Sara")
+    org = factories.make_org("Habitat Youth Network")
+    author = factories.make_user(
+        Role.PARTNER, organization=org, email="author@example.org", name="Amina Author"
+    )
+    factories.make_user(
+        Role.PARTNER, organization=org, email="endorser@example.org", name="Eli Endorser"
+    )
+    version = factories.make_review_version(
+        ["The plan should count informal settlements.", "Second paragraph."],
+        title="Endorsable draft",
+    )
+    round_ = services.open_round(
+        version,
+        title="Review with endorsements",
+        audience_kind="emails",
+        audience={"emails": ["author@example.org", "endorser@example.org"]},
+        opens_at=utcnow() - timedelta(hours=1),
+        closes_at=utcnow() + timedelta(days=10),
+        timezone="UTC",
+        instructions="",
+        reviewers_see_each_other=True,
+        allow_anonymous=False,
+        allow_endorsements=True,
+        actor=staff,
+    )
+    db.session.commit()
+    from portal.reviews.jobs import run_pending_jobs
+
+    run_pending_jobs()  # both reviewers invited
+    paragraph = version.paragraphs[0]
+    comment = services.post_comment(
+        round_, author, paragraph=paragraph, body="Add the 2030 figures here."
+    )
+    db.session.commit()
+    return round_.id, paragraph.anchor, comment.id
+
+
+@pytest.mark.parametrize(
+    ("lang", "endorse", "withdraw", "done"),
+    [
+        ("en", "Endorse", "Endorsed — withdraw", "You endorse this comment."),
+        ("ar", "تأييد", "مؤيَّد — سحب", "أنت تؤيد هذا التعليق."),
+    ],
+)
+def test_endorse_and_withdraw_by_keyboard_at_320_pixels(
+    browser, live_server, factories, lang, endorse, withdraw, done
+):
+    round_id, anchor, comment_id = _setup_endorsable_round(factories)
+    context = browser.new_context(
+        base_url=live_server, locale="en-GB", viewport={"width": 320, "height": 700}
+    )
+    context.add_init_script(NO_MOUSE)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        _log_in_by_keyboard(page, "endorser@example.org")
+        page.goto(f"/lang/{lang}?next=/")
+        assert page.locator("html").get_attribute("lang") == lang
+        page.goto(f"/reviews/rounds/{round_id}/comment?p={anchor}")
+        if lang == "ar":
+            assert page.locator("html").get_attribute("dir") == "rtl"
+
+        def to_button():
+            _tab_to(page, "(el) => el && el.classList.contains('btn-endorse')")
+            return page.evaluate(
+                "() => { const b = document.activeElement; return [b.getAttribute('aria-pressed'),"
+                " b.textContent.trim(), b.closest('form').getAttribute('action')]; }"
+            )
+
+        pressed, name, action = to_button()
+        assert pressed == "false" and name.startswith(endorse)
+        assert str(comment_id) in name  # its accessible name says which comment
+        assert action == f"/reviews/comments/{comment_id}/endorse"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        assert page.url.endswith(f"#comment-{comment_id}")  # back at the same comment
+        assert done in page.locator("main").inner_text()
+        assert (
+            page.locator(f"#endorsements-{comment_id} .endorse-count").get_attribute(
+                "data-endorsements"
+            )
+            == "1"
+        )
+        assert "Eli Endorser" in page.locator(f"#endorsements-{comment_id}").inner_text()
+        pressed, name, _action = to_button()
+        assert pressed == "true" and name.startswith(withdraw)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        assert (
+            page.locator(f"#endorsements-{comment_id} .endorse-count").get_attribute(
+                "data-endorsements"
+            )
+            == "0"
+        )
+        pressed, _name, _action = to_button()
+        assert pressed == "false"
+        assert page.evaluate("sessionStorage.getItem('mouse')") is None, "a mouse event fired"
+    finally:
+        context.close()

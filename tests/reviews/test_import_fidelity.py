@@ -280,3 +280,99 @@ def test_hostile_markdown_is_shown_as_text(client, staff):
     # Each refused target is listed.
     report = page.split('class="card import-report"')[1].split("</section>")[0]
     assert re.search(r"\d+ link targets were not kept", report)
+
+
+# --- A rolled-back import leaves no image behind ----------------------------------------------
+
+
+def _stored_names() -> set[str]:
+    from portal.storage import get_storage
+
+    return set(get_storage().names())
+
+
+@pytest.mark.parametrize("fmt", ["md", "docx"])
+def test_a_validation_error_after_the_images_were_written_leaves_no_file(
+    client, staff, monkeypatch, fmt
+):
+    """The images are written while the version is stored; a refusal later in the same
+    request (here: the audit entry of the version refused) rolls the rows back — and the
+    files with them."""
+    from portal.core.services import ValidationError
+    from portal.reviews import services
+
+    login(client, staff.email)
+    before = _stored_names()
+    written: list[str] = []
+    real_store = services._store_images
+
+    def store_then_note(version, parsed, rows):
+        real_store(version, parsed, rows)
+        written.extend(
+            db.session.scalars(
+                db.select(ReviewImage.stored_name).where(ReviewImage.version_id == version.id)
+            )
+        )
+
+    def refuse_after_storing(action, obj, **kw):
+        if isinstance(obj, DocumentVersion):
+            raise ValidationError({"file": "Refused after the images were written."})
+
+    monkeypatch.setattr(services, "_store_images", store_then_note)
+    monkeypatch.setattr(services, "record_audit", refuse_after_storing)
+    data = MARKDOWN.encode() if fmt == "md" else fidelity_docx()
+    response = client.post(
+        "/reviews/documents/new",
+        data={"title": "Refused draft", "lang": "en", "file": (io.BytesIO(data), f"d.{fmt}")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "Refused after the images were written." in response.get_data(as_text=True)
+    assert written, "the import stored no image: the test proves nothing"
+    assert _stored_names() == before  # no orphan
+    assert db.session.scalar(db.select(db.func.count(ReviewImage.id))) == 0
+
+
+def test_an_exception_after_the_images_were_written_leaves_no_file(app, staff, monkeypatch):
+    """The same in a command or worker job: an exception forcing the rollback."""
+    from portal.core.transaction import committing
+    from portal.reviews import services
+
+    before = _stored_names()
+    real_insert = db.session.execute
+    seen_at_failure: list[set[str]] = []
+
+    def failing_insert(statement, *args, **kw):
+        if getattr(statement, "table", None) is Paragraph.__table__:
+            seen_at_failure.append(_stored_names() - before)
+            raise RuntimeError("database went away")
+        return real_insert(statement, *args, **kw)
+
+    document = services.create_document("Broken import", "", "en", staff)
+    db.session.commit()
+    monkeypatch.setattr(db.session, "execute", failing_insert)
+    with pytest.raises(RuntimeError), committing():
+        services.add_version(
+            document,
+            parse_markdown(MARKDOWN),
+            source_format="md",
+            source_filename="d.md",
+            changelog="",
+            actor=staff,
+        )
+    monkeypatch.undo()
+    assert seen_at_failure and seen_at_failure[0], "no image was written before the failure"
+    assert _stored_names() == before
+    assert db.session.scalar(db.select(db.func.count(ReviewImage.id))) == 0
+
+
+def test_a_committed_import_keeps_its_images(client, staff):
+    login(client, staff.email)
+    before = _stored_names()
+    version = _upload(client, "draft.md", MARKDOWN.encode())
+    stored = set(
+        db.session.scalars(
+            db.select(ReviewImage.stored_name).where(ReviewImage.version_id == version.id)
+        )
+    )
+    assert stored and _stored_names() == before | stored

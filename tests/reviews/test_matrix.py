@@ -27,6 +27,7 @@ HEADERS = [
     "Disposition",
     "Response",
     "Anonymous to other reviewers",
+    "Endorsements",
 ]
 ZH_COMMENT = "建议在第3段中加入关于非正规住区的数据。"
 ZH_CHANGE = "增加“非正规住区改造”一词。"
@@ -95,6 +96,7 @@ def _check_rows(rows):
     assert p3[6].startswith(ZH_COMMENT) and "同意" in p3[6]  # the reply is appended
     assert p3[7] == ZH_CHANGE
     assert p3[8] == "Rejected" and p3[9] == "超出范围。"
+    assert [r[11] for r in body] == ["0", "0", "0"]  # nobody endorsed (test_endorsements.py)
 
 
 def test_xlsx_round_trips_chinese_and_arabic(client, matrix_round):

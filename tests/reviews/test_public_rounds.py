@@ -238,7 +238,7 @@ def test_a_visitor_gets_an_account_from_the_round_page(client, public):
     refused = client.post(url, data={"email": "not an address", "accept_terms": "y"})
     assert refused.status_code == 400
     invitations = select(OutgoingMail).where(
-        OutgoingMail.category == f"review-invitation:{review_round.id}"
+        OutgoingMail.category == f"review-join:{review_round.id}"
     )
     assert db.session.scalars(invitations).all() == []
     sent = client.post(url, data={"email": "New@Visitor.example", "accept_terms": "y"})
@@ -287,3 +287,160 @@ def test_asking_to_take_part_is_rate_limited(client, app, public, monkeypatch):
         assert answer.status_code == 302
     answer = client.post(url, data={"email": "v9@visitor.example", "accept_terms": "y"})
     assert answer.status_code == 429
+
+
+# --- The visitor's own e-mail (not the invitation's wording) ------------------------------------
+
+
+def _join_mail(client, review_round, email, **headers):
+    from portal.notifications.models import OutgoingMail
+
+    answer = client.post(
+        f"/reviews/rounds/{review_round.id}/join",
+        data={"email": email, "accept_terms": "y"},
+        headers=headers,
+    )
+    assert answer.status_code == 302
+    return db.session.scalars(
+        select(OutgoingMail).where(OutgoingMail.to_address == email).order_by(OutgoingMail.id)
+    ).all()
+
+
+def test_the_join_mail_says_what_was_asked_the_terms_and_the_expiry(client, public):
+    review_round, _p1 = public
+    [mail] = _join_mail(client, review_round, "visitor@v.example")
+    assert mail.subject == "Confirm your address to comment on “Public draft”"
+    for body in (mail.body_text, mail.body_html):
+        assert "invited" not in body  # not the invitation's wording
+        assert "You asked" in body and "public consultation “Public consultation”" in body
+        assert "The terms you accepted:" in body
+        assert "I accept the terms of this consultation" in body
+        assert "The link expires on" in body
+        assert "/reviews/r/" in body
+    assert "Confirm my address" in mail.body_html
+
+
+@pytest.mark.parametrize(
+    ("lang", "subject_word", "terms_word", "expiry_word"),
+    [
+        ("fr", "Confirmez", "J'accepte", "expire"),
+        ("es", "Confirme", "Acepto", "caduca"),
+        ("ru", "Подтвердите", "Я принимаю", "действует до"),
+        ("zh", "确认", "我接受", "失效"),
+        ("ar", "أكِّد", "أقبل", "تنتهي"),
+    ],
+)
+def test_the_join_mail_is_in_the_visitor_s_language(
+    client, public, lang, subject_word, terms_word, expiry_word
+):
+    review_round, _p1 = public
+    [mail] = _join_mail(client, review_round, f"{lang}@v.example", **{"Accept-Language": lang})
+    assert subject_word in mail.subject
+    assert terms_word in mail.body_text and expiry_word in mail.body_text
+    assert "Public consultation" in mail.body_text
+    if lang == "ar":
+        assert 'dir="rtl"' in mail.body_html
+
+
+def test_an_expired_join_link_is_refused_and_a_new_one_can_be_asked(client, app, public):
+    from portal.accounts.models import User
+
+    review_round, _p1 = public
+    [first] = _join_mail(client, review_round, "late@v.example")
+    link = _link_in(first)
+    from portal.reviews.models import ReviewInvitation
+
+    invitation = db.session.scalar(
+        select(ReviewInvitation).where(ReviewInvitation.email == "late@v.example")
+    )
+    invitation.link_expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    answer = client.get(link)
+    assert answer.status_code == 410 and "This link has expired" in answer.text
+    assert client.post(link, data={}).status_code == 410
+    assert db.session.scalar(select(User).where(User.email == "late@v.example")) is None
+    # Asking again sends the link again, valid for another week.
+    mails = _join_mail(client, review_round, "late@v.example")
+    assert len(mails) == 2 and _link_in(mails[1]) == link
+    assert client.get(link).status_code == 200
+
+
+# --- "The public" together with invited reviewers ----------------------------------------------
+
+
+def test_staff_open_a_round_to_invited_groups_and_the_public(client, people, factories):
+    from portal.consultations.models import AdvisoryGroup, GroupMember
+    from portal.reviews.jobs import run_pending_jobs
+    from portal.reviews.models import ReviewInvitation, ReviewRound
+
+    group = AdvisoryGroup(name="Youth Advisory Board")
+    db.session.add(group)
+    db.session.flush()
+    db.session.add(GroupMember(group_id=group.id, user_id=people["ana"].id))
+    version = factories.make_review_version(["Text to consult."], title="Mixed audience")
+    db.session.commit()
+    login(client, people["staff"].email)
+    url = f"/reviews/documents/{version.document_id}/versions/1/rounds/new"
+    form = client.get(url).get_data(as_text=True)
+    assert 'name="also_public"' in form
+    answer = client.post(
+        url,
+        data={
+            "title": "Board and public",
+            "audience_kind": "groups",
+            "group_ids": str(group.id),
+            "also_public": "y",
+            "opens_at": (utcnow() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "closes_at": (utcnow() + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"),
+            "timezone": "UTC",
+            "reminder_days": "3",
+            "reviewers_see_each_other": "y",
+        },
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    opened = db.session.scalar(select(ReviewRound).where(ReviewRound.title == "Board and public"))
+    assert opened.public and opened.audience_kind == "mixed"
+    assert [part["kind"] for part in opened.audience["parts"]] == ["groups", "public"]
+    # The board's members are invited …
+    run_pending_jobs()
+    invited = db.session.scalars(
+        select(ReviewInvitation.email).where(ReviewInvitation.round_id == opened.id)
+    ).all()
+    assert invited == ["ana@a.example"]
+    client.post("/account/logout")
+    # … anyone may read …
+    assert client.get(f"/reviews/rounds/{opened.id}").status_code == 200
+    # … and any account may comment.
+    login(client, "ben@b.example")
+    p1 = opened.version.paragraphs[0]
+    answer = client.post(
+        f"/reviews/rounds/{opened.id}/comment",
+        data={"paragraph": p1.anchor, "body": "From the public.", "comment_type": "general"},
+    )
+    assert answer.status_code == 302
+    assert db.session.scalar(select(Comment).where(Comment.body == "From the public."))
+
+
+def test_without_the_public_box_the_round_stays_invitation_only(client, people, factories):
+    from portal.reviews.models import ReviewRound
+
+    version = factories.make_review_version(["Private text."], title="Partners only")
+    db.session.commit()
+    login(client, people["staff"].email)
+    url = f"/reviews/documents/{version.document_id}/versions/1/rounds/new"
+    answer = client.post(
+        url,
+        data={
+            "title": "Partners only",
+            "audience_kind": "all-partners",
+            "opens_at": (utcnow() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "closes_at": (utcnow() + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"),
+            "timezone": "UTC",
+            "reminder_days": "3",
+        },
+    )
+    assert answer.status_code == 302
+    opened = db.session.scalar(select(ReviewRound).where(ReviewRound.title == "Partners only"))
+    assert not opened.public and opened.audience_kind == "all-partners"
+    client.post("/account/logout")
+    assert client.get(f"/reviews/rounds/{opened.id}").status_code in (302, 401)
