@@ -405,6 +405,33 @@ def agreement_facets(
     region_counts = counts_per_region(
         agreement_region_links(), select(Agreement.id).where(*conds("region"))
     )
+    return _facet_options(
+        filters,
+        tree,
+        types,
+        statuses,
+        years,
+        region_counts,
+        countries,
+        domains,
+        sdg_options,
+        parties,
+    )
+
+
+def _facet_options(
+    filters: AgreementFilters,
+    tree: RegionTree,
+    types: dict,
+    statuses: dict,
+    years: dict,
+    region_counts: dict,
+    countries: list[FacetOption],
+    domains: dict,
+    sdg_options: list[FacetOption],
+    parties: list[FacetOption],
+) -> dict[str, list[FacetOption]]:
+    """The list's facets from their counts, whichever path counted them (SQL or the index)."""
     return {
         "agreement_type": [
             FacetOption(code, label, types.get(code, 0), code == filters.agreement_type)
@@ -513,31 +540,18 @@ def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: Region
 
     region_counts = snap.count_by(snap.region, base("region")).tolist()
     region_counts = {code: n for code, n in zip(snap.region.keys, region_counts, strict=True) if n}
-    return {
-        "agreement_type": [
-            FacetOption(code, label, types.get(code, 0), code == filters.agreement_type)
-            for code, label in AGREEMENT_TYPES.items()
-            if types.get(code) or code == filters.agreement_type
-        ],
-        "status": [
-            FacetOption(code, label, statuses.get(code, 0), code == filters.status)
-            for code, label in AGREEMENT_STATUSES.items()
-            if statuses.get(code) or code == filters.status
-        ],
-        "year": [
-            FacetOption(str(y), str(y), years.get(y, 0), y == filters.year)
-            for y in sorted(set(years) | ({filters.year} if filters.year else set()), reverse=True)
-        ],
-        "region": region_facet(tree, region_counts, filters.region),
-        "country": sorted(countries, key=lambda o: o.label),
-        "domain": [
-            FacetOption(str(d), f"{d}. {label}", domains.get(d, 0), d == filters.domain)
-            for d, label in DOMAINS_OF_CHANGE.items()
-            if domains.get(d) or d == filters.domain
-        ],
-        "sdg": sdg_options,
-        "party": sorted(parties, key=lambda o: o.label),
-    }
+    return _facet_options(
+        filters,
+        tree,
+        types,
+        statuses,
+        years,
+        region_counts,
+        countries,
+        domains,
+        sdg_options,
+        parties,
+    )
 
 
 def indexed_page_ids(
@@ -637,7 +651,7 @@ def organization_agreements_page(org: Organization, user, page: int, per_page: i
     small one: the page is chosen on agreement ids first (one narrow query with LIMIT), then
     only that page's agreements, parties and countries are loaded.
     """
-    from portal.core.pagination import Page
+    from portal.core.pagination import Page, rows_in_order
 
     snap = catalogue_index.snapshot()
     if snap is not None:
@@ -658,12 +672,7 @@ def organization_agreements_page(org: Organization, user, page: int, per_page: i
     items: list[tuple[Agreement, list[str]]] = []
     if ids:
         agreements = {
-            a.id: a
-            for a in db.session.scalars(
-                select(Agreement)
-                .where(Agreement.id.in_(ids))
-                .options(selectinload(Agreement.countries))
-            )
+            a.id: a for a in rows_in_order(Agreement, ids, selectinload(Agreement.countries))
         }
         # Every party row of the page's few agreements, kept for this organisation here: a
         # filter on organization_id lets the planner walk a busy partner's thousands of rows.

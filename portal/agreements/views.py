@@ -14,7 +14,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.agreements import documents
@@ -34,7 +33,7 @@ from portal.agreements.queries import (
     indexed_page_ids,
 )
 from portal.core.guard import can
-from portal.core.pagination import Page, page_args, paginate
+from portal.core.pagination import Page, page_args, page_of_ids, paginate
 from portal.core.security import safe_document_type
 from portal.extensions import db
 from portal.partners.permissions import can_view_organization
@@ -82,16 +81,8 @@ def list_page(filters: AgreementFilters, stmt, tree: RegionTree) -> Page:
     if indexed is None:
         return paginate(stmt.options(selectinload(Agreement.countries)), page_number, per_page)
     ids, total, page_number = indexed
-    rows = {
-        a.id: a
-        for a in db.session.scalars(
-            select(Agreement)
-            .where(Agreement.id.in_(ids))
-            .options(selectinload(Agreement.countries))
-        )
-    }
-    return Page(
-        items=[rows[i] for i in ids if i in rows], total=total, page=page_number, per_page=per_page
+    return page_of_ids(
+        Agreement, ids, total, page_number, per_page, selectinload(Agreement.countries)
     )
 
 

@@ -70,3 +70,22 @@ def paginate(
         db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).unique().scalars()
     )
     return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+def rows_in_order(model, ids: list[int], *options) -> list:
+    """The rows of ``model`` with these ids, in the order of ``ids`` (one query; ids that no
+    longer exist are skipped) — for pages whose ids and order were chosen elsewhere."""
+    if not ids:
+        return []
+    found = {
+        row.id: row
+        for row in db.session.scalars(select(model).where(model.id.in_(ids)).options(*options))
+    }
+    return [found[i] for i in ids if i in found]
+
+
+def page_of_ids(model, ids: list[int], total: int, page: int, per_page: int, *options) -> Page:
+    """A ``Page`` of ``model`` rows for ids (and total) chosen elsewhere, e.g. by an index."""
+    return Page(
+        items=rows_in_order(model, ids, *options), total=total, page=page, per_page=per_page
+    )

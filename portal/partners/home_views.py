@@ -17,6 +17,7 @@ from sqlalchemy import distinct, func, select
 from portal.agreements import catalogue_index
 from portal.agreements.models import Agreement, AgreementParty
 from portal.agreements.permissions import visible_agreements_filter
+from portal.core.pagination import rows_in_order
 from portal.core.views import bp
 from portal.extensions import db
 from portal.partners.models import Organization, Region
@@ -60,17 +61,11 @@ def _from_index(snap):
         "countries": len({snap.org_country[i] for i in np.flatnonzero(orgs)} - {None}),
     }
     ids = snap.page(visible, "signed", 0, LATEST)
-    rows = {a.id: a for a in db.session.scalars(select(Agreement).where(Agreement.id.in_(ids)))}
-    latest = [rows[i] for i in ids if i in rows]
+    latest = rows_in_order(Agreement, ids)
     counts = snap.count_by(snap.party, visible)
     counts[~orgs] = 0
     top = [(snap.org_ids[i], int(counts[i])) for i in snap.top_orgs(counts, TOP_PARTIES)]
-    loaded = {
-        o.id: o
-        for o in db.session.scalars(
-            select(Organization).where(Organization.id.in_([oid for oid, _n in top]))
-        )
-    }
+    loaded = {o.id: o for o in rows_in_order(Organization, [oid for oid, _n in top])}
     return figures, latest, [(loaded[oid], n) for oid, n in top if oid in loaded]
 
 

@@ -480,6 +480,21 @@ def partner_facets(
         organization_region_links(),
         select(Organization.id).where(*partner_conditions(filters, user, skip="region", tree=tree)),
     )
+    return _partner_facet_options(
+        filters, tree, region_counts, countries, country_names, org_types, groups
+    )
+
+
+def _partner_facet_options(
+    filters: PartnerFilters,
+    tree: RegionTree,
+    region_counts: dict,
+    countries: dict,
+    country_names: dict,
+    org_types: dict,
+    groups: dict,
+) -> dict[str, list[FacetOption]]:
+    """The directory's facets from their counts, whichever path counted them."""
     return {
         "region": region_facet(tree, region_counts, filters.region),
         "country": sorted(
@@ -522,26 +537,9 @@ def _indexed_partner_facets(snap, filters: PartnerFilters, user, tree: RegionTre
         country_names[filters.country] = place_name(snap.country_info[filters.country][1])
     counts = snap.count_by(snap.org_region, base("region")).tolist()
     region_counts = {c: n for c, n in zip(snap.org_region.keys, counts, strict=True) if n}
-    return {
-        "region": region_facet(tree, region_counts, filters.region),
-        "country": sorted(
-            (
-                FacetOption(code, name, countries.get(code, 0), code == filters.country)
-                for code, name in country_names.items()
-            ),
-            key=lambda o: o.label,
-        ),
-        "org_type": [
-            FacetOption(code, label, org_types.get(code, 0), code == filters.org_type)
-            for code, label in ORG_TYPES.items()
-            if org_types.get(code) or code == filters.org_type
-        ],
-        "stakeholder_group": [
-            FacetOption(code, label, groups.get(code, 0), code == filters.stakeholder_group)
-            for code, label in STAKEHOLDER_GROUPS.items()
-            if groups.get(code) or code == filters.stakeholder_group
-        ],
-    }
+    return _partner_facet_options(
+        filters, tree, region_counts, countries, country_names, org_types, groups
+    )
 
 
 # --------------------------------------------------------------------------- region pages

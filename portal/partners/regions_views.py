@@ -21,7 +21,7 @@ from portal.agreements.queries import (
     agreement_in_region,
     indexed_page_ids,
 )
-from portal.core.pagination import Page, paginate
+from portal.core.pagination import page_of_ids, paginate
 from portal.extensions import db
 from portal.insights.views import scoped_picture_html
 from portal.partners.models import Country, Organization
@@ -49,15 +49,9 @@ def _partners_preview(filters: PartnerFilters, *conditions):
     indexed = indexed_directory_page(filters, current_user, 1, PREVIEW_SIZE)
     if indexed is not None:
         ids, total, _page = indexed
-        rows = {
-            o.id: o
-            for o in db.session.scalars(
-                select(Organization)
-                .where(Organization.id.in_(ids))
-                .options(selectinload(Organization.country))
-            )
-        }
-        return Page([rows[i] for i in ids if i in rows], total, 1, PREVIEW_SIZE)
+        return page_of_ids(
+            Organization, ids, total, 1, PREVIEW_SIZE, selectinload(Organization.country)
+        )
     stmt = (
         select(Organization)
         .where(visible_organizations_filter(current_user), *conditions)
@@ -72,15 +66,9 @@ def _agreements_preview(filters: AgreementFilters, tree: RegionTree, *conditions
     indexed = indexed_page_ids(filters, current_user, tree, 1, PREVIEW_SIZE)
     if indexed is not None:
         ids, total, _page = indexed
-        rows = {
-            a.id: a
-            for a in db.session.scalars(
-                select(Agreement)
-                .where(Agreement.id.in_(ids))
-                .options(selectinload(Agreement.countries))
-            )
-        }
-        return Page([rows[i] for i in ids if i in rows], total, 1, PREVIEW_SIZE)
+        return page_of_ids(
+            Agreement, ids, total, 1, PREVIEW_SIZE, selectinload(Agreement.countries)
+        )
     stmt = (
         select(Agreement)
         .where(visible_agreements_filter(current_user), *conditions)

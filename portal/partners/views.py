@@ -10,12 +10,11 @@ from datetime import date
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.agreements.queries import organization_agreements_page
 from portal.core.guard import can
-from portal.core.pagination import Page, page_args, paginate
+from portal.core.pagination import Page, page_args, page_of_ids, paginate
 from portal.extensions import db
 from portal.insights.queries import catalogue_currencies, contribution_figures, partner_contribution
 from portal.insights.views import scoped_picture_html
@@ -66,16 +65,8 @@ def directory_page(filters: PartnerFilters, stmt) -> Page:
     if indexed is None:
         return paginate(stmt, page_number, per_page)
     ids, total, page_number = indexed
-    rows = {
-        o.id: o
-        for o in db.session.scalars(
-            select(Organization)
-            .where(Organization.id.in_(ids))
-            .options(selectinload(Organization.country))
-        )
-    }
-    return Page(
-        items=[rows[i] for i in ids if i in rows], total=total, page=page_number, per_page=per_page
+    return page_of_ids(
+        Organization, ids, total, page_number, per_page, selectinload(Organization.country)
     )
 
 
