@@ -319,5 +319,8 @@ def test_search_results_speak_the_readers_language(lang, app, demo, vocab):
             plain = " ".join(re.sub(r"<[^>]+>", " ", snippet).split())
             for problem in english_left([plain], lang, vocab, demo | typed):
                 problems.append(f"[{lang}] q={query} snippet: {problem}")
-    assert labels_seen >= 10, labels_seen
+    # A floor so the check cannot pass on no results. Since PostgreSQL search matches word
+    # prefixes only (issue 17), it finds fewer demo hits for these five words (6 labels against
+    # 10+ on the other engines): the translation check above is what this test is about.
+    assert labels_seen >= 5, labels_seen
     assert not problems, "\n".join(sorted(set(problems)))
