@@ -375,3 +375,48 @@ def test_kept_pictures_follow_the_reader_the_language_and_every_change(app, clie
     f.make_agreement("Another open one", countries=("KE",))
     db.session.commit()
     assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "2"
+
+
+def test_kept_partner_page_follows_the_reader_the_page_and_every_change(app, client):
+    """The catalogue part of a partner page (contribution, picture, agreements) is kept with
+    the snapshot: a member of the organisation sees its partners-only agreement, the public
+    does not — whichever of them asked first — the pages differ, and a new agreement shows
+    on the next request. The per-reader parts (contacts, edit buttons) are never kept."""
+    org = f.make_org("Kept Page Partner")
+    f.make_agreement("Open alpha", parties=[org], signed_on=date(2024, 3, 1))
+    f.make_agreement("Members only beta", parties=[org], visibility="partners")
+    member = f.make_user(Role.PARTNER, organization=org)
+    staff = f.make_user(Role.STAFF)
+    db.session.commit()
+    url = f"/partners/{org.id}"
+
+    public = client.get(url).get_data(as_text=True)
+    assert "Open alpha" in public and "Members only beta" not in public
+    login(client, member.email)
+    mine = client.get(url).get_data(as_text=True)
+    assert "Open alpha" in mine and "Members only beta" in mine
+    client.post("/auth/logout")
+    client.delete_cookie("session")
+    assert "Members only beta" not in client.get(url).get_data(as_text=True)
+
+    # One agreement a page: page 2 is its own fragment, and the pager's links keep per_page.
+    first = client.get(f"{url}?per_page=1").get_data(as_text=True)
+    second = client.get(f"{url}?per_page=1&page=2").get_data(as_text=True)
+    assert "Open alpha" in first  # public sees one agreement: page 2 clamps to it
+    assert "Open alpha" in second
+    login(client, staff.email)
+    staff_first = client.get(f"{url}?per_page=1").get_data(as_text=True)
+    staff_second = client.get(f"{url}?per_page=1&page=2").get_data(as_text=True)
+    assert ("Members only beta" in staff_first) != ("Members only beta" in staff_second)
+    assert "per_page=1" in staff_first and "page=2" in staff_first
+    assert ">Edit<" in staff_first  # staff's own button, not kept in the shared part
+    client.post("/auth/logout")
+    client.delete_cookie("session")
+    assert ">Edit<" not in client.get(url).get_data(as_text=True)
+
+    f.make_agreement("Fresh gamma", parties=[org], signed_on=date(2025, 1, 1))
+    db.session.commit()
+    assert "Fresh gamma" in client.get(url).get_data(as_text=True)
+    arabic = client.get(f"{url}?lang=ar").get_data(as_text=True)
+    assert 'dir="rtl"' in arabic and "Fresh gamma" in arabic
+    assert "Agreements by role" not in arabic
