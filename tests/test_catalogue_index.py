@@ -420,3 +420,34 @@ def test_kept_partner_page_follows_the_reader_the_page_and_every_change(app, cli
     arabic = client.get(f"{url}?lang=ar").get_data(as_text=True)
     assert 'dir="rtl"' in arabic and "Fresh gamma" in arabic
     assert "Agreements by role" not in arabic
+
+
+def test_kept_insights_page_follows_the_reader_the_filters_and_every_change(app, client):
+    """/insights is kept with the snapshot per reader class, language and query: staff count
+    the internal agreement, the public does not, a filter is its own page, and a new
+    agreement is counted on the next request."""
+    import re
+
+    f.make_agreement("Open one", countries=("KE",), regions=("014",))
+    f.make_agreement("Internal one", countries=("FR",), visibility="internal")
+    staff = f.make_user(Role.STAFF)
+    db.session.commit()
+
+    def counted(url: str) -> str:
+        html = client.get(url).get_data(as_text=True)
+        match = re.search(r'class="number">([^<]+)</span><span class="label">agreements', html)
+        return match.group(1) if match else ""
+
+    assert counted("/insights/") == "1"
+    login(client, staff.email)
+    assert counted("/insights/") == "2"
+    assert counted("/insights/?country=FR") == "1"
+    client.post("/auth/logout")
+    client.delete_cookie("session")
+    assert counted("/insights/") == "1"
+    assert counted("/insights/?country=FR") in ("", "0")
+    f.make_agreement("Another open one", countries=("KE",))
+    db.session.commit()
+    assert counted("/insights/") == "2"
+    arabic = client.get("/insights/?lang=ar").get_data(as_text=True)
+    assert 'dir="rtl"' in arabic and "agreements</span>" not in arabic
