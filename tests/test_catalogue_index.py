@@ -451,3 +451,30 @@ def test_kept_insights_page_follows_the_reader_the_filters_and_every_change(app,
     assert counted("/insights/") == "2"
     arabic = client.get("/insights/?lang=ar").get_data(as_text=True)
     assert 'dir="rtl"' in arabic and "agreements</span>" not in arabic
+
+
+def test_kept_fragments_stay_within_their_budget(monkeypatch):
+    """A crawler walking every partner page must not grow a worker without bound: the least
+    recently used fragments leave first once the budget (text length) is reached."""
+    monkeypatch.setattr(catalogue_index, "FRAGMENT_BUDGET", 1_000)
+    kept = catalogue_index._Fragments()
+    made = []
+
+    def page(n):
+        def produce():
+            made.append(n)
+            return "x" * 300
+
+        return produce
+
+    for n in range(3):
+        kept.get(("page", n), page(n))
+    kept.get(("page", 0), page(0))  # used again: now the most recent, still kept
+    kept.get(("page", 3), page(3))  # 4 × 300 > 1,000: the least recent (page 1) leaves
+    assert made == [0, 1, 2, 3]
+    assert kept.size <= 1_000 and len(kept.entries) == 3
+    kept.get(("page", 0), page(0))
+    kept.get(("page", 2), page(2))
+    assert made == [0, 1, 2, 3]  # both still kept
+    kept.get(("page", 1), page(1))
+    assert made == [0, 1, 2, 3, 1]  # page 1 had left and is made again
