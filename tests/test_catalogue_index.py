@@ -350,7 +350,7 @@ def test_partner_pages_list_the_same_agreements_as_sql(app):
 
 
 def test_kept_pictures_follow_the_reader_the_language_and_every_change(app, client):
-    """Region and country pages are kept with the catalogue snapshot (their picture, and now
+    """Region, country and home pages are kept with the catalogue snapshot (their picture, and now
     the whole body): they must differ by reader (staff see internal agreements) and language,
     and change with the catalogue."""
     org = f.make_org("Kept Picture Partner")
@@ -367,19 +367,23 @@ def test_kept_pictures_follow_the_reader_the_language_and_every_change(app, clie
 
     assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "1"
     assert agreements_shown(client.get("/regions/014").get_data(as_text=True)) == "1"
+    assert agreements_shown(client.get("/").get_data(as_text=True)) == "1"
     arabic = client.get("/regions/country/KE?lang=ar").get_data(as_text=True)
     assert 'dir="rtl"' in arabic and "agreements</span>" not in arabic
     login(client, staff.email)
     assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "2"
     assert agreements_shown(client.get("/regions/014").get_data(as_text=True)) == "2"
+    assert agreements_shown(client.get("/").get_data(as_text=True)) == "2"
     client.post("/auth/logout")
     client.delete_cookie("session")
     assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "1"
     assert agreements_shown(client.get("/regions/014").get_data(as_text=True)) == "1"
+    assert agreements_shown(client.get("/").get_data(as_text=True)) == "1"
     f.make_agreement("Another open one", countries=("KE",))
     db.session.commit()
     assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "2"
     assert agreements_shown(client.get("/regions/014").get_data(as_text=True)) == "2"
+    assert agreements_shown(client.get("/").get_data(as_text=True)) == "2"
 
 
 def test_kept_partner_page_follows_the_reader_the_page_and_every_change(app, client):
