@@ -84,6 +84,22 @@ def xlsx_file(
 
     Returned rewound; the caller streams it and closes it.
     """
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - returned
+    write_xlsx(spool, fields, batches, sheet=sheet, licence=licence, source=source)
+    spool.seek(0)
+    return spool
+
+
+def write_xlsx(
+    target: Any,
+    fields: tuple[Field, ...],
+    batches: Batches,
+    *,
+    sheet: str,
+    licence: Licence,
+    source: str,
+) -> None:
+    """Write ``xlsx_file``'s workbook to ``target`` (a path or a binary file)."""
     workbook = Workbook(write_only=True)
     data = workbook.create_sheet(sheet)
     data.append([f.name for f in fields])
@@ -100,10 +116,7 @@ def xlsx_file(
     about.append(["licence", licence.title, licence.url])
     about.append(["source", source])
     about.append(["generated", datetime.now(UTC).replace(microsecond=0).isoformat()])
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - returned
-    workbook.save(spool)
-    spool.seek(0)
-    return spool
+    workbook.save(target)
 
 
 def json_chunks(
