@@ -42,10 +42,10 @@ from portal.opendata.formats import csv_chunks, json_chunks, write_xlsx
 from portal.opendata.services import (
     PUBLIC_VIEWER,
     Licence,
+    agreement_batches,
     in_batches,
     public_agreements_statement,
     public_organizations_statement,
-    with_agreement_details,
     with_organization_details,
 )
 from portal.partners.models import Organization
@@ -74,7 +74,7 @@ def _records(dataset: str, stmt: Select, viewer) -> Iterator[list[dict]]:
     """Batches of dictionary records for ``stmt``'s rows, as ``viewer`` may see them."""
     if dataset == "agreements":
         publisher = iati.Publisher.from_config()
-        for batch in in_batches(with_agreement_details(stmt)):
+        for batch in agreement_batches(stmt):
             yield [agreement_record(a, viewer, publisher.activity_identifier) for a in batch]
     else:
         for batch in in_batches(with_organization_details(stmt)):
@@ -249,7 +249,7 @@ def iati_activities():
     publisher = iati.Publisher.from_config()
 
     def chunks():
-        batches = in_batches(with_agreement_details(public_agreements_statement()))
+        batches = agreement_batches(public_agreements_statement())
         return iati.activities_xml(batches, publisher, datetime.now(UTC).date())
 
     response = _export(
