@@ -59,6 +59,9 @@ def csv_chunks(fields: tuple[Field, ...], batches: Batches) -> Iterator[str]:
     writer = csv.writer(out, lineterminator="\r\n")
     out.write("\ufeff")
     writer.writerow([f.name for f in fields])
+    yield out.getvalue()  # the header leaves before the first row is read
+    out.seek(0)
+    out.truncate()
     for batch in batches:
         for record in batch:
             writer.writerow([_csv_cell(f, record[f.name]) for f in fields])

@@ -20,7 +20,6 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import selectinload
 
 from portal.agreements.models import (
     Agreement,
@@ -32,7 +31,7 @@ from portal.agreements.models import (
 )
 from portal.agreements.permissions import visible_agreements_filter
 from portal.extensions import db
-from portal.partners.models import Country, Organization
+from portal.partners.models import Country, Organization, organization_regions
 from portal.partners.permissions import visible_organizations_filter
 
 # The viewer whose permissions the public files follow: nobody signed in.
@@ -74,24 +73,8 @@ def public_organizations_statement() -> Select:
     )
 
 
-def with_organization_details(stmt: Select) -> Select:
-    return stmt.options(selectinload(Organization.regions))
-
-
 def batch_size() -> int:
     return max(1, int(current_app.config["OPEN_DATA_BATCH_SIZE"]))
-
-
-def in_batches(stmt: Select) -> Iterator[list]:
-    """The statement's rows, ``OPEN_DATA_BATCH_SIZE`` at a time.
-
-    ``yield_per`` reads the result with a server-side cursor on PostgreSQL (fetchmany on
-    SQLite) and runs each eager load once per batch; the session's identity map holds weak
-    references, so a finished batch is garbage and memory stays flat at any catalogue size.
-    """
-    result = db.session.scalars(stmt.execution_options(yield_per=batch_size()))
-    for partition in result.partitions():
-        yield list(partition)
 
 
 # --------------------------------------------------------------------------- merged streams
@@ -317,6 +300,70 @@ def agreement_batches(stmt: Select) -> Iterator[list[AgreementRow]]:
                 documents=documents.at(at),
             )
         )
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass(slots=True)
+class PartnerRow:
+    """An organisation as the export writers read it (the ``Organization`` attributes they use)."""
+
+    id: int
+    name: str
+    acronym: str | None
+    org_type: str
+    iati_ref: str | None
+    country_code: str | None
+    stakeholder_group: str | None
+    website: str | None
+    description: str | None
+    partner_since: date | None
+    is_public: bool
+    archived_at: datetime | None
+    updated_at: datetime | None
+    regions: list[CodeRow]
+
+
+_PARTNER_COLUMNS = (
+    Organization.id,
+    Organization.name,
+    Organization.acronym,
+    Organization.org_type,
+    Organization.iati_ref,
+    Organization.country_code,
+    Organization.stakeholder_group,
+    Organization.website,
+    Organization.description,
+    Organization.partner_since,
+    Organization.is_public,
+    Organization.archived_at,
+    Organization.updated_at,
+)
+
+
+def partner_batches(stmt: Select) -> Iterator[list[PartnerRow]]:
+    """The organisations of ``stmt`` (a ``select(Organization)`` with its filters and order)
+    with their regions, in batches of ``OPEN_DATA_BATCH_SIZE``: two queries in all."""
+    numbered = _numbered(stmt, Organization.id)
+    pos, on = numbered.c.pos, numbered.c.id
+    regions = _Children(
+        _grouped(
+            select(pos, organization_regions.c.region_code)
+            .join(numbered, on == organization_regions.c.organization_id)
+            .order_by(pos, organization_regions.c.region_code),
+            lambda r: CodeRow(r[1]),
+        )
+    )
+    organizations = (
+        select(pos, *_PARTNER_COLUMNS).join(numbered, on == Organization.id).order_by(pos)
+    )
+    batch: list[PartnerRow] = []
+    size = batch_size()
+    for row in _stream(organizations):
+        batch.append(PartnerRow(*row[1:], regions=regions.at(row[0])))
         if len(batch) >= size:
             yield batch
             batch = []

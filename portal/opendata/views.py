@@ -43,10 +43,9 @@ from portal.opendata.services import (
     PUBLIC_VIEWER,
     Licence,
     agreement_batches,
-    in_batches,
+    partner_batches,
     public_agreements_statement,
     public_organizations_statement,
-    with_organization_details,
 )
 from portal.partners.models import Organization
 
@@ -77,7 +76,7 @@ def _records(dataset: str, stmt: Select, viewer) -> Iterator[list[dict]]:
         for batch in agreement_batches(stmt):
             yield [agreement_record(a, viewer, publisher.activity_identifier) for a in batch]
     else:
-        for batch in in_batches(with_organization_details(stmt)):
+        for batch in partner_batches(stmt):
             yield [partner_record(org) for org in batch]
 
 
@@ -281,8 +280,7 @@ def iati_organisations():
         updated = max(
             (as_utc(d) for d in (updated, latest_agreement) if d is not None), default=None
         )
-        batches = in_batches(with_organization_details(stmt))
-        return iati.organisations_xml(batches, publisher, updated)
+        return iati.organisations_xml(partner_batches(stmt), publisher, updated)
 
     response = _export(
         "iati-organisations",
