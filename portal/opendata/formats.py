@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -80,19 +79,6 @@ def _xlsx_cell(spec: Field, value: Any) -> Any:
     return value  # dates, Decimal amounts and integers keep their spreadsheet types
 
 
-def xlsx_file(
-    fields: tuple[Field, ...], batches: Batches, *, sheet: str, licence: Licence, source: str
-) -> tempfile.SpooledTemporaryFile:
-    """A workbook with the data on its first sheet and the dictionary and licence on a second.
-
-    Returned rewound; the caller streams it and closes it.
-    """
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - returned
-    write_xlsx(spool, fields, batches, sheet=sheet, licence=licence, source=source)
-    spool.seek(0)
-    return spool
-
-
 def write_xlsx(
     target: Any,
     fields: tuple[Field, ...],
@@ -102,7 +88,8 @@ def write_xlsx(
     licence: Licence,
     source: str,
 ) -> None:
-    """Write ``xlsx_file``'s workbook to ``target`` (a path or a binary file)."""
+    """A workbook with the data on its first sheet and the dictionary and licence on a second,
+    written to ``target`` (a path or a binary file)."""
     workbook = Workbook(write_only=True)
     data = workbook.create_sheet(sheet)
     data.append([f.name for f in fields])
