@@ -140,6 +140,10 @@ class Config:
     OPEN_DATA_BATCH_SIZE = int(_env("OPEN_DATA_BATCH_SIZE", "500"))
     # Per client, across every /open-data/ file: each one is the whole catalogue.
     OPEN_DATA_RATE_LIMIT = _env("OPEN_DATA_RATE_LIMIT", "30 per minute;300 per hour")
+    # Built export files, kept until the catalogue changes (portal/opendata/cache.py): where
+    # (empty = <instance>/open-data-cache, one per node) and how many MB at most.
+    OPEN_DATA_CACHE_DIR = _env("OPEN_DATA_CACHE_DIR", "")
+    OPEN_DATA_CACHE_MB = int(_env("OPEN_DATA_CACHE_MB", "1024"))
     TESTING = False
     DEBUG = False
 

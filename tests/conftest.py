@@ -42,6 +42,7 @@ def app(tmp_path_factory):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory),
             "UPLOAD_DIR": str(upload_dir),
+            "OPEN_DATA_CACHE_DIR": str(tmp_path_factory.mktemp("open-data-cache")),
             "SERVER_NAME": None,
             "SMTP_URL": "smtp://127.0.0.1:1",  # nothing listens: tests that mail start a server
         }

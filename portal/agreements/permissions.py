@@ -35,6 +35,18 @@ def can_edit_agreement(user, agreement: Agreement | None = None) -> bool:
     return is_staff(user)
 
 
+def reader_class(user) -> str:
+    """Who sees the same agreements and party organisations as ``user``: ``staff``, the members
+    of one organisation (``org:<id>``: its partners-only agreements and its own profile even when
+    not public), or ``public``. Anything built on ``visible_agreements_filter``,
+    ``visible_organizations_filter`` and ``can_view_organization`` is the same for everyone of a
+    class, so a cache of it (the export files, docs/open-data.md) is keyed by this."""
+    if is_staff(user):
+        return "staff"
+    org_id = user.organization_id if user is not None and user.is_authenticated else None
+    return f"org:{org_id}" if org_id else "public"
+
+
 # Documents follow their agreement: whoever may see the agreement may download its files.
 can_view_document = can_view_agreement
 

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +58,9 @@ def csv_chunks(fields: tuple[Field, ...], batches: Batches) -> Iterator[str]:
     writer = csv.writer(out, lineterminator="\r\n")
     out.write("\ufeff")
     writer.writerow([f.name for f in fields])
+    yield out.getvalue()  # the header leaves before the first row is read
+    out.seek(0)
+    out.truncate()
     for batch in batches:
         for record in batch:
             writer.writerow([_csv_cell(f, record[f.name]) for f in fields])
@@ -77,13 +79,17 @@ def _xlsx_cell(spec: Field, value: Any) -> Any:
     return value  # dates, Decimal amounts and integers keep their spreadsheet types
 
 
-def xlsx_file(
-    fields: tuple[Field, ...], batches: Batches, *, sheet: str, licence: Licence, source: str
-) -> tempfile.SpooledTemporaryFile:
-    """A workbook with the data on its first sheet and the dictionary and licence on a second.
-
-    Returned rewound; the caller streams it and closes it.
-    """
+def write_xlsx(
+    target: Any,
+    fields: tuple[Field, ...],
+    batches: Batches,
+    *,
+    sheet: str,
+    licence: Licence,
+    source: str,
+) -> None:
+    """A workbook with the data on its first sheet and the dictionary and licence on a second,
+    written to ``target`` (a path or a binary file)."""
     workbook = Workbook(write_only=True)
     data = workbook.create_sheet(sheet)
     data.append([f.name for f in fields])
@@ -100,10 +106,7 @@ def xlsx_file(
     about.append(["licence", licence.title, licence.url])
     about.append(["source", source])
     about.append(["generated", datetime.now(UTC).replace(microsecond=0).isoformat()])
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - returned
-    workbook.save(spool)
-    spool.seek(0)
-    return spool
+    workbook.save(target)
 
 
 def json_chunks(

@@ -8,6 +8,7 @@ permissions.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
@@ -27,24 +28,24 @@ from flask_login import current_user
 from sqlalchemy import Select, func, select
 
 from portal.agreements.models import Agreement
+from portal.agreements.permissions import reader_class
 from portal.core.models import as_utc
 from portal.extensions import db, limiter
-from portal.opendata import iati
+from portal.opendata import cache, iati
 from portal.opendata.dictionary import (
     DATASETS,
     agreement_record,
     datapackage_descriptor,
     partner_record,
 )
-from portal.opendata.formats import csv_chunks, json_chunks, xlsx_file
+from portal.opendata.formats import csv_chunks, json_chunks, write_xlsx
 from portal.opendata.services import (
     PUBLIC_VIEWER,
     Licence,
-    in_batches,
+    agreement_batches,
+    partner_batches,
     public_agreements_statement,
     public_organizations_statement,
-    with_agreement_details,
-    with_organization_details,
 )
 from portal.partners.models import Organization
 
@@ -72,11 +73,56 @@ def _records(dataset: str, stmt: Select, viewer) -> Iterator[list[dict]]:
     """Batches of dictionary records for ``stmt``'s rows, as ``viewer`` may see them."""
     if dataset == "agreements":
         publisher = iati.Publisher.from_config()
-        for batch in in_batches(with_agreement_details(stmt)):
+        for batch in agreement_batches(stmt):
             yield [agreement_record(a, viewer, publisher.activity_identifier) for a in batch]
     else:
-        for batch in in_batches(with_organization_details(stmt)):
+        for batch in partner_batches(stmt):
             yield [partner_record(org) for org in batch]
+
+
+def _export(
+    kind: str,
+    *,
+    reader: str,
+    address: str,
+    suffix: str,
+    mimetype: str,
+    chunks: Callable[[], Iterator[str]] | None = None,
+    write: Callable[[object], None] | None = None,
+    documents: bool = False,
+) -> Response:
+    """A file built by ``chunks`` (streamed) or ``write`` (written whole), sent from the export
+    cache when it holds this catalogue state's copy for ``reader``'s class at ``address``, else
+    built — and kept while it is sent (docs/open-data.md, "Streaming, caching and memory")."""
+    entry = cache.entry(kind, reader, address, suffix, documents=documents)
+    if entry is not None and request.if_none_match.contains_weak(entry.digest):
+        response = Response(status=304)
+        response.set_etag(entry.digest, weak=True)
+        return response
+    path = entry.existing() if entry is not None else None
+    if path is None and entry is not None and write is not None:
+        try:
+            path = entry.write_file(write)
+        except OSError:  # no room or no rights for the cache: built as if there were none
+            entry = None
+    if path is not None:
+        response = send_file(path, mimetype=mimetype, conditional=False, etag=False, max_age=None)
+        response.last_modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    elif chunks is not None:
+        body = chunks() if entry is None else entry.write_through(chunks())
+        response = Response(stream_with_context(body), mimetype=mimetype)
+    else:
+        spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - sent
+        write(spool)
+        spool.seek(0)
+        response = send_file(spool, mimetype=mimetype, conditional=False, etag=False)
+    if entry is not None:
+        response.set_etag(entry.digest, weak=True)
+        if path is not None:
+            response.make_conditional(
+                request, accept_ranges=True, complete_length=path.stat().st_size
+            )
+    return response
 
 
 def _file_response(
@@ -84,31 +130,36 @@ def _file_response(
 ) -> Response:
     fields = DATASETS[dataset]
     licence = Licence.from_config()
-    source = request.url
+    # A public file is the same at any query string; a list's query string is its filters.
+    address = request.base_url if public and viewer is PUBLIC_VIEWER else request.url
+    source = address
+    chunks = write = None
     if fmt == "csv":
-        response = Response(
-            stream_with_context(csv_chunks(fields, _records(dataset, stmt, viewer))),
-            mimetype=MIMETYPES["csv"],
-        )
-        response.charset = "utf-8"
+
+        def chunks():
+            return csv_chunks(fields, _records(dataset, stmt, viewer))
+
     elif fmt == "json":
-        response = Response(
-            stream_with_context(
-                json_chunks(
-                    dataset,
-                    fields,
-                    _records(dataset, stmt, viewer),
-                    licence=licence,
-                    source=source,
-                )
-            ),
-            mimetype=MIMETYPES["json"],
-        )
+
+        def chunks():
+            records = _records(dataset, stmt, viewer)
+            return json_chunks(dataset, fields, records, licence=licence, source=source)
+
     else:
-        spool = xlsx_file(
-            fields, _records(dataset, stmt, viewer), sheet=dataset, licence=licence, source=source
-        )
-        response = send_file(spool, mimetype=MIMETYPES["xlsx"], download_name=filename)
+
+        def write(target):
+            records = _records(dataset, stmt, viewer)
+            write_xlsx(target, fields, records, sheet=dataset, licence=licence, source=source)
+
+    response = _export(
+        f"{dataset}.{fmt}",
+        reader=reader_class(viewer),
+        address=address,
+        suffix=fmt,
+        mimetype=MIMETYPES[fmt],
+        chunks=chunks,
+        write=write,
+    )
     disposition = "inline" if fmt == "json" else "attachment"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     return _open_data_headers(response, licence, public=public)
@@ -195,11 +246,19 @@ def download(dataset: str, fmt: str):
 @files_limit
 def iati_activities():
     publisher = iati.Publisher.from_config()
-    batches = in_batches(with_agreement_details(public_agreements_statement()))
-    today = datetime.now(UTC).date()
-    response = Response(
-        stream_with_context(iati.activities_xml(batches, publisher, today)),
+
+    def chunks():
+        batches = agreement_batches(public_agreements_statement())
+        return iati.activities_xml(batches, publisher, datetime.now(UTC).date())
+
+    response = _export(
+        "iati-activities",
+        reader=reader_class(PUBLIC_VIEWER),
+        address=request.base_url,
+        suffix="xml",
         mimetype=MIMETYPES["xml"],
+        chunks=chunks,
+        documents=True,  # document-link elements: documents do not move the catalogue token
     )
     response.headers["Content-Disposition"] = 'inline; filename="activities.xml"'
     return _open_data_headers(response, Licence.from_config(), public=True)
@@ -209,16 +268,27 @@ def iati_activities():
 @files_limit
 def iati_organisations():
     publisher = iati.Publisher.from_config()
-    stmt = public_organizations_statement()
-    updated = db.session.scalar(select(func.max(Organization.updated_at)).where(stmt.whereclause))
-    latest_agreement = db.session.scalar(
-        select(func.max(Agreement.updated_at)).where(public_agreements_statement().whereclause)
-    )
-    updated = max((as_utc(d) for d in (updated, latest_agreement) if d is not None), default=None)
-    batches = in_batches(with_organization_details(stmt))
-    response = Response(
-        stream_with_context(iati.organisations_xml(batches, publisher, updated)),
+
+    def chunks():
+        stmt = public_organizations_statement()
+        updated = db.session.scalar(
+            select(func.max(Organization.updated_at)).where(stmt.whereclause)
+        )
+        latest_agreement = db.session.scalar(
+            select(func.max(Agreement.updated_at)).where(public_agreements_statement().whereclause)
+        )
+        updated = max(
+            (as_utc(d) for d in (updated, latest_agreement) if d is not None), default=None
+        )
+        return iati.organisations_xml(partner_batches(stmt), publisher, updated)
+
+    response = _export(
+        "iati-organisations",
+        reader=reader_class(PUBLIC_VIEWER),
+        address=request.base_url,
+        suffix="xml",
         mimetype=MIMETYPES["xml"],
+        chunks=chunks,
     )
     response.headers["Content-Disposition"] = 'inline; filename="organisations.xml"'
     return _open_data_headers(response, Licence.from_config(), public=True)
