@@ -375,3 +375,106 @@ def test_kept_pictures_follow_the_reader_the_language_and_every_change(app, clie
     f.make_agreement("Another open one", countries=("KE",))
     db.session.commit()
     assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "2"
+
+
+def test_kept_partner_page_follows_the_reader_the_page_and_every_change(app, client):
+    """The catalogue part of a partner page (contribution, picture, agreements) is kept with
+    the snapshot: a member of the organisation sees its partners-only agreement, the public
+    does not — whichever of them asked first — the pages differ, and a new agreement shows
+    on the next request. The per-reader parts (contacts, edit buttons) are never kept."""
+    org = f.make_org("Kept Page Partner")
+    f.make_agreement("Open alpha", parties=[org], signed_on=date(2024, 3, 1))
+    f.make_agreement("Members only beta", parties=[org], visibility="partners")
+    member = f.make_user(Role.PARTNER, organization=org)
+    staff = f.make_user(Role.STAFF)
+    db.session.commit()
+    url = f"/partners/{org.id}"
+
+    public = client.get(url).get_data(as_text=True)
+    assert "Open alpha" in public and "Members only beta" not in public
+    login(client, member.email)
+    mine = client.get(url).get_data(as_text=True)
+    assert "Open alpha" in mine and "Members only beta" in mine
+    client.post("/auth/logout")
+    client.delete_cookie("session")
+    assert "Members only beta" not in client.get(url).get_data(as_text=True)
+
+    # One agreement a page: page 2 is its own fragment, and the pager's links keep per_page.
+    first = client.get(f"{url}?per_page=1").get_data(as_text=True)
+    second = client.get(f"{url}?per_page=1&page=2").get_data(as_text=True)
+    assert "Open alpha" in first  # public sees one agreement: page 2 clamps to it
+    assert "Open alpha" in second
+    login(client, staff.email)
+    staff_first = client.get(f"{url}?per_page=1").get_data(as_text=True)
+    staff_second = client.get(f"{url}?per_page=1&page=2").get_data(as_text=True)
+    assert ("Members only beta" in staff_first) != ("Members only beta" in staff_second)
+    assert "per_page=1" in staff_first and "page=2" in staff_first
+    assert ">Edit<" in staff_first  # staff's own button, not kept in the shared part
+    client.post("/auth/logout")
+    client.delete_cookie("session")
+    assert ">Edit<" not in client.get(url).get_data(as_text=True)
+
+    f.make_agreement("Fresh gamma", parties=[org], signed_on=date(2025, 1, 1))
+    db.session.commit()
+    assert "Fresh gamma" in client.get(url).get_data(as_text=True)
+    arabic = client.get(f"{url}?lang=ar").get_data(as_text=True)
+    assert 'dir="rtl"' in arabic and "Fresh gamma" in arabic
+    assert "Agreements by role" not in arabic
+
+
+def test_kept_insights_page_follows_the_reader_the_filters_and_every_change(app, client):
+    """/insights is kept with the snapshot per reader class, language and query: staff count
+    the internal agreement, the public does not, a filter is its own page, and a new
+    agreement is counted on the next request."""
+    import re
+
+    f.make_agreement("Open one", countries=("KE",), regions=("014",))
+    f.make_agreement("Internal one", countries=("FR",), visibility="internal")
+    staff = f.make_user(Role.STAFF)
+    db.session.commit()
+
+    def counted(url: str) -> str:
+        html = client.get(url).get_data(as_text=True)
+        match = re.search(r'class="number">([^<]+)</span><span class="label">agreements', html)
+        return match.group(1) if match else ""
+
+    assert counted("/insights/") == "1"
+    login(client, staff.email)
+    assert counted("/insights/") == "2"
+    assert counted("/insights/?country=FR") == "1"
+    client.post("/auth/logout")
+    client.delete_cookie("session")
+    assert counted("/insights/") == "1"
+    assert counted("/insights/?country=FR") in ("", "0")
+    f.make_agreement("Another open one", countries=("KE",))
+    db.session.commit()
+    assert counted("/insights/") == "2"
+    arabic = client.get("/insights/?lang=ar").get_data(as_text=True)
+    assert 'dir="rtl"' in arabic and "agreements</span>" not in arabic
+
+
+def test_kept_fragments_stay_within_their_budget(monkeypatch):
+    """A crawler walking every partner page must not grow a worker without bound: the least
+    recently used fragments leave first once the budget (text length) is reached."""
+    monkeypatch.setattr(catalogue_index, "FRAGMENT_BUDGET", 1_000)
+    kept = catalogue_index._Fragments()
+    made = []
+
+    def page(n):
+        def produce():
+            made.append(n)
+            return "x" * 300
+
+        return produce
+
+    for n in range(3):
+        kept.get(("page", n), page(n))
+    kept.get(("page", 0), page(0))  # used again: now the most recent, still kept
+    kept.get(("page", 3), page(3))  # 4 × 300 > 1,000: the least recent (page 1) leaves
+    assert made == [0, 1, 2, 3]
+    assert kept.size <= 1_000 and len(kept.entries) == 3
+    kept.get(("page", 0), page(0))
+    kept.get(("page", 2), page(2))
+    assert made == [0, 1, 2, 3]  # both still kept
+    kept.get(("page", 1), page(1))
+    assert made == [0, 1, 2, 3, 1]  # page 1 had left and is made again

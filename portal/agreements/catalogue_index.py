@@ -40,6 +40,7 @@ from __future__ import annotations
 import threading
 import uuid
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -514,15 +515,14 @@ class Snapshot:
     def fragment(self, key: tuple, produce):
         """A rendered fragment kept with this snapshot (so never older than the catalogue):
         ``key`` must name everything the fragment depends on besides the catalogue — the
-        viewer (``viewer_key``), the language, the scope. Bounded: cleared past 512 entries."""
-        cache = self.__dict__.setdefault("_fragments", {})
-        found = cache.get(key)
-        if found is None:
-            found = produce()
-            if len(cache) >= 512:
-                cache.clear()
-            cache[key] = found
-        return found
+        viewer (``viewer_key``), the language, the scope. Least recently used first out, past
+        ``FRAGMENT_BUDGET`` characters of kept text (a page with a map keeps ~180 KB) or
+        ``FRAGMENT_ENTRIES`` entries, so a crawler walking every partner page costs memory
+        within the budget, never more."""
+        kept = self.__dict__.get("_fragments")
+        if kept is None:
+            kept = self.__dict__.setdefault("_fragments", _Fragments())
+        return kept.get(key, produce)
 
     def top_orgs(self, counts: np.ndarray, limit: int) -> list[int]:
         """Indexes of the ``limit`` organisations with the highest non-zero ``counts``, ties by
@@ -670,6 +670,41 @@ def _with_ancestors(pos, key, ancestors: np.ndarray, codes: list[str]) -> Pairs:
     all_key = chains.reshape(-1)
     keep = all_key >= 0
     return _pairs(all_pos[keep], all_key[keep], codes)
+
+
+# --------------------------------------------------------------------------- kept fragments
+
+FRAGMENT_BUDGET = 48_000_000  # characters of kept text per process (one snapshot at a time)
+FRAGMENT_ENTRIES = 4_096
+
+
+class _Fragments:
+    """A least-recently-used map with a size budget: text counts its length, anything else
+    (facet counts, small structures) a nominal 2,000."""
+
+    def __init__(self):
+        self.entries: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple, produce):
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+                return found[0]
+        value = produce()  # outside the lock: two threads may both render, both are right
+        cost = len(value) if isinstance(value, str) else 2_000
+        with self.lock:
+            if key not in self.entries:
+                self.entries[key] = (value, cost)
+                self.size += cost
+            while self.entries and (
+                self.size > FRAGMENT_BUDGET or len(self.entries) > FRAGMENT_ENTRIES
+            ):
+                _old_key, (_value, old_cost) = self.entries.popitem(last=False)
+                self.size -= old_cost
+        return value
 
 
 # --------------------------------------------------------------------------- the holder

@@ -112,17 +112,37 @@ def _picture(insights, tree, kind: str, filters):
 @bp.route("/")
 def index():
     tree = RegionTree.load()
-    filters, insights = _load(tree)
-    picture = _picture(insights, tree, "insights", filters)
-    args = filter_args(filters)
-    return render_template(
-        "insights/index.html",
-        filters=filters,
-        picture=picture,
-        options=form_options(filters, tree),
-        args=args,
-        downloads=_downloads(args),
-    )
+
+    def render() -> Markup:
+        filters, insights = _load(tree)
+        picture = _picture(insights, tree, "insights", filters)
+        args = filter_args(filters)
+        return Markup(  # noqa: S704 - our own template's output
+            render_template(
+                "insights/_index_body.html",
+                filters=filters,
+                picture=picture,
+                options=form_options(filters, tree),
+                args=args,
+                downloads=_downloads(args),
+            )
+        )
+
+    # Charts, map, tables and the filter form are the same for every reader who sees the same
+    # catalogue, in the same language, with the same query: kept with the catalogue snapshot.
+    snap = catalogue_index.snapshot()
+    if snap is None:
+        body = render()
+    else:
+        key = (
+            "insights-page",
+            snap.viewer_key(current_user),
+            str(get_locale()),
+            date.today().toordinal(),
+            request.query_string,
+        )
+        body = snap.fragment(key, render)
+    return render_template("insights/index.html", body_html=body)
 
 
 @bp.route("/map")

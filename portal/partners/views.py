@@ -8,10 +8,13 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
+from portal.agreements import catalogue_index
 from portal.agreements.queries import organization_agreements_page
 from portal.core.guard import can
 from portal.core.pagination import Page, page_args, page_of_ids, paginate
@@ -102,6 +105,44 @@ def directory():
     )
 
 
+def partner_catalogue_html(org: Organization, tree: RegionTree) -> Markup:
+    """The catalogue part of a partner page — its contribution, map and charts, and one page
+    of its agreements — rendered once per catalogue snapshot for everyone who sees the same
+    catalogue (``viewer_key``: the public, one organisation's members, staff), in the same
+    language, on the same day (years of partnership) and page. The rest of the page (the
+    profile, contacts, the edit buttons) is per reader and rendered on every request."""
+    page_number, per_page = page_args()
+
+    def render() -> Markup:
+        return Markup(  # noqa: S704 - our own template's output
+            render_template(
+                "partners/_catalogue.html",
+                org=org,
+                agreements=organization_agreements_page(org, current_user, page_number, per_page),
+                contribution=partner_contribution(org, current_user, tree, date.today()),
+                picture_html=scoped_picture_html(
+                    tree,
+                    _("Where and on what %(name)s works", name=org.acronym or org.name),
+                    party=org.id,
+                ),
+            )
+        )
+
+    snap = catalogue_index.snapshot()
+    if snap is None:
+        return render()
+    key = (
+        "partner-page",
+        snap.viewer_key(current_user),
+        str(get_locale()),
+        org.id,
+        date.today().toordinal(),
+        # The pager's links keep the other query arguments: they are part of the fragment.
+        request.query_string,
+    )
+    return snap.fragment(key, render)
+
+
 @bp.route("/<int:org_id>")
 def show(org_id: int):
     org = get_visible_organization_or_404(org_id)
@@ -112,11 +153,7 @@ def show(org_id: int):
     return render_template(
         "partners/show.html",
         org=org,
-        agreements=organization_agreements_page(org, current_user, *page_args()),
-        contribution=partner_contribution(org, current_user, tree, date.today()),
-        picture_html=scoped_picture_html(
-            tree, _("Where and on what %(name)s works", name=org.acronym or org.name), party=org.id
-        ),
+        catalogue_html=partner_catalogue_html(org, tree),
         # Focal points marked public are for everyone; the rest of the address book is staff-only.
         contacts=[c for c in org.contacts if can("view_contact", c)],
         propose_edit_url=propose_edit_url,

@@ -484,14 +484,29 @@ class SqliteFtsBackend(SearchBackend):
         facts_rows: list[tuple] = []
         found_words: set[str] = set()
         find_words = _WORDS.findall
+        insert_doc = (
+            f"INSERT INTO {t}_docs (rid, doc_id, kind, title, body, url, sort_date, labels)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        # A rebuild fills tables nobody else writes: it numbers the rows itself and inserts
+        # them in one executemany. An upsert shares the live table and lets SQLite number.
+        rebuilding = vocabulary is not None
+        next_rid = (
+            cur.execute(f"SELECT coalesce(max(rid), 0) + 1 FROM {t}_docs").fetchone()[0]
+            if rebuilding
+            else None
+        )
+        docs_rows: list[tuple] = []
         for doc in docs:
             sort_date = doc.sort_date.isoformat() if doc.sort_date else None
-            cur.execute(
-                f"INSERT INTO {t}_docs (doc_id, kind, title, body, url, sort_date, labels)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (doc.id, doc.kind, doc.title, doc.body, doc.url, sort_date, "\n".join(doc.labels)),
-            )
-            rid = cur.lastrowid
+            row = (doc.kind, doc.title, doc.body, doc.url, sort_date, "\n".join(doc.labels))
+            if rebuilding:
+                rid = next_rid
+                next_rid += 1
+                docs_rows.append((rid, doc.id, *row))
+            else:
+                cur.execute(insert_doc, (None, doc.id, *row))
+                rid = cur.lastrowid
             title_norm, body_norm = normalize_text(doc.title), normalize_text(doc.matched_body)
             title_col, body_col = indexed_column(title_norm), indexed_column(body_norm)
             words_rows.append((rid, title_col, body_col))
@@ -523,6 +538,8 @@ class SqliteFtsBackend(SearchBackend):
                     kind_boost(doc.kind),
                 )
             )
+        if docs_rows:
+            cur.executemany(insert_doc, docs_rows)
         cur.executemany(
             f"INSERT INTO {t}_words (rowid, title_norm, body_norm) VALUES (?, ?, ?)", words_rows
         )
