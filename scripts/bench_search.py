@@ -510,7 +510,9 @@ def print_markdown(results: list[dict], classes: list[str]) -> None:
     print("|---|---:|---:|---:|")
     for r in results:
         print(
-            f"| {r['backend']} | {r['size']:,} | {r['docs_per_s']:,.0f} | "
+            f"| {r['backend']} | {r['size']:,} | "
+            + (f"{r['docs_per_s']:,.0f}" if r["rebuild_s"] else "reused")
+            + " | "
             f"{r['endpoint_p50']:.1f} / {r['bare_p50']:.1f} ms = ×{r['ratio']:.2f} |"
         )
     print("\nEngine-call latency p50 / p95 / p99 in ms:\n")
