@@ -22,9 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from itertools import islice
 
@@ -235,47 +233,12 @@ class MeilisearchBackend(SearchBackend):
             raise self._unavailable(exc, "read index") from exc
         return True
 
-    @staticmethod
-    def _payload(documents: list[dict]) -> bytes:
-        """Documents as UTF-8 JSON. The client's own ``add_documents`` writes ASCII JSON:
-        every Arabic, Cyrillic or Chinese character as a 6-byte ``\\uXXXX`` escape the engine
-        has to decode (75 % more bytes on the benchmark corpus)."""
-        return json.dumps(documents, ensure_ascii=False, separators=(",", ":")).encode()
-
-    def _add(self, index, payload: bytes, action: str):
-        return self._call(action, index.add_documents_raw, payload, "pk", "application/json")
-
-    def _load(self, index, docs: Iterable[SearchDoc], progress=None) -> tuple[int, list]:
-        """Send ``docs`` in batches; the engine queues them and indexes while more arrive.
-
-        One thread only sends (the engine parses and stores each payload before it answers,
-        and a thread waiting on its socket frees the GIL), while this one prepares the next
-        batch: documents are made in the caller's thread, where their loaders' database
-        session and app context live. Returns the count and the tasks, in order."""
-        count, tasks = 0, []
-        iterator = iter(docs)
-        in_flight: deque[tuple[Future, int]] = deque()
-
-        def collect() -> None:
-            future, size = in_flight.popleft()
-            tasks.append(future.result())
-            if progress:
-                progress(size)
-
-        with ThreadPoolExecutor(1, thread_name_prefix="meili-load") as pool:
-            try:
-                while batch := [_to_document(d) for d in islice(iterator, BATCH)]:
-                    payload = self._payload(batch)
-                    in_flight.append((pool.submit(self._add, index, payload, "load"), len(batch)))
-                    count += len(batch)
-                    while len(in_flight) > 1:
-                        collect()
-                while in_flight:
-                    collect()
-            finally:
-                for future, _size in in_flight:
-                    future.cancel()
-        return count, tasks
+    def _add(self, index, documents: list[dict], action: str):
+        """Send documents as UTF-8 JSON. The client's own ``add_documents`` writes ASCII
+        JSON: every Arabic, Cyrillic or Chinese character as a 6-byte ``\\uXXXX`` escape the
+        engine has to decode (75 % more bytes on the benchmark corpus)."""
+        body = json.dumps(documents, ensure_ascii=False, separators=(",", ":")).encode()
+        return self._call(action, index.add_documents_raw, body, "pk", "application/json")
 
     def _create_with_settings(self, uid: str) -> None:
         if not self._index_exists(uid):
@@ -296,8 +259,15 @@ class MeilisearchBackend(SearchBackend):
             self._wait(self._call("drop stale", self.client.delete_index, new_uid), "drop stale")
         self._create_with_settings(new_uid)
         index = self.client.index(new_uid)
+        count = 0
+        tasks = []
+        iterator = iter(docs)
         try:
-            count, tasks = self._load(index, docs, progress)
+            while batch := [_to_document(d) for d in islice(iterator, BATCH)]:
+                tasks.append(self._add(index, batch, "load"))
+                count += len(batch)
+                if progress:
+                    progress(len(batch))
             # Tasks run in order: waiting for the last one and checking each status is enough.
             for task in tasks:
                 self._wait(task, "load", REBUILD_TASK_TIMEOUT_MS, REBUILD_POLL_MS)
@@ -327,8 +297,7 @@ class MeilisearchBackend(SearchBackend):
             # The outbox may write before anyone ran ensure_ready (e.g. after an outage).
             self.ensure_ready()
         index = self.client.index(self.uid)
-        payload = self._payload([_to_document(d) for d in docs])
-        self._wait(self._add(index, payload, "upsert"), "upsert")
+        self._wait(self._add(index, [_to_document(d) for d in docs], "upsert"), "upsert")
 
     def delete(self, ids: list[str]) -> None:
         if not ids:
