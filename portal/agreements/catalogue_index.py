@@ -726,6 +726,21 @@ def current_token() -> str | None:
     return connection.execute(text("SELECT token FROM catalogue_state WHERE id = 1")).scalar()
 
 
+def kept_for_reader(name: str, scope: tuple, produce):
+    """``produce()``, kept with the catalogue snapshot for everyone who sees the same catalogue
+    as the current reader (``viewer_key``), in the same language, for the same ``scope`` (all
+    else the result depends on: the page's query, the day, a heading); made afresh on every
+    call when there is no index. For rendered page parts that every such reader shares."""
+    from flask_babel import get_locale
+    from flask_login import current_user
+
+    snap = snapshot()
+    if snap is None:
+        return produce()
+    key = (name, snap.viewer_key(current_user), str(get_locale()), *scope)
+    return snap.fragment(key, produce)
+
+
 def snapshot() -> Snapshot | None:
     """The catalogue index for this request, rebuilt when the catalogue changed; None when the
     database has no ``catalogue_state`` (the callers then use SQL)."""

@@ -12,7 +12,6 @@ import re
 from datetime import date
 
 from flask import Blueprint, Response, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -130,18 +129,9 @@ def index():
 
     # Charts, map, tables and the filter form are the same for every reader who sees the same
     # catalogue, in the same language, with the same query: kept with the catalogue snapshot.
-    snap = catalogue_index.snapshot()
-    if snap is None:
-        body = render()
-    else:
-        key = (
-            "insights-page",
-            snap.viewer_key(current_user),
-            str(get_locale()),
-            date.today().toordinal(),
-            request.query_string,
-        )
-        body = snap.fragment(key, render)
+    body = catalogue_index.kept_for_reader(
+        "insights-page", (date.today().toordinal(), request.query_string), render
+    )
     return render_template("insights/index.html", body_html=body)
 
 
@@ -292,17 +282,8 @@ def scoped_picture_html(tree: RegionTree, heading: str, **scope) -> Markup:
             )
         )
 
-    snap = catalogue_index.snapshot()
-    if snap is None:
-        return render()
-    key = (
-        "scoped-picture",
-        snap.viewer_key(current_user),
-        str(get_locale()),
-        tuple(sorted((k, str(v)) for k, v in scope.items())),
-        heading,
-    )
-    return snap.fragment(key, render)
+    scope_key = tuple(sorted((k, str(v)) for k, v in scope.items()))
+    return catalogue_index.kept_for_reader("scoped-picture", (scope_key, heading), render)
 
 
 def _numeric_of(alpha2: str | None) -> str | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -128,19 +127,9 @@ def partner_catalogue_html(org: Organization, tree: RegionTree) -> Markup:
             )
         )
 
-    snap = catalogue_index.snapshot()
-    if snap is None:
-        return render()
-    key = (
-        "partner-page",
-        snap.viewer_key(current_user),
-        str(get_locale()),
-        org.id,
-        date.today().toordinal(),
-        # The pager's links keep the other query arguments: they are part of the fragment.
-        request.query_string,
-    )
-    return snap.fragment(key, render)
+    # The pager's links keep the other query arguments: they are part of the fragment.
+    scope = (org.id, date.today().toordinal(), request.query_string)
+    return catalogue_index.kept_for_reader("partner-page", scope, render)
 
 
 @bp.route("/<int:org_id>")
