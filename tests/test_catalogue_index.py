@@ -350,8 +350,9 @@ def test_partner_pages_list_the_same_agreements_as_sql(app):
 
 
 def test_kept_pictures_follow_the_reader_the_language_and_every_change(app, client):
-    """Region pages keep their rendered picture with the catalogue snapshot: it must differ by
-    reader (staff see internal agreements) and language, and change with the catalogue."""
+    """Region and country pages are kept with the catalogue snapshot (their picture, and now
+    the whole body): they must differ by reader (staff see internal agreements) and language,
+    and change with the catalogue."""
     org = f.make_org("Kept Picture Partner")
     f.make_agreement("Open one", countries=("KE",), parties=[org], amount=Decimal("111.00"))
     f.make_agreement("Internal one", countries=("KE",), visibility="internal")
@@ -365,16 +366,20 @@ def test_kept_pictures_follow_the_reader_the_language_and_every_change(app, clie
         return match.group(1) if match else ""
 
     assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "1"
+    assert agreements_shown(client.get("/regions/014").get_data(as_text=True)) == "1"
     arabic = client.get("/regions/country/KE?lang=ar").get_data(as_text=True)
     assert 'dir="rtl"' in arabic and "agreements</span>" not in arabic
     login(client, staff.email)
     assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "2"
+    assert agreements_shown(client.get("/regions/014").get_data(as_text=True)) == "2"
     client.post("/auth/logout")
     client.delete_cookie("session")
     assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "1"
+    assert agreements_shown(client.get("/regions/014").get_data(as_text=True)) == "1"
     f.make_agreement("Another open one", countries=("KE",))
     db.session.commit()
     assert agreements_shown(client.get("/regions/country/KE").get_data(as_text=True)) == "2"
+    assert agreements_shown(client.get("/regions/014").get_data(as_text=True)) == "2"
 
 
 def test_kept_partner_page_follows_the_reader_the_page_and_every_change(app, client):

@@ -8,9 +8,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from portal.agreements import catalogue_index
 from portal.agreements.models import Agreement
 from portal.agreements.permissions import visible_agreements_filter
 from portal.agreements.queries import (
@@ -122,6 +124,16 @@ def show(code: str):
     region = tree.get(code)
     if region is None:
         abort(404)
+
+    def render() -> Markup:
+        return Markup(render_template("regions/_show_body.html", **_region_page(tree, region)))  # noqa: S704
+
+    # Everything on the page comes from the catalogue: the same for every reader of a class.
+    body = catalogue_index.kept_for_reader("region-page", (region.code,), render)
+    return render_template("regions/show.html", region=region, body_html=body)
+
+
+def _region_page(tree: RegionTree, region) -> dict:
     codes = tree.subtree_codes(region.code)
     partners = _partners_preview(PartnerFilters(region=region.code), organization_in_region(codes))
     agreements = _agreements_preview(
@@ -131,8 +143,7 @@ def show(code: str):
         tree, region.code, current_user
     )
     is_leaf = not tree.children.get(region.code)
-    return render_template(
-        "regions/show.html",
+    return dict(
         region=region,
         path=tree.path(region.code),
         subregions=tree.children.get(region.code, []),
@@ -159,11 +170,19 @@ def country(alpha2: str):
     if country is None:
         abort(404)
     tree = RegionTree.load()
+
+    def render() -> Markup:
+        return Markup(render_template("regions/_country_body.html", **_country_page(tree, country)))  # noqa: S704
+
+    body = catalogue_index.kept_for_reader("country-page", (country.code,), render)
+    return render_template("regions/country.html", country=country, body_html=body)
+
+
+def _country_page(tree: RegionTree, country: Country) -> dict:
     partners = _partners_preview(
         PartnerFilters(country=country.code), Organization.country_code == country.code
     )
-    return render_template(
-        "regions/country.html",
+    return dict(
         country=country,
         region=tree.get(country.region_code),
         path=tree.path(country.region_code) if country.region_code else [],
