@@ -203,7 +203,7 @@ def timed(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def make_app(database_url: str, search_url: str):
+def make_app(database_url: str, search_url: str, index_prefix: str | None = None):
     from portal import create_app
     from portal.extensions import db
 
@@ -213,7 +213,8 @@ def make_app(database_url: str, search_url: str):
             "SECRET_KEY": "bench",
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SEARCH_URL": search_url,
-            "SEARCH_INDEX_PREFIX": f"bench{os.getpid()}",  # two benches may share an engine
+            # Two benches may share an engine: a prefix per process unless --index-prefix.
+            "SEARCH_INDEX_PREFIX": index_prefix or f"bench{os.getpid()}",
             "RATELIMIT_ENABLED": False,
             "SERVER_NAME": None,
         }
@@ -266,8 +267,19 @@ def bench_rebuild(label: str, app, docs, size: int, repeat: int) -> dict:
 
 
 def bench_backend(
-    label: str, app, docs, size: int, queries: dict[str, list[str]], rounds: int = 1
+    label: str,
+    app,
+    docs,
+    size: int,
+    queries: dict[str, list[str]],
+    rounds: int = 1,
+    *,
+    keep: bool = False,
+    reuse: bool = False,
 ) -> dict:
+    """Relevance, rebuild, then the query classes; the index is dropped afterwards unless
+    ``keep``. With ``reuse`` the index a ``keep`` run left is queried as it is: no relevance
+    suite, no rebuild (so a 1,000,000-document build and its queries can be locked apart)."""
     from portal.search.registry import get_backend, is_database
     from tests.search.relevance import corpus as relevance_corpus
     from tests.search.relevance import evaluate
@@ -276,14 +288,18 @@ def bench_backend(
     with app.app_context():
         backend = get_backend(app)
         backend.ensure_ready()
-        backend.rebuild(relevance_corpus())
-        result["relevance"] = evaluate(backend, label)
-        started = time.perf_counter()
-        count = backend.rebuild(docs if docs is not None else corpus(size))
-        elapsed = time.perf_counter() - started
-        result["rebuild_s"] = elapsed
-        result["docs_per_s"] = count / elapsed
-        result["count"] = count
+        if reuse:
+            result["relevance"] = None
+            result["rebuild_s"], result["docs_per_s"], result["count"] = 0.0, 0.0, size
+        else:
+            backend.rebuild(relevance_corpus())
+            result["relevance"] = evaluate(backend, label)
+            started = time.perf_counter()
+            count = backend.rebuild(docs if docs is not None else corpus(size))
+            elapsed = time.perf_counter() - started
+            result["rebuild_s"] = elapsed
+            result["docs_per_s"] = count / elapsed
+            result["count"] = count
 
         pid = engine_pid(getattr(backend, "url", "")) if not is_database(backend) else None
         result["settle_s"] = settle(pid)
@@ -351,7 +367,8 @@ def bench_backend(
         result["bare_p50"] = statistics.median(bare)
         result["endpoint_p50"] = statistics.median(endpoint)
         result["ratio"] = result["endpoint_p50"] / result["bare_p50"]
-        _drop(backend)
+        if not keep:
+            _drop(backend)
     return result
 
 
@@ -449,10 +466,14 @@ def machine() -> str:
 def print_table(results: list[dict], classes: list[str]) -> None:
     print(f"\nmachine: {machine()}  date: {datetime.now(UTC):%Y-%m-%d}")
     for r in results:
+        rebuilt = (
+            f"rebuild {r['rebuild_s']:.1f} s = {r['docs_per_s']:,.0f} docs/s"
+            if r["rebuild_s"]
+            else "index reused (--reuse)"
+        )
         print(
-            f"\n{r['backend']} @ {r['size']:,} docs: rebuild {r['rebuild_s']:.1f} s "
-            f"= {r['docs_per_s']:,.0f} docs/s; endpoint p50 {r['endpoint_p50']:.1f} ms vs "
-            f"engine call {r['bare_p50']:.1f} ms → ×{r['ratio']:.2f}"
+            f"\n{r['backend']} @ {r['size']:,} docs: {rebuilt}; endpoint p50"
+            f" {r['endpoint_p50']:.1f} ms vs engine call {r['bare_p50']:.1f} ms → ×{r['ratio']:.2f}"
         )
         print(
             f"  {'query class':<20}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'found':>8}"
@@ -479,7 +500,8 @@ def print_table(results: list[dict], classes: list[str]) -> None:
             print("  in-process CPU time, p50 / p95 / p99 ms:")
             for name in classes:
                 print(f"  {name:<20}" + "".join(f"{v:>9.1f}" for v in r["cpu"][name]))
-        print("  " + r["relevance"].table().replace("\n", "\n  "))
+        if r["relevance"] is not None:
+            print("  " + r["relevance"].table().replace("\n", "\n  "))
 
 
 def print_markdown(results: list[dict], classes: list[str]) -> None:
@@ -488,7 +510,9 @@ def print_markdown(results: list[dict], classes: list[str]) -> None:
     print("|---|---:|---:|---:|")
     for r in results:
         print(
-            f"| {r['backend']} | {r['size']:,} | {r['docs_per_s']:,.0f} | "
+            f"| {r['backend']} | {r['size']:,} | "
+            + (f"{r['docs_per_s']:,.0f}" if r["rebuild_s"] else "reused")
+            + " | "
             f"{r['endpoint_p50']:.1f} / {r['bare_p50']:.1f} ms = ×{r['ratio']:.2f} |"
         )
     print("\nEngine-call latency p50 / p95 / p99 in ms:\n")
@@ -543,7 +567,7 @@ def print_markdown(results: list[dict], classes: list[str]) -> None:
     seen = set()
     for r in results:
         report = r["relevance"]
-        if r["backend"] in seen:
+        if report is None or r["backend"] in seen:
             continue  # the same figures at every corpus size
         seen.add(r["backend"])
         cells = [f"{report.mrr(lang):.3f} / {report.recall(lang):.3f}" for lang in LANGUAGES]
@@ -600,7 +624,30 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="only measure the rebuild, N times per backend and size (no relevance, no queries)",
     )
+    parser.add_argument(
+        "--index-prefix",
+        help="index prefix on the engines (default bench<pid>); with --keep / --reuse, the"
+        " same name in both runs",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the engine index in place after the run"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="query the index a --keep run left (same --index-prefix and --size): no relevance"
+        " suite, no rebuild",
+    )
+    parser.add_argument(
+        "--drop",
+        action="store_true",
+        help="only drop the engine indexes under --index-prefix (after --keep runs)",
+    )
     args = parser.parse_args(argv)
+    if (args.keep or args.reuse or args.drop) and not args.index_prefix:
+        parser.error("--keep, --reuse and --drop need --index-prefix (bench…)")
+    if args.index_prefix and not args.index_prefix.startswith("bench"):
+        parser.error("--index-prefix must start with 'bench' (the engines are shared)")
 
     sizes = args.size or [10_000, 100_000]
     wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -636,10 +683,17 @@ def main(argv: list[str] | None = None) -> int:
     summary: list[str] = []
     for size in sizes:
         # Materialise the corpus once per size so generation is not timed (too big to hold: stream).
-        docs = list(corpus(size)) if size < 500_000 else None
+        docs = list(corpus(size)) if size < 500_000 and not (args.reuse or args.drop) else None
         for label, database_url, search_url in targets:
             print(f"… {label} @ {size:,} docs", file=sys.stderr, flush=True)
-            app = make_app(database_url, search_url)
+            app = make_app(database_url, search_url, args.index_prefix)
+            if args.drop:
+                from portal.search.registry import get_backend
+
+                with app.app_context():
+                    _drop(get_backend(app))
+                print(f"dropped the {label} indexes of {args.index_prefix}")
+                continue
             if args.rebuild_only:
                 rebuilt = bench_rebuild(label, app, docs, size, args.rebuild_only)
                 rates = [rate for rate, _load in rebuilt["rates"]]
@@ -649,8 +703,21 @@ def main(argv: list[str] | None = None) -> int:
                     f" {', '.join(f'{load:.1f}' for _r, load in rebuilt['rates'])})"
                 )
                 continue
-            results.append(bench_backend(label, app, docs, size, queries, args.rounds))
+            results.append(
+                bench_backend(
+                    label,
+                    app,
+                    docs,
+                    size,
+                    queries,
+                    args.rounds,
+                    keep=args.keep,
+                    reuse=args.reuse,
+                )
+            )
             print_table(results[-1:], list(queries))
+    if args.drop:
+        return 0
     if args.rebuild_only:
         print(f"\nmachine: {machine()}  date: {datetime.now(UTC):%Y-%m-%d}")
         print("\n".join(summary))

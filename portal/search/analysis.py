@@ -98,12 +98,17 @@ def stems_of(text_norm: str, *, unchanged: bool = False) -> str:
     if text_norm.isascii():
         return ""
     for word in dict.fromkeys(_WORD.findall(text_norm)):
-        if script_language(word) is None:
-            continue
-        stemmed = stem(word)
-        if unchanged or stemmed != word:
+        stemmed = _indexed_stem(word)
+        if stemmed is not None and (unchanged or stemmed != word):
             seen[stemmed] = None
     return " ".join(seen)
+
+
+@lru_cache(maxsize=200_000)
+def _indexed_stem(word: str) -> str | None:
+    """``stem(word)`` for an Arabic or Russian word, None for any other (one cached lookup
+    per word of every indexed document)."""
+    return stem(word) if script_language(word) is not None else None
 
 
 def typo_budget(word: str) -> int:

@@ -4,9 +4,10 @@ Both engines index *normalised* text (``normalize_text``), because the minimal E
 distribution has no folding analysers at all and we want accents, Arabic diacritics and alef
 forms to fold identically everywhere. Normalised text is ugly to show, so snippets are cut
 from the raw body by the portal's one highlighter (``portal.search.highlight``), like on the
-database backends. The engine still decides *which* terms matched (typos included): the
-backend passes the terms the engine highlighted plus the query's own words
-(``highlight_terms``).
+database backends. Meilisearch also says *which* terms it matched: its backend passes the
+terms the engine highlighted plus the query's own words (``highlight_terms``). Elasticsearch
+passes the query's words only (its highlighting marked nothing more and cost ~10 ms a query
+at 1,000,000 documents).
 """
 
 from __future__ import annotations
