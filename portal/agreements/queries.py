@@ -399,8 +399,6 @@ def agreement_facets(
         .limit(PARTY_FACET_LIMIT)
     ).all()
     parties = [FacetOption(str(i), name, n, i == filters.party) for i, name, n in party_rows]
-    if filters.party_org is not None and not any(o.selected for o in parties):
-        parties.append(FacetOption(str(filters.party), filters.party_org.name, 0, True))
 
     region_counts = counts_per_region(
         agreement_region_links(), select(Agreement.id).where(*conds("region"))
@@ -431,7 +429,10 @@ def _facet_options(
     sdg_options: list[FacetOption],
     parties: list[FacetOption],
 ) -> dict[str, list[FacetOption]]:
-    """The list's facets from their counts, whichever path counted them (SQL or the index)."""
+    """The list's facets from their counts, whichever path counted them (SQL or the index).
+    A chosen value stays offered, with 0, when nothing visible has it."""
+    if filters.party_org is not None and not any(o.selected for o in parties):
+        parties = [*parties, FacetOption(str(filters.party), filters.party_org.name, 0, True)]
     return {
         "agreement_type": [
             FacetOption(code, label, types.get(code, 0), code == filters.agreement_type)
@@ -535,8 +536,6 @@ def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: Region
         )
         for i in top
     ]
-    if filters.party_org is not None and not any(o.selected for o in parties):
-        parties.append(FacetOption(str(filters.party), filters.party_org.name, 0, True))
 
     region_counts = snap.count_by(snap.region, base("region")).tolist()
     region_counts = {code: n for code, n in zip(snap.region.keys, region_counts, strict=True) if n}
