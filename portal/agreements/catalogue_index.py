@@ -41,11 +41,15 @@ import threading
 import uuid
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
-from flask import current_app
+from flask import current_app, g, render_template
+from flask_babel import get_locale
+from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -74,6 +78,7 @@ from portal.agreements.models import (
     agreement_countries,
     agreement_regions,
 )
+from portal.core.security import csp_nonce
 from portal.extensions import db
 from portal.partners.models import (
     ORG_TYPES,
@@ -731,14 +736,43 @@ def kept_for_reader(name: str, scope: tuple, produce):
     as the current reader (``viewer_key``), in the same language, for the same ``scope`` (all
     else the result depends on: the page's query, the day, a heading); made afresh on every
     call when there is no index. For rendered page parts that every such reader shares."""
-    from flask_babel import get_locale
-    from flask_login import current_user
-
     snap = snapshot()
     if snap is None:
         return produce()
     key = (name, snap.viewer_key(current_user), str(get_locale()), *scope)
     return snap.fragment(key, produce)
+
+
+class NotShared(RuntimeError):
+    """A kept page part was given, or rendered, something that belongs to one reader."""
+
+
+def render_kept(name: str, scope: tuple, template: str, context: Callable[[], dict]) -> Markup:
+    """``template`` rendered with ``context()`` and kept like ``kept_for_reader`` (the key: the
+    reader class, the language, ``name`` and ``scope``); ``context`` is only called when the
+    part is not kept yet, so the queries behind it run once per snapshot. The outer page —
+    the layout with its nonce and menu, the edit buttons, staff-only contacts — is rendered
+    around the result on every request.
+
+    A kept part is shared by every reader of a class, so it must not depend on one of them:
+    a context that carries the current user, or a part that renders this request's CSP nonce
+    or CSRF token, is refused with ``NotShared`` (a programming error, found by any test that
+    opens the page)."""
+
+    def produce() -> Markup:
+        values = context()
+        user = current_user._get_current_object()
+        carried = sorted(k for k, v in values.items() if v is user)
+        if carried:
+            raise NotShared(f"{name}: the context carries the current user ({', '.join(carried)})")
+        html = render_template(template, **values)
+        secrets = {"CSP nonce": csp_nonce(), "CSRF token": g.get("csrf_token")}
+        leaked = sorted(what for what, secret in secrets.items() if secret and secret in html)
+        if leaked:
+            raise NotShared(f"{name}: {template} renders the request's {' and '.join(leaked)}")
+        return Markup(html)  # noqa: S704 - our own template's output
+
+    return kept_for_reader(name, scope, produce)
 
 
 def snapshot() -> Snapshot | None:

@@ -112,26 +112,21 @@ def _picture(insights, tree, kind: str, filters):
 def index():
     tree = RegionTree.load()
 
-    def render() -> Markup:
+    def context() -> dict:
         filters, insights = _load(tree)
-        picture = _picture(insights, tree, "insights", filters)
         args = filter_args(filters)
-        return Markup(  # noqa: S704 - our own template's output
-            render_template(
-                "insights/_index_body.html",
-                filters=filters,
-                picture=picture,
-                options=form_options(filters, tree),
-                args=args,
-                downloads=_downloads(args),
-            )
+        return dict(
+            filters=filters,
+            picture=_picture(insights, tree, "insights", filters),
+            options=form_options(filters, tree),
+            args=args,
+            downloads=_downloads(args),
         )
 
     # Charts, map, tables and the filter form are the same for every reader who sees the same
     # catalogue, in the same language, with the same query: kept with the catalogue snapshot.
-    body = catalogue_index.kept_for_reader(
-        "insights-page", (date.today().toordinal(), request.query_string), render
-    )
+    scope = (date.today().toordinal(), request.query_string)
+    body = catalogue_index.render_kept("insights-page", scope, "insights/_index_body.html", context)
     return render_template("insights/index.html", body_html=body)
 
 
@@ -272,18 +267,13 @@ def scoped_picture_html(tree: RegionTree, heading: str, **scope) -> Markup:
     catalogue snapshot per (reader, language, scope): its map and charts are the same for
     everyone who sees the same catalogue, and any change to the catalogue starts a new one."""
 
-    def render() -> Markup:
-        return Markup(  # noqa: S704 - our own template's output
-            render_template(
-                "insights/_scoped_picture.html",
-                picture=scoped_picture(tree, **scope),
-                scope_args=scope,
-                heading=heading,
-            )
-        )
+    def context() -> dict:
+        return dict(picture=scoped_picture(tree, **scope), scope_args=scope, heading=heading)
 
     scope_key = tuple(sorted((k, str(v)) for k, v in scope.items()))
-    return catalogue_index.kept_for_reader("scoped-picture", (scope_key, heading), render)
+    return catalogue_index.render_kept(
+        "scoped-picture", (scope_key, heading), "insights/_scoped_picture.html", context
+    )
 
 
 def _numeric_of(alpha2: str | None) -> str | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 from flask import render_template
 from flask_login import current_user
-from markupsafe import Markup
 from sqlalchemy import distinct, func, select
 
 from portal.agreements import catalogue_index
@@ -32,11 +31,11 @@ TOP_PARTIES = 8  # partners in the most agreements the reader may see
 @bp.route("/")
 def home():
     # Every figure comes from the catalogue: kept for everyone who sees the same catalogue.
-    body = catalogue_index.kept_for_reader("home-page", (), _body)
+    body = catalogue_index.render_kept("home-page", (), "partners/_home_body.html", _body)
     return render_template("partners/home.html", body_html=body)
 
 
-def _body() -> Markup:
+def _body() -> dict:
     snap = catalogue_index.snapshot()
     figures, latest, top_parties = _from_index(snap) if snap is not None else _from_sql()
     # Partners per continent: the same count the region page shows (partners based in, or
@@ -48,15 +47,7 @@ def _body() -> Markup:
             db.session.scalars(select(Region).where(Region.level == 2)), key=lambda r: r.name
         )
     ]
-    return Markup(  # noqa: S704 - our own template's output
-        render_template(
-            "partners/_home_body.html",
-            figures=figures,
-            latest=latest,
-            by_continent=by_continent,
-            top_parties=top_parties,
-        )
-    )
+    return dict(figures=figures, latest=latest, by_continent=by_continent, top_parties=top_parties)
 
 
 def _from_index(snap):

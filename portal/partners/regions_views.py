@@ -8,7 +8,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -124,12 +123,10 @@ def show(code: str):
     region = tree.get(code)
     if region is None:
         abort(404)
-
-    def render() -> Markup:
-        return Markup(render_template("regions/_show_body.html", **_region_page(tree, region)))  # noqa: S704
-
     # Everything on the page comes from the catalogue: the same for every reader of a class.
-    body = catalogue_index.kept_for_reader("region-page", (region.code,), render)
+    body = catalogue_index.render_kept(
+        "region-page", (region.code,), "regions/_show_body.html", lambda: _region_page(tree, region)
+    )
     return render_template("regions/show.html", region=region, body_html=body)
 
 
@@ -170,11 +167,12 @@ def country(alpha2: str):
     if country is None:
         abort(404)
     tree = RegionTree.load()
-
-    def render() -> Markup:
-        return Markup(render_template("regions/_country_body.html", **_country_page(tree, country)))  # noqa: S704
-
-    body = catalogue_index.kept_for_reader("country-page", (country.code,), render)
+    body = catalogue_index.render_kept(
+        "country-page",
+        (country.code,),
+        "regions/_country_body.html",
+        lambda: _country_page(tree, country),
+    )
     return render_template("regions/country.html", country=country, body_html=body)
 
 

@@ -112,24 +112,21 @@ def partner_catalogue_html(org: Organization, tree: RegionTree) -> Markup:
     profile, contacts, the edit buttons) is per reader and rendered on every request."""
     page_number, per_page = page_args()
 
-    def render() -> Markup:
-        return Markup(  # noqa: S704 - our own template's output
-            render_template(
-                "partners/_catalogue.html",
-                org=org,
-                agreements=organization_agreements_page(org, current_user, page_number, per_page),
-                contribution=partner_contribution(org, current_user, tree, date.today()),
-                picture_html=scoped_picture_html(
-                    tree,
-                    _("Where and on what %(name)s works", name=org.acronym or org.name),
-                    party=org.id,
-                ),
-            )
+    def context() -> dict:
+        return dict(
+            org=org,
+            agreements=organization_agreements_page(org, current_user, page_number, per_page),
+            contribution=partner_contribution(org, current_user, tree, date.today()),
+            picture_html=scoped_picture_html(
+                tree,
+                _("Where and on what %(name)s works", name=org.acronym or org.name),
+                party=org.id,
+            ),
         )
 
     # The pager's links keep the other query arguments: they are part of the fragment.
     scope = (org.id, date.today().toordinal(), request.query_string)
-    return catalogue_index.kept_for_reader("partner-page", scope, render)
+    return catalogue_index.render_kept("partner-page", scope, "partners/_catalogue.html", context)
 
 
 @bp.route("/<int:org_id>")
