@@ -12,11 +12,11 @@ builders, the filters of the agreement list and the partner directory).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import Select, func, select
@@ -36,6 +36,8 @@ from portal.partners.permissions import visible_organizations_filter
 
 # The viewer whose permissions the public files follow: nobody signed in.
 PUBLIC_VIEWER = None
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,32 @@ def _numbered(stmt: Select, id_column):
     )
 
 
+def _codes(numbered, owner, code, *, by_name=None) -> _Children:
+    """One link table's codes (regions, countries) at each position of ``numbered``:
+    ``owner`` is its column holding the agreement's or organisation's id, ``code`` the code.
+    In code order; with ``by_name`` (a table with ``code`` and ``name``: ``Country``) only
+    the codes it holds, in the order of their names."""
+    stmt = select(numbered.c.pos, code).join(numbered, numbered.c.id == owner)
+    order = code
+    if by_name is not None:
+        stmt = stmt.join(by_name, by_name.code == code)
+        order = by_name.name
+    return _Children(_grouped(stmt.order_by(numbered.c.pos, order), lambda r: CodeRow(r[1])))
+
+
+def _in_batches(rows: Iterable[T]) -> Iterator[list[T]]:
+    """``rows`` in lists of ``OPEN_DATA_BATCH_SIZE``."""
+    batch: list[T] = []
+    size = batch_size()
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def agreement_batches(stmt: Select) -> Iterator[list[AgreementRow]]:
     """The agreements of ``stmt`` (a ``select(Agreement)`` with its filters and order), with
     their parties, places, SDG targets and documents, in batches of ``OPEN_DATA_BATCH_SIZE``:
@@ -246,23 +274,13 @@ def agreement_batches(stmt: Select) -> Iterator[list[AgreementRow]]:
             lambda r: PartyRow(r[1], r[2], OrgRow(*r[2:])),
         )
     )
-    countries = _Children(
-        _grouped(
-            select(pos, agreement_countries.c.country_code)
-            .join(numbered, on == agreement_countries.c.agreement_id)
-            .join(Country, Country.code == agreement_countries.c.country_code)
-            .order_by(pos, Country.name),
-            lambda r: CodeRow(r[1]),
-        )
+    countries = _codes(
+        numbered,
+        agreement_countries.c.agreement_id,
+        agreement_countries.c.country_code,
+        by_name=Country,
     )
-    regions = _Children(
-        _grouped(
-            select(pos, agreement_regions.c.region_code)
-            .join(numbered, on == agreement_regions.c.agreement_id)
-            .order_by(pos, agreement_regions.c.region_code),
-            lambda r: CodeRow(r[1]),
-        )
-    )
+    regions = _codes(numbered, agreement_regions.c.agreement_id, agreement_regions.c.region_code)
     targets = _Children(
         _grouped(
             select(pos, AgreementSdgTarget.target)
@@ -286,25 +304,17 @@ def agreement_batches(stmt: Select) -> Iterator[list[AgreementRow]]:
             lambda r: DocumentRow(*r[1:]),
         )
     )
-    batch: list[AgreementRow] = []
-    size = batch_size()
-    for row in _stream(agreements):
-        at = row[0]
-        batch.append(
-            AgreementRow(
-                *row[1:],
-                parties=parties.at(at),
-                countries=countries.at(at),
-                regions=regions.at(at),
-                sdg_targets=targets.at(at),
-                documents=documents.at(at),
-            )
+    yield from _in_batches(
+        AgreementRow(
+            *row[1:],
+            parties=parties.at(row[0]),
+            countries=countries.at(row[0]),
+            regions=regions.at(row[0]),
+            sdg_targets=targets.at(row[0]),
+            documents=documents.at(row[0]),
         )
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        for row in _stream(agreements)
+    )
 
 
 @dataclass(slots=True)
@@ -349,23 +359,12 @@ def partner_batches(stmt: Select) -> Iterator[list[PartnerRow]]:
     with their regions, in batches of ``OPEN_DATA_BATCH_SIZE``: two queries in all."""
     numbered = _numbered(stmt, Organization.id)
     pos, on = numbered.c.pos, numbered.c.id
-    regions = _Children(
-        _grouped(
-            select(pos, organization_regions.c.region_code)
-            .join(numbered, on == organization_regions.c.organization_id)
-            .order_by(pos, organization_regions.c.region_code),
-            lambda r: CodeRow(r[1]),
-        )
+    regions = _codes(
+        numbered, organization_regions.c.organization_id, organization_regions.c.region_code
     )
     organizations = (
         select(pos, *_PARTNER_COLUMNS).join(numbered, on == Organization.id).order_by(pos)
     )
-    batch: list[PartnerRow] = []
-    size = batch_size()
-    for row in _stream(organizations):
-        batch.append(PartnerRow(*row[1:], regions=regions.at(row[0])))
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    yield from _in_batches(
+        PartnerRow(*row[1:], regions=regions.at(row[0])) for row in _stream(organizations)
+    )
