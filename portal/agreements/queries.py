@@ -8,7 +8,7 @@ see, and a party organisation the viewer may not see never becomes a filter or a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -327,15 +327,6 @@ def agreement_facets(
         FacetOption(code, place_name(name), n, code == filters.country)
         for code, name, n in country_rows
     ]
-    if filters.country and not any(o.selected for o in countries):
-        countries.append(
-            FacetOption(
-                filters.country,
-                place_name(db.session.get(Country, filters.country).name),
-                0,
-                True,
-            )
-        )
 
     # One row of 17 conditional counts: an agreement with 11.1 and 11.3 counts once for goal 11.
     sdg_ids = select(Agreement.id).where(*conds("sdg"))
@@ -363,18 +354,6 @@ def agreement_facets(
             .group_by(AgreementSdgTarget.target)
         ).all()
     )
-    sdg_options: list[FacetOption] = []
-    for goal, n in zip(SDG_GOALS, goal_counts, strict=True):
-        if n or filters.sdg == str(goal):
-            sdg_options.append(
-                FacetOption(str(goal), _("Goal %(goal)s", goal=goal), n, filters.sdg == str(goal))
-            )
-        for target in sorted(
-            (t for t in target_counts if t.split(".")[0] == str(goal)), key=_target_sort_key
-        ):
-            sdg_options.append(
-                FacetOption(target, target, target_counts[target], filters.sdg == target, level=1)
-            )
 
     # Only organisations the viewer may see become facet values (an undisclosed partner
     # never appears by name or by id). The party table is aliased so that the EXISTS inside
@@ -412,7 +391,8 @@ def agreement_facets(
         region_counts,
         countries,
         domains,
-        sdg_options,
+        goal_counts,
+        target_counts,
         parties,
     )
 
@@ -426,13 +406,30 @@ def _facet_options(
     region_counts: dict,
     countries: list[FacetOption],
     domains: dict,
-    sdg_options: list[FacetOption],
+    goal_counts: Sequence[int],
+    target_counts: dict[str, int],
     parties: list[FacetOption],
 ) -> dict[str, list[FacetOption]]:
-    """The list's facets from their counts, whichever path counted them (SQL or the index).
+    """The list's facets from their counts, whichever path counted them (SQL or the index):
+    ``goal_counts`` has one count per SDG goal, ``target_counts`` the targets counted.
     A chosen value stays offered, with 0, when nothing visible has it."""
     if filters.party_org is not None and not any(o.selected for o in parties):
         parties = [*parties, FacetOption(str(filters.party), filters.party_org.name, 0, True)]
+    if filters.country and not any(o.selected for o in countries):
+        name = db.session.get(Country, filters.country).name
+        countries = [*countries, FacetOption(filters.country, place_name(name), 0, True)]
+    sdg_options: list[FacetOption] = []
+    for goal, n in zip(SDG_GOALS, goal_counts, strict=True):
+        if n or filters.sdg == str(goal):
+            sdg_options.append(
+                FacetOption(str(goal), _("Goal %(goal)s", goal=goal), n, filters.sdg == str(goal))
+            )
+        for target in sorted(
+            (t for t in target_counts if t.split(".")[0] == str(goal)), key=_target_sort_key
+        ):
+            sdg_options.append(
+                FacetOption(target, target, target_counts[target], filters.sdg == target, level=1)
+            )
     return {
         "agreement_type": [
             FacetOption(code, label, types.get(code, 0), code == filters.agreement_type)
@@ -492,15 +489,6 @@ def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: Region
         for code, n in zip(snap.country.keys, country_counts.tolist(), strict=True)
         if n
     ]
-    if filters.country and not any(o.selected for o in countries):
-        countries.append(
-            FacetOption(
-                filters.country,
-                place_name(db.session.get(Country, filters.country).name),
-                0,
-                True,
-            )
-        )
 
     sdg_mask = base("sdg")
     goal_counts = snap.count_by(snap.goal, sdg_mask).tolist()
@@ -511,18 +499,6 @@ def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: Region
         )
         if n
     }
-    sdg_options: list[FacetOption] = []
-    for goal, n in zip(SDG_GOALS, goal_counts, strict=True):
-        if n or filters.sdg == str(goal):
-            sdg_options.append(
-                FacetOption(str(goal), _("Goal %(goal)s", goal=goal), n, filters.sdg == str(goal))
-            )
-        for target in sorted(
-            (t for t in target_counts if t.split(".")[0] == str(goal)), key=_target_sort_key
-        ):
-            sdg_options.append(
-                FacetOption(target, target, target_counts[target], filters.sdg == target, level=1)
-            )
 
     per_org = snap.count_by(snap.party, base("party"))
     per_org[~snap.visible_orgs(user)] = 0
@@ -548,7 +524,8 @@ def indexed_agreement_facets(snap, filters: AgreementFilters, user, tree: Region
         region_counts,
         countries,
         domains,
-        sdg_options,
+        goal_counts,
+        target_counts,
         parties,
     )
 
