@@ -529,6 +529,11 @@ class Snapshot:
             kept = self.__dict__.setdefault("_fragments", _Fragments())
         return kept.get(key, produce)
 
+    def kept_for(self, user, name: str, scope: tuple, produce):
+        """``produce()`` kept for everyone who sees the same catalogue as ``user``, in the
+        current language, for ``name`` and ``scope`` (all else the result depends on)."""
+        return self.fragment((name, self.viewer_key(user), str(get_locale()), *scope), produce)
+
     def top_orgs(self, counts: np.ndarray, limit: int) -> list[int]:
         """Indexes of the ``limit`` organisations with the highest non-zero ``counts``, ties by
         name (as ``ORDER BY n DESC, name``): only the candidates at or above the limit-th
@@ -739,8 +744,7 @@ def kept_for_reader(name: str, scope: tuple, produce):
     snap = snapshot()
     if snap is None:
         return produce()
-    key = (name, snap.viewer_key(current_user), str(get_locale()), *scope)
-    return snap.fragment(key, produce)
+    return snap.kept_for(current_user, name, scope, produce)
 
 
 class NotShared(RuntimeError):

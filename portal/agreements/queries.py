@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, case, distinct, func, or_, select, union_all
 from sqlalchemy.orm import aliased, selectinload
@@ -282,10 +281,7 @@ def agreement_facets(
         if snap is not None:
             # Kept with the snapshot per reader class, language and filters: the same list
             # asked again (the unfiltered list above all) costs no counting at all.
-            key = (
-                "agreement-facets",
-                snap.viewer_key(user),
-                str(get_locale()),
+            scope = (
                 filters.agreement_type,
                 filters.status,
                 filters.year,
@@ -295,7 +291,12 @@ def agreement_facets(
                 filters.sdg,
                 filters.party,
             )
-            return snap.fragment(key, lambda: indexed_agreement_facets(snap, filters, user, tree))
+            return snap.kept_for(
+                user,
+                "agreement-facets",
+                scope,
+                lambda: indexed_agreement_facets(snap, filters, user, tree),
+            )
 
     def conds(skip: str):
         return agreement_conditions(filters, user, skip=skip, tree=tree)

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, distinct, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased, selectinload
@@ -446,16 +445,13 @@ def partner_facets(
     if not filters.q:
         snap = catalogue_index.snapshot()
         if snap is not None:
-            key = (
+            scope = (filters.region, filters.country, filters.org_type, filters.stakeholder_group)
+            return snap.kept_for(
+                user,
                 "partner-facets",
-                snap.viewer_key(user),
-                str(get_locale()),
-                filters.region,
-                filters.country,
-                filters.org_type,
-                filters.stakeholder_group,
+                scope,
+                lambda: _indexed_partner_facets(snap, filters, user, tree),
             )
-            return snap.fragment(key, lambda: _indexed_partner_facets(snap, filters, user, tree))
 
     def grouped(column, skip: str) -> dict[str, int]:
         rows = db.session.execute(
