@@ -130,12 +130,17 @@ def index():
     return render_template("insights/index.html", body_html=body)
 
 
-@bp.route("/map")
-def world_map_page():
+def _map_picture():
+    """The filters of the request and the world map for them (no charts)."""
     tree = RegionTree.load()
     filters, _currency = read_filters(tree)
     insights = build_insights(filters, current_user, tree, only=set())
-    picture = _picture(insights, tree, "map", filters)
+    return filters, _picture(insights, tree, "map", filters)
+
+
+@bp.route("/map")
+def world_map_page():
+    filters, picture = _map_picture()
     args = filter_args(filters)
     return render_template(
         "insights/map.html",
@@ -148,10 +153,7 @@ def world_map_page():
 
 @bp.route("/map.svg")
 def world_map_svg():
-    tree = RegionTree.load()
-    filters, _currency = read_filters(tree)
-    insights = build_insights(filters, current_user, tree, only=set())
-    picture = _picture(insights, tree, "map", filters)
+    _filters, picture = _map_picture()
     body = '<?xml version="1.0" encoding="UTF-8"?>\n' + str(picture.map.svg)
     response = Response(body, mimetype="image/svg+xml")
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -251,17 +251,8 @@ def iati_activities():
         batches = agreement_batches(public_agreements_statement())
         return iati.activities_xml(batches, publisher, datetime.now(UTC).date())
 
-    response = _export(
-        "iati-activities",
-        reader=reader_class(PUBLIC_VIEWER),
-        address=request.base_url,
-        suffix="xml",
-        mimetype=MIMETYPES["xml"],
-        chunks=chunks,
-        documents=True,  # document-link elements: documents do not move the catalogue token
-    )
-    response.headers["Content-Disposition"] = 'inline; filename="activities.xml"'
-    return _open_data_headers(response, Licence.from_config(), public=True)
+    # document-link elements: documents do not move the catalogue token
+    return _iati_file("iati-activities", "activities.xml", chunks, documents=True)
 
 
 @bp.route("/iati/organisations.xml")
@@ -282,13 +273,21 @@ def iati_organisations():
         )
         return iati.organisations_xml(partner_batches(stmt), publisher, updated)
 
+    return _iati_file("iati-organisations", "organisations.xml", chunks)
+
+
+def _iati_file(
+    kind: str, filename: str, chunks: Callable[[], Iterator[str]], *, documents: bool = False
+) -> Response:
+    """A public IATI file, streamed from ``chunks`` through the export cache and shown inline."""
     response = _export(
-        "iati-organisations",
+        kind,
         reader=reader_class(PUBLIC_VIEWER),
         address=request.base_url,
         suffix="xml",
         mimetype=MIMETYPES["xml"],
         chunks=chunks,
+        documents=documents,
     )
-    response.headers["Content-Disposition"] = 'inline; filename="organisations.xml"'
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return _open_data_headers(response, Licence.from_config(), public=True)
