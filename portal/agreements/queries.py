@@ -37,9 +37,10 @@ from portal.partners.queries import (
     FacetOption,
     RegionTree,
     clean_text,
+    country_arg,
     counts_per_region,
     like_pattern,
-    normalise_region_code,
+    region_arg,
     region_facet,
 )
 
@@ -92,19 +93,8 @@ class AgreementFilters:
                 f.problems.append(
                     _("The year must be four digits, like 2024; that filter was ignored.")
                 )
-        region = normalise_region_code(args.get("region"))
-        if region is not None:
-            tree = tree or RegionTree.load()
-            if region and tree.get(region):
-                f.region = region
-            else:
-                f.problems.append(_("Unknown region code; the region filter was ignored."))
-        value = (args.get("country") or "").strip().upper()
-        if value:
-            if len(value) == 2 and db.session.get(Country, value) is not None:
-                f.country = value
-            else:
-                f.problems.append(_("Unknown country code; the country filter was ignored."))
+        f.region = region_arg(args, tree, f.problems)
+        f.country = country_arg(args, f.problems)
         value = (args.get("domain") or args.get("domain_of_change") or "").strip()
         if value:
             if value.isdigit() and int(value) in DOMAINS_OF_CHANGE:

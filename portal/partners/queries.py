@@ -257,6 +257,31 @@ def agreement_counts_for(user, org_ids: list[int]) -> dict[int, int]:
     return {org_id: n for org_id, n in rows}
 
 
+def region_arg(args: Mapping[str, str], tree: RegionTree | None, problems: list[str]) -> str | None:
+    """The ``region`` query argument of a list (partners, agreements, insights) as a known M49
+    code; None when absent or unknown, and then a note in ``problems`` if one was given."""
+    region = normalise_region_code(args.get("region"))
+    if region is None:
+        return None
+    tree = tree or RegionTree.load()
+    if region and tree.get(region):
+        return region
+    problems.append(_("Unknown region code; the region filter was ignored."))
+    return None
+
+
+def country_arg(args: Mapping[str, str], problems: list[str]) -> str | None:
+    """The ``country`` query argument of a list as a known ISO alpha-2 code; None when absent
+    or unknown, and then a note in ``problems`` if one was given."""
+    country = (args.get("country") or "").strip().upper()
+    if not country:
+        return None
+    if len(country) == 2 and db.session.get(Country, country) is not None:
+        return country
+    problems.append(_("Unknown country code; the country filter was ignored."))
+    return None
+
+
 # --------------------------------------------------------------------------- partner directory
 
 PARTNER_SORTS = ("name", "since", "recent", "agreements", "funding", "implementing", "value")
@@ -279,19 +304,8 @@ class PartnerFilters:
     @classmethod
     def from_args(cls, args: Mapping[str, str], tree: RegionTree | None = None) -> PartnerFilters:
         f = cls()
-        region = normalise_region_code(args.get("region"))
-        if region is not None:
-            tree = tree or RegionTree.load()
-            if region and tree.get(region):
-                f.region = region
-            else:
-                f.problems.append(_("Unknown region code; the region filter was ignored."))
-        country = (args.get("country") or "").strip().upper()
-        if country:
-            if len(country) == 2 and db.session.get(Country, country) is not None:
-                f.country = country
-            else:
-                f.problems.append(_("Unknown country code; the country filter was ignored."))
+        f.region = region_arg(args, tree, f.problems)
+        f.country = country_arg(args, f.problems)
         org_type = (args.get("org_type") or "").strip()
         if org_type:
             if org_type in ORG_TYPES:
