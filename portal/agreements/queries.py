@@ -36,6 +36,7 @@ from portal.partners.place_names import place_name
 from portal.partners.queries import (
     FacetOption,
     RegionTree,
+    choice_arg,
     clean_text,
     country_arg,
     counts_per_region,
@@ -73,18 +74,18 @@ class AgreementFilters:
         cls, args: Mapping[str, str], user, tree: RegionTree | None = None
     ) -> AgreementFilters:
         f = cls()
-        value = (args.get("agreement_type") or args.get("type") or "").strip()
-        if value:
-            if value in AGREEMENT_TYPES:
-                f.agreement_type = value
-            else:
-                f.problems.append(_("Unknown agreement type; that filter was ignored."))
-        value = (args.get("status") or "").strip()
-        if value:
-            if value in AGREEMENT_STATUSES:
-                f.status = value
-            else:
-                f.problems.append(_("Unknown status; that filter was ignored."))
+        f.agreement_type = choice_arg(
+            args.get("agreement_type") or args.get("type"),
+            AGREEMENT_TYPES,
+            f.problems,
+            _("Unknown agreement type; that filter was ignored."),
+        )
+        f.status = choice_arg(
+            args.get("status"),
+            AGREEMENT_STATUSES,
+            f.problems,
+            _("Unknown status; that filter was ignored."),
+        )
         value = (args.get("year") or "").strip()
         if value:
             if re.fullmatch(r"\d{4}", value) and 1900 <= int(value) <= 2200:

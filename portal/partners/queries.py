@@ -270,6 +270,18 @@ def region_arg(args: Mapping[str, str], tree: RegionTree | None, problems: list[
     return None
 
 
+def choice_arg(value: str | None, allowed, problems: list[str], problem: str) -> str | None:
+    """A list filter's value when it is one of ``allowed`` (codes of a fixed list); None when
+    empty, or not one of them — then ``problem`` is noted in ``problems``."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value in allowed:
+        return value
+    problems.append(problem)
+    return None
+
+
 def country_arg(args: Mapping[str, str], problems: list[str]) -> str | None:
     """The ``country`` query argument of a list as a known ISO alpha-2 code; None when absent
     or unknown, and then a note in ``problems`` if one was given."""
@@ -306,18 +318,18 @@ class PartnerFilters:
         f = cls()
         f.region = region_arg(args, tree, f.problems)
         f.country = country_arg(args, f.problems)
-        org_type = (args.get("org_type") or "").strip()
-        if org_type:
-            if org_type in ORG_TYPES:
-                f.org_type = org_type
-            else:
-                f.problems.append(_("Unknown organisation type; that filter was ignored."))
-        group = (args.get("stakeholder_group") or "").strip()
-        if group:
-            if group in STAKEHOLDER_GROUPS:
-                f.stakeholder_group = group
-            else:
-                f.problems.append(_("Unknown stakeholder group; that filter was ignored."))
+        f.org_type = choice_arg(
+            args.get("org_type"),
+            ORG_TYPES,
+            f.problems,
+            _("Unknown organisation type; that filter was ignored."),
+        )
+        f.stakeholder_group = choice_arg(
+            args.get("stakeholder_group"),
+            STAKEHOLDER_GROUPS,
+            f.problems,
+            _("Unknown stakeholder group; that filter was ignored."),
+        )
         f.q = clean_text(args.get("q"))
         sort = (args.get("sort") or "name").strip()
         if sort in PARTNER_SORTS:
