@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from portal.search.base import FACET_FIELDS, SearchQuery
 from tests.search.contract import SearchContract, ids_of, make_doc, search
 from tests.search.engines import emptied, es_backend  # noqa: F401 — pytest fixture
 
@@ -48,3 +51,62 @@ class TestElasticsearchBackend(SearchContract):
         docs = [make_doc(f"agreement:{n}", f"Bulk {n}") for n in range(2500)]
         assert backend.rebuild(iter(docs)) == 2500
         assert sorted(backend.ids()) == sorted(d.id for d in docs)
+
+    def test_facets_counted_in_one_aggregation_match_facets_counted_one_by_one(self, backend):
+        docs = (
+            [
+                make_doc(
+                    f"agreement:{n}",
+                    f"Water {n}",
+                    year=1900 + n % 61,  # 61 years: more than a facet's 50 buckets
+                    countries=["KE", "LB"][: 1 + n % 2],
+                    regions=["002"] if n % 3 else ["142"],
+                    status="active" if n % 4 else "closed",
+                )
+                for n in range(244)
+            ]
+            + [make_doc("organization:1", "Water board", org_type="21")]
+        )
+        backend.rebuild(docs)
+        captured: list[dict] = []
+        search_engine = backend.es.search
+
+        def spy(**body):
+            captured.append(body)
+            return search_engine(**body)
+
+        backend.es.search = spy
+        combined = search(backend, "water")
+        one_by_one = search(backend, "water", facets=tuple(FACET_FIELDS) + ("unknown",))
+        backend._combined_facets = False  # as for an index filled before facet_keys
+        backend._layout_read_at = time.monotonic()
+        per_field = search(backend, "water")
+        assert list(captured[0]["aggs"]) == ["facet_keys"]
+        assert len(captured[2]["aggs"]) == len(FACET_FIELDS)
+        assert combined.facets == per_field.facets == one_by_one.facets
+        assert len(combined.facets["year"]) == 50  # the 50 most frequent, like a facet alone
+        assert combined.facets["kind"] == {"agreement": 244, "organization": 1}
+        assert combined.facets["countries"] == {"KE": 244, "LB": 122}
+        assert combined.facets["org_type"] == {"21": 1}
+        only_two = search(backend, "water", facets=("status", "regions"))
+        assert only_two.facets == {
+            "status": per_field.facets["status"],
+            "regions": per_field.facets["regions"],
+        }
+
+    def test_an_index_filled_before_facet_keys_counts_facets_field_by_field(self, backend):
+        backend.rebuild([make_doc("agreement:1", "Old water", countries=["KE"])])
+        (index,) = backend.es.indices.get_alias(name=backend.alias)
+        source = backend.es.get(index=index, id="agreement:1")["_source"]
+        del source["facet_keys"]
+        backend.es.index(index=index, id="agreement:1", document=source, refresh=True)
+        backend.es.indices.put_mapping(index=index, meta={"layout": 1})
+        # A process that starts now reads the layout from the index, not from its own rebuild.
+        fresh = type(backend)(backend.url, backend.alias.removesuffix("-docs"))
+        facets = fresh.search(SearchQuery(text="water", principals={"public"})).facets
+        assert facets["countries"] == {"KE": 1}
+        assert facets["kind"] == {"agreement": 1}
+        # ``search rebuild`` brings the index to the new layout.
+        fresh.rebuild([make_doc("agreement:1", "Old water", countries=["KE"])])
+        assert fresh._facets_combined()
+        assert search(fresh, "water").facets["countries"] == {"KE": 1}
