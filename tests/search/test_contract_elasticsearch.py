@@ -7,7 +7,7 @@ import time
 import pytest
 
 from portal.search.base import FACET_FIELDS, SearchQuery
-from tests.search.contract import SearchContract, ids_of, make_doc, search
+from tests.search.contract import SearchContract, day, ids_of, make_doc, search
 from tests.search.engines import emptied, es_backend  # noqa: F401 — pytest fixture
 
 
@@ -68,21 +68,25 @@ class TestElasticsearchBackend(SearchContract):
             + [make_doc("organization:1", "Water board", org_type="21")]
         )
         backend.rebuild(docs)
-        captured: list[dict] = []
-        search_engine = backend.es.search
+        captured: list[dict] = []  # the aggregations of every request, in order
+        search_engine, msearch_engine = backend.es.search, backend.es.msearch
 
         def spy(**body):
-            captured.append(body)
+            captured.append(body.get("aggs"))
             return search_engine(**body)
 
-        backend.es.search = spy
+        def mspy(searches):
+            captured.extend(entry["aggs"] for entry in searches if "aggs" in entry)
+            return msearch_engine(searches=searches)
+
+        backend.es.search, backend.es.msearch = spy, mspy
         combined = search(backend, "water")
         one_by_one = search(backend, "water", facets=tuple(FACET_FIELDS) + ("unknown",))
         backend._combined_facets = False  # as for an index filled before facet_keys
         backend._layout_read_at = time.monotonic()
         per_field = search(backend, "water")
-        assert list(captured[0]["aggs"]) == ["facet_keys"]
-        assert len(captured[2]["aggs"]) == len(FACET_FIELDS)
+        assert list(captured[0]) == ["facet_keys"]
+        assert len(captured[2]) == len(FACET_FIELDS)
         assert combined.facets == per_field.facets == one_by_one.facets
         assert len(combined.facets["year"]) == 50  # the 50 most frequent, like a facet alone
         assert combined.facets["kind"] == {"agreement": 244, "organization": 1}
@@ -110,3 +114,61 @@ class TestElasticsearchBackend(SearchContract):
         fresh.rebuild([make_doc("agreement:1", "Old water", countries=["KE"])])
         assert fresh._facets_combined()
         assert search(fresh, "water").facets["countries"] == {"KE": 1}
+
+    def test_a_page_found_in_the_first_layer_is_the_page_every_match_would_give(
+        self, backend, monkeypatch
+    ):
+        import portal.search.backends.elasticsearch as module
+
+        words = ["water", "housing", "land", "waste", "climate", "urban", "finance", "youth"]
+        docs = []
+        for n in range(90):
+            title = " ".join(words[(n * k) % len(words)] for k in (1, 3)[: 1 + n % 2])
+            body = " ".join(words[(n + k * k) % len(words)] for k in range(1 + n % 5))
+            docs.append(
+                make_doc(
+                    f"{['agreement', 'organization', 'minutes'][n % 3]}:{n}",
+                    f"{title} {n}",
+                    f"{body} watr" if n % 7 == 0 else body,
+                    countries=["KE"] if n % 2 else ["LB"],
+                    year=2000 + n % 4,
+                    sort_date=day(2000 + n % 9, 1 + n % 12),
+                )
+            )
+        backend.rebuild(docs)
+        requests = {"msearch": 0, "search": 0}
+        search_engine, msearch_engine = backend.es.search, backend.es.msearch
+
+        def spy(**body):
+            requests["search"] += 1
+            return search_engine(**body)
+
+        def mspy(**kwargs):
+            requests["msearch"] += 1
+            return msearch_engine(**kwargs)
+
+        backend.es.search, backend.es.msearch = spy, mspy
+        queries = ["water", "hous", "water land", "climate urban youth", "watr", "land waste"]
+        first_layer_only = 0
+        for text in queries:
+            for per_page in (1, 2, 3, 7):
+                for page in range(1, 100):
+                    asked = {"page": page, "per_page": per_page}
+                    before = dict(requests)
+                    layered = search(backend, text, **asked)
+                    if requests["search"] == before["search"]:
+                        first_layer_only += 1
+                    monkeypatch.setattr(module, "_LAYERED_TERMS", 0)
+                    whole = search(backend, text, **asked)
+                    monkeypatch.setattr(module, "_LAYERED_TERMS", 8)
+                    assert [(h.id, h.score) for h in layered.hits] == [
+                        (h.id, h.score) for h in whole.hits
+                    ], (text, per_page, page)
+                    assert layered.total == whole.total
+                    assert layered.facets == whole.facets
+                    assert layered.did_you_mean == whole.did_you_mean
+                    if not whole.hits:
+                        break
+        # Most pages came from the first layer alone; the others were scored in full.
+        assert first_layer_only > 100
+        assert requests["search"] > 20

@@ -107,6 +107,10 @@ _LAYOUT_RECHECK = 60.0
 _COMBINED_BUCKETS = 5_000
 # Score layers: every matched term outweighs any title match, which outweighs any text score.
 _TERM_WEIGHT, _TITLE_WEIGHT = 10_000.0, 1_000.0
+# Up to this many terms the layers hold whatever the text scores (BM25 at most ~30 a field
+# per term at 1,000,000 documents, the title ×10, its stems, the kind boost ×1.5: < 1,000 a
+# term): a page inside the first layer can be found in that layer alone (``_search_by_layers``).
+_LAYERED_TERMS = 8
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -530,7 +534,12 @@ class ElasticsearchBackend(SearchBackend):
         if (page - 1) * per_page + per_page > 10_000:
             # index.max_result_window: deep pages are refused by ES; return an empty page.
             body["from"], body["size"] = 0, 0
-        resp = self._call("search", self.es.search, index=self.alias, **body)
+        top_layer = self._top_layer(text_query) if text_query else []
+        layered = len(parsed.terms) <= _LAYERED_TERMS and sort[0] == "_score" and body["size"]
+        if top_layer and layered:
+            resp = self._search_by_layers(body, top_layer)
+        else:
+            resp = self._call("search", self.es.search, index=self.alias, **body)
         hits = []
         for h in resp["hits"]["hits"]:
             src = h["_source"]
@@ -567,6 +576,58 @@ class ElasticsearchBackend(SearchBackend):
                 parsed, f"{first.get('title', '')}\n{first.get('body', '')}", q.text
             )
         return results
+
+    @staticmethod
+    def _top_layer(text_query: dict) -> list[dict]:
+        """What a document in the first score layer matches: every term and, when there is
+        one, the title layer (``_text_query``'s constant-score clauses, all of them)."""
+        return [
+            clause["constant_score"]["filter"]
+            for clause in text_query["should"]
+            if "constant_score" in clause
+        ]
+
+    def _search_by_layers(self, body: dict, top_layer: list[dict]) -> dict:
+        """The answer to ``body`` (sorted by score), found in two cheaper requests.
+
+        Every matched term adds 10,000 to a score and a title match 1,000, so a document that
+        has every term, one of them in its title, outscores any other. When the page asked
+        for lies within that first layer, it is the first layer's own page: the same
+        documents, scores and order. So one request counts the matches and their facets
+        without scoring them (what costs most at 1,000,000 documents: every match scored
+        to order a page of 20), and another scores only the first layer; Elasticsearch runs
+        the two side by side. A page that reaches past the first layer (a rare word seldom
+        in titles, the last page) is scored over every match, without counting again.
+        """
+        count = {"query": body["query"], "size": 0, "track_total_hits": True}
+        if body.get("aggs"):
+            count["aggs"] = body["aggs"]
+        bool_query = body["query"]["bool"]
+        first_layer = {
+            **{k: v for k, v in bool_query.items() if k != "minimum_should_match"},
+            "filter": [*bool_query["filter"], *top_layer],
+        }
+        page = {
+            **{k: body[k] for k in ("sort", "from", "size", "_source")},
+            "query": {"bool": first_layer},
+            "track_total_hits": False,
+        }
+        header = {"index": self.alias}
+        answer = self._call("search", self.es.msearch, searches=[header, count, header, page])
+        counted, found = answer["responses"]
+        if "error" in counted or "error" in found:
+            return self._call("search", self.es.search, index=self.alias, **body)
+        total = counted["hits"]["total"]["value"]
+        hits = found["hits"]["hits"]
+        start, size = body["from"], body["size"]
+        if len(hits) < size and start + len(hits) < total:
+            # The first layer ends before the page does: score every match for this page.
+            rest = {**page, "query": body["query"]}
+            hits = self._call("search", self.es.search, index=self.alias, **rest)["hits"]["hits"]
+        return {
+            "hits": {"hits": hits, "total": counted["hits"]["total"]},
+            "aggregations": counted.get("aggregations", {}),
+        }
 
     def _facets_combined(self) -> bool:
         """Whether every index behind the alias has ``facet_keys`` in all its documents
