@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app, g, has_app_context
+from flask import current_app, has_app_context, request
 from sqlalchemy import DateTime, Integer, String, event, inspect, literal, or_, select
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,10 @@ from portal.extensions import db
 from portal.opendata.models import BUILDS_QUEUE, OpenDataBuild
 
 _BUILDS = OpenDataBuild.__table__
+# Set by ``build_public_files`` on its request (what the view must do), and by the view (what
+# it did: "hit", "built", "previous", "missing"); a WSGI environ is one request's own.
+ENVIRON_MODE = "portal.open_data.prebuild"
+ENVIRON_STATE = "portal.open_data.cache"
 _PRESENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -176,13 +180,11 @@ def build_public_files(
             progress(name)
         started = time.perf_counter()
         size = 0
-        with app.test_request_context(path, base_url=base):
-            from flask import request
-
+        mode = "check" if only_check else "build"  # the view never answers a previous copy
+        with app.test_request_context(path, base_url=base, environ_overrides={ENVIRON_MODE: mode}):
             url = request.base_url
-            g.open_data_prebuild = "check" if only_check else "build"  # never a previous copy
             response = produce()
-            state = g.get("open_data_cache", "built")
+            state = request.environ.get(ENVIRON_STATE, "built")
             try:
                 if state == "built":
                     for chunk in response.response:  # streamed: written to the cache as read
@@ -246,6 +248,10 @@ def _daily_check() -> str | None:
     today = datetime.now(UTC).date().isoformat()
     app_id = id(current_app._get_current_object())
     if _checked_day.get(app_id) == today:
+        return None
+    live = select(_BUILDS.c.id).where(_BUILDS.c.dead_at.is_(None)).limit(1)
+    if db.session.execute(live).first() is not None:  # a rebuild is coming: it will see
+        db.session.rollback()
         return None
     _checked_day[app_id] = today
     missing = [b.name for b in build_public_files(only_check=True) if b.state == "missing"]

@@ -17,7 +17,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    g,
     render_template,
     request,
     send_file,
@@ -108,11 +107,13 @@ def _export(
         response.set_etag(entry.digest, weak=True)
         return response
     path = entry.existing() if entry is not None else None
-    g.open_data_cache = "hit" if path is not None or entry is None else "built"
-    if g.get("open_data_prebuild") == "check":  # prebuild's question: is it there?
-        g.open_data_cache = "hit" if path is not None or entry is None else "missing"
+    mode = request.environ.get(prebuild.ENVIRON_MODE)  # set on prebuild's own requests only
+    missing = path is None and entry is not None
+    request.environ[prebuild.ENVIRON_STATE] = "built" if missing else "hit"
+    if mode == "check":  # prebuild asks whether the current copy is there
+        request.environ[prebuild.ENVIRON_STATE] = "missing" if missing else "hit"
         return Response(status=204)
-    if path is None and entry is not None and not g.get("open_data_prebuild"):
+    if missing and mode is None:
         previous = entry.previous()
         if previous is not None and (previous[1] == entry.digest or prebuild.rebuilding()):
             return _previous_file(*previous, current=previous[1] == entry.digest, mimetype=mimetype)
@@ -148,10 +149,10 @@ def _previous_file(path, digest: str, *, current: bool, mimetype: str) -> Respon
     response.last_modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     response.set_etag(digest, weak=True)
     if not current:
-        g.open_data_cache = "previous"
+        request.environ[prebuild.ENVIRON_STATE] = "previous"
         response.headers[PREVIOUS_HEADER] = "previous"
     else:
-        g.open_data_cache = "hit"
+        request.environ[prebuild.ENVIRON_STATE] = "hit"
     response.make_conditional(request, accept_ranges=True, complete_length=path.stat().st_size)
     return response
 
