@@ -277,3 +277,12 @@ def test_an_idle_worker_queues_a_rebuild_when_the_days_files_are_missing(rebuild
     assert "public files built" in run_worker(runner)
     assert jobs() == []
     assert "open data" not in run_worker(runner)  # checked once a day
+
+
+def test_the_open_data_page_says_when_files_are_rebuilt(app, client, monkeypatch):
+    sentence = "rebuilt within minutes of a change to the catalogue"
+    assert sentence not in client.get("/open-data/").get_data(as_text=True)  # built on request
+    monkeypatch.setitem(app.config, "OPEN_DATA_PREBUILD", True)
+    assert sentence in client.get("/open-data/").get_data(as_text=True)
+    french = client.get("/open-data/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "régénérés dans les minutes qui suivent une modification du catalogue" in french
