@@ -286,3 +286,45 @@ def test_the_open_data_page_says_when_files_are_rebuilt(app, client, monkeypatch
     assert sentence in client.get("/open-data/").get_data(as_text=True)
     french = client.get("/open-data/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "régénérés dans les minutes qui suivent une modification du catalogue" in french
+
+
+@pytest.mark.parametrize("withdraw", ["partners-only", "internal", "archived", "deleted", "org"])
+def test_something_leaving_the_public_catalogue_is_never_sent_in_a_previous_file(
+    rebuilds, runner, client, withdraw
+):
+    org = factories.make_org("Withdrawn partner")
+    kept = factories.make_agreement("Kept public")
+    leaving = factories.make_agreement("Leaving the catalogue", parties=[org])
+    db.session.commit()
+    make_due()
+    run_worker(runner)
+    assert titles(get(client, "/open-data/agreements.csv")) == {
+        "Kept public",
+        "Leaving the catalogue",
+    }
+    if withdraw == "partners-only":
+        leaving.visibility = "partners"
+    elif withdraw == "internal":
+        leaving.visibility = "internal"
+    elif withdraw == "archived":
+        leaving.archived_at = utcnow()
+    elif withdraw == "deleted":
+        db.session.delete(leaving)
+    else:
+        org.is_public = False
+    db.session.commit()
+    [job] = jobs()
+    assert job.withdraws
+    if withdraw == "org":  # the agreement stays; its partner is no longer named
+        body = get(client, "/open-data/agreements.csv").get_data(as_text=True)
+        assert "Withdrawn partner" not in body and "Undisclosed partner" in body
+    else:
+        resp = get(client, "/open-data/agreements.csv")
+        assert titles(resp) == {"Kept public"}
+        assert "X-Open-Data-State" not in resp.headers
+    # An ordinary edit afterwards does not make the withdrawn file sendable again.
+    kept.title = "Kept public, edited"
+    db.session.commit()
+    body = get(client, "/open-data/agreements.csv").get_data(as_text=True)
+    assert "Kept public, edited" in body
+    assert ("Withdrawn partner" if withdraw == "org" else "Leaving the catalogue") not in body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.models import utcnow
@@ -28,6 +28,9 @@ class OpenDataBuild(db.Model):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A change took something out of the public catalogue (made partners-only or internal,
+    # archived, deleted): until this rebuild is done no previous file may be sent.
+    withdraws: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     def __repr__(self) -> str:
         return f"<OpenDataBuild {self.id} due {self.next_attempt_at} attempts={self.attempts}>"

@@ -46,11 +46,12 @@ from sqlalchemy import DateTime, Integer, String, event, inspect, literal, or_, 
 from sqlalchemy.orm import Session
 
 from portal.agreements import catalogue_index
-from portal.agreements.models import AgreementDocument
+from portal.agreements.models import Agreement, AgreementDocument
 from portal.core import queue
-from portal.core.models import utcnow
+from portal.core.models import as_utc, utcnow
 from portal.extensions import db
 from portal.opendata.models import BUILDS_QUEUE, OpenDataBuild
+from portal.partners.models import Organization
 
 _BUILDS = OpenDataBuild.__table__
 # Set by ``build_public_files`` on its request (what the view must do), and by the view (what
@@ -76,10 +77,12 @@ def _has_builds_table(connection) -> bool:
     return present
 
 
-def request_rebuild(connection, *, delay: float | None = None) -> None:
+def request_rebuild(connection, *, delay: float | None = None, withdraws: bool = False) -> None:
     """Queue a rebuild of the public files, due in ``delay`` seconds (default
     ``OPEN_DATA_PREBUILD_DELAY``), in ``connection``'s transaction — unless one is waiting
-    already (not claimed, not dead), which this change then joins. One statement."""
+    already (not claimed, not dead), which this change then joins. One statement; with
+    ``withdraws`` (something left the public catalogue) a second marks every live rebuild so
+    no previous file is sent until they are done."""
     if delay is None:
         delay = float(current_app.config.get("OPEN_DATA_PREBUILD_DELAY", 60))
     now = utcnow()
@@ -103,6 +106,10 @@ def request_rebuild(connection, *, delay: float | None = None) -> None:
             ).where(~waiting),
         )
     )
+    if withdraws:
+        connection.execute(
+            _BUILDS.update().where(_BUILDS.c.dead_at.is_(None)).values(withdraws=True)
+        )
 
 
 def _on_catalogue_change(connection) -> None:
@@ -113,15 +120,44 @@ def _on_catalogue_change(connection) -> None:
 catalogue_index.CHANGE_LISTENERS.append(_on_catalogue_change)
 
 
+# Attributes whose change may take a record out of the public files.
+_WITHDRAWING = {
+    Agreement: ("visibility", "archived_at"),
+    Organization: ("is_public", "archived_at"),
+}
+
+
 @event.listens_for(Session, "after_flush")
-def _documents_changed(session, flush_context):
-    """A document attached or removed changes the IATI activity file, not the token."""
+def _after_flush(session, flush_context):
+    """A document attached or removed changes the IATI activity file, not the token; a record
+    deleted, or its visibility or archiving changed, may leave the public files — then no
+    previous file may be sent (its token-moving rebuild was queued by the catalogue hook)."""
     if not enabled():
         return
+    documents = withdrawn = False
     for obj in (*session.new, *session.deleted):
-        if isinstance(obj, AgreementDocument):
-            _on_catalogue_change(session.connection())
-            return
+        documents = documents or isinstance(obj, AgreementDocument)
+    for obj in session.deleted:
+        withdrawn = withdrawn or isinstance(obj, (Agreement, Organization))
+    for obj in session.dirty:
+        names = _WITHDRAWING.get(type(obj), ())
+        if names and not withdrawn:
+            state = inspect(obj)
+            withdrawn = any(state.attrs[name].history.has_changes() for name in names)
+    if (documents or withdrawn) and _has_builds_table(session.connection()):
+        request_rebuild(session.connection(), withdraws=withdrawn)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_change(orm_execute_state):
+    """An UPDATE or DELETE statement on agreements or organisations may withdraw anything."""
+    if not (orm_execute_state.is_update or orm_execute_state.is_delete) or not enabled():
+        return
+    table = getattr(orm_execute_state.statement, "table", None)
+    if getattr(table, "name", None) in ("agreements", "organizations"):
+        connection = orm_execute_state.session.connection()
+        if _has_builds_table(connection):
+            request_rebuild(connection, withdraws=True)
 
 
 def rebuilding() -> bool:
@@ -136,12 +172,12 @@ def rebuilding() -> bool:
     oldest = utcnow() - timedelta(
         seconds=float(current_app.config.get("OPEN_DATA_STALE_MAX_SECONDS", 900))
     )
-    found = connection.execute(
-        select(_BUILDS.c.id)
-        .where(_BUILDS.c.dead_at.is_(None), _BUILDS.c.created_at >= oldest)
-        .limit(1)
-    ).first()
-    return found is not None
+    live = connection.execute(
+        select(_BUILDS.c.created_at, _BUILDS.c.withdraws).where(_BUILDS.c.dead_at.is_(None))
+    ).all()
+    if any(withdraws for _created, withdraws in live):
+        return False
+    return any(as_utc(created) >= oldest for created, _withdraws in live)
 
 
 # --------------------------------------------------------------------------- building
