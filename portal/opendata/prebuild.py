@@ -24,6 +24,9 @@ with a 10 s timeout fails. So:
    ``Cache-Control: public, no-cache``, ``X-Open-Data-State: previous``). Without a rebuild in
    sight (the worker is down, the day changed, no previous copy) the request builds the file
    as before. Member and staff downloads are never sent stale: they have no previous copy.
+   A change that may take a record out of the public files (visibility, archiving, deletion,
+   an organisation made non-public, any bulk UPDATE/DELETE on agreements or organisations)
+   marks the live rebuilds ``withdraws``: no previous file is sent until they are done.
 
 ``flask opendata prebuild`` runs the same ``build_public_files`` at once (cron, after an
 import). Once a day (and when it starts) an idle worker checks that the day's files exist —
