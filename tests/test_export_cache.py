@@ -204,7 +204,8 @@ def test_a_download_stopped_halfway_leaves_no_file(app, client):
     assert client.get("/open-data/iati/activities.xml").get_data() == whole
 
 
-def test_older_catalogue_states_are_removed(app, client):
+def test_older_catalogue_states_are_removed(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "BASE_URL", "http://localhost")  # the test client's address
     factories.make_agreement("First state")
     db.session.commit()
     client.get("/open-data/agreements.csv").get_data()

@@ -101,7 +101,10 @@ def _export(
 
     A ``public_file`` (the files under /open-data/) whose current copy is not built yet is sent
     as its previous copy while a rebuild is queued or running ("After a change")."""
-    entry = cache.entry(kind, reader, address, suffix, documents=documents, keep_latest=public_file)
+    # A previous copy is kept for the public address only (a Host header is the client's).
+    base = current_app.config["BASE_URL"].rstrip("/") + "/"
+    keep_latest = public_file and address.startswith(base)
+    entry = cache.entry(kind, reader, address, suffix, documents=documents, keep_latest=keep_latest)
     if entry is not None and request.if_none_match.contains_weak(entry.digest):
         response = Response(status=304)
         response.set_etag(entry.digest, weak=True)
