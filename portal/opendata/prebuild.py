@@ -39,149 +39,25 @@ the catalogue expects the next download to show it) switches 1–3 off together.
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from flask import current_app, has_app_context, request
-from sqlalchemy import DateTime, Integer, String, event, inspect, literal, or_, select
-from sqlalchemy.orm import Session
+from flask import current_app, request
+from sqlalchemy import select
 
-from portal.agreements import catalogue_index
-from portal.agreements.models import Agreement, AgreementDocument
 from portal.core import queue
-from portal.core.models import as_utc, utcnow
 from portal.extensions import db
-from portal.opendata.models import BUILDS_QUEUE, OpenDataBuild
-from portal.partners.models import Organization
-
-_BUILDS = OpenDataBuild.__table__
-# Set by ``build_public_files`` on its request (what the view must do), and by the view (what
-# it did: "hit", "built", "previous", "missing"); a WSGI environ is one request's own.
-ENVIRON_MODE = "portal.open_data.prebuild"
-ENVIRON_STATE = "portal.open_data.cache"
-_PRESENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def enabled() -> bool:
-    return has_app_context() and bool(current_app.config.get("OPEN_DATA_PREBUILD"))
-
-
-def _has_builds_table(connection) -> bool:
-    """Whether the database has ``open_data_builds`` (a positive answer is kept per engine):
-    code deployed before its migration must not break a save."""
-    engine = connection.engine
-    if _PRESENT.get(engine):
-        return True
-    present = inspect(connection).has_table(_BUILDS.name)
-    if present:
-        _PRESENT[engine] = True
-    return present
-
-
-def request_rebuild(connection, *, delay: float | None = None, withdraws: bool = False) -> None:
-    """Queue a rebuild of the public files, due in ``delay`` seconds (default
-    ``OPEN_DATA_PREBUILD_DELAY``), in ``connection``'s transaction — unless one is waiting
-    already (not claimed, not dead), which this change then joins. One statement; with
-    ``withdraws`` (something left the public catalogue) a second marks every live rebuild so
-    no previous file is sent until they are done."""
-    if delay is None:
-        delay = float(current_app.config.get("OPEN_DATA_PREBUILD_DELAY", 60))
-    now = utcnow()
-    stamp = DateTime(timezone=True)
-    waiting = (
-        select(_BUILDS.c.id)
-        .where(
-            _BUILDS.c.dead_at.is_(None),
-            or_(_BUILDS.c.claimed_until.is_(None), _BUILDS.c.claimed_until <= now),
-        )
-        .exists()
-    )
-    connection.execute(
-        _BUILDS.insert().from_select(
-            ["scope", "created_at", "attempts", "next_attempt_at"],
-            select(
-                literal("public", String()),
-                literal(now, stamp),
-                literal(0, Integer()),
-                literal(now + timedelta(seconds=delay), stamp),
-            ).where(~waiting),
-        )
-    )
-    if withdraws:
-        connection.execute(
-            _BUILDS.update().where(_BUILDS.c.dead_at.is_(None)).values(withdraws=True)
-        )
-
-
-def _on_catalogue_change(connection) -> None:
-    if enabled() and _has_builds_table(connection):
-        request_rebuild(connection)
-
-
-catalogue_index.CHANGE_LISTENERS.append(_on_catalogue_change)
-
-
-# Attributes whose change may take a record out of the public files.
-_WITHDRAWING = {
-    Agreement: ("visibility", "archived_at"),
-    Organization: ("is_public", "archived_at"),
-}
-
-
-@event.listens_for(Session, "after_flush")
-def _after_flush(session, flush_context):
-    """A document attached or removed changes the IATI activity file, not the token; a record
-    deleted, or its visibility or archiving changed, may leave the public files — then no
-    previous file may be sent (its token-moving rebuild was queued by the catalogue hook)."""
-    if not enabled():
-        return
-    documents = withdrawn = False
-    for obj in (*session.new, *session.deleted):
-        documents = documents or isinstance(obj, AgreementDocument)
-    for obj in session.deleted:
-        withdrawn = withdrawn or isinstance(obj, (Agreement, Organization))
-    for obj in session.dirty:
-        names = _WITHDRAWING.get(type(obj), ())
-        if names and not withdrawn:
-            state = inspect(obj)
-            withdrawn = any(state.attrs[name].history.has_changes() for name in names)
-    if (documents or withdrawn) and _has_builds_table(session.connection()):
-        request_rebuild(session.connection(), withdraws=withdrawn)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _bulk_change(orm_execute_state):
-    """An UPDATE or DELETE statement on agreements or organisations may withdraw anything."""
-    if not (orm_execute_state.is_update or orm_execute_state.is_delete) or not enabled():
-        return
-    table = getattr(orm_execute_state.statement, "table", None)
-    if getattr(table, "name", None) in ("agreements", "organizations"):
-        connection = orm_execute_state.session.connection()
-        if _has_builds_table(connection):
-            request_rebuild(connection, withdraws=True)
-
-
-def rebuilding() -> bool:
-    """Whether a rebuild is waiting or running (not dead, asked for less than
-    ``OPEN_DATA_STALE_MAX_SECONDS`` ago): then a public file may be sent as its previous copy.
-    One read, made only when the current copy is missing and a previous one exists."""
-    if not enabled():
-        return False
-    connection = db.session.connection()
-    if not _has_builds_table(connection):
-        return False
-    oldest = utcnow() - timedelta(
-        seconds=float(current_app.config.get("OPEN_DATA_STALE_MAX_SECONDS", 900))
-    )
-    live = connection.execute(
-        select(_BUILDS.c.created_at, _BUILDS.c.withdraws).where(_BUILDS.c.dead_at.is_(None))
-    ).all()
-    if any(withdraws for _created, withdraws in live):
-        return False
-    return any(as_utc(created) >= oldest for created, _withdraws in live)
-
+from portal.opendata.models import BUILDS_QUEUE
+from portal.opendata.rebuilds import (
+    BUILDS,
+    ENVIRON_MODE,
+    ENVIRON_STATE,
+    enabled,
+    has_builds_table,
+    request_rebuild,
+)
+from portal.opendata.views import PUBLIC_FILES
 
 # --------------------------------------------------------------------------- building
 
@@ -207,8 +83,6 @@ def build_public_files(
     left as they are. ``progress(name)`` before each file, ``after_each`` after it, ``stop()``
     checked between files. ``only_check``: build nothing, report which are current ("hit")
     and which missing ("missing")."""
-    from portal.opendata.views import PUBLIC_FILES
-
     app = current_app._get_current_object()
     base = app.config["BASE_URL"].rstrip("/")
     done: list[Built] = []
@@ -248,7 +122,7 @@ def run_due_rebuild() -> str | None:
     day's files are missing. A report line, or None when there was nothing to do."""
     from portal.core.worker import stop_requested
 
-    if not enabled() or not _has_builds_table(db.session.connection()):
+    if not enabled() or not has_builds_table(db.session.connection()):
         db.session.rollback()
         return None
     claimed = queue.claim(db.session, BUILDS_QUEUE, 1)
@@ -271,8 +145,6 @@ def run_due_rebuild() -> str | None:
         )
         db.session.commit()
         return f"rebuild failed: {type(exc).__name__}: {exc}"
-    from portal.opendata.views import PUBLIC_FILES
-
     if len(done) < len(PUBLIC_FILES):  # SIGTERM: the next worker goes on from here
         queue.release(db.session, BUILDS_QUEUE, [job.id])
         db.session.commit()
@@ -288,7 +160,7 @@ def _daily_check() -> str | None:
     app_id = id(current_app._get_current_object())
     if _checked_day.get(app_id) == today:
         return None
-    live = select(_BUILDS.c.id).where(_BUILDS.c.dead_at.is_(None)).limit(1)
+    live = select(BUILDS.c.id).where(BUILDS.c.dead_at.is_(None)).limit(1)
     if db.session.execute(live).first() is not None:  # a rebuild is coming: it will see
         db.session.rollback()
         return None

@@ -31,7 +31,7 @@ from portal.agreements.models import Agreement
 from portal.agreements.permissions import reader_class
 from portal.core.models import as_utc
 from portal.extensions import db, limiter
-from portal.opendata import cache, iati, prebuild
+from portal.opendata import cache, iati, rebuilds
 from portal.opendata.dictionary import (
     DATASETS,
     agreement_record,
@@ -110,15 +110,15 @@ def _export(
         response.set_etag(entry.digest, weak=True)
         return response
     path = entry.existing() if entry is not None else None
-    mode = request.environ.get(prebuild.ENVIRON_MODE)  # set on prebuild's own requests only
+    mode = request.environ.get(rebuilds.ENVIRON_MODE)  # set on prebuild's own requests only
     missing = path is None and entry is not None
-    request.environ[prebuild.ENVIRON_STATE] = "built" if missing else "hit"
+    request.environ[rebuilds.ENVIRON_STATE] = "built" if missing else "hit"
     if mode == "check":  # prebuild asks whether the current copy is there
-        request.environ[prebuild.ENVIRON_STATE] = "missing" if missing else "hit"
+        request.environ[rebuilds.ENVIRON_STATE] = "missing" if missing else "hit"
         return Response(status=204)
     if missing and mode is None:
         previous = entry.previous()
-        if previous is not None and (previous[1] == entry.digest or prebuild.rebuilding()):
+        if previous is not None and (previous[1] == entry.digest or rebuilds.rebuilding()):
             return _previous_file(*previous, current=previous[1] == entry.digest, mimetype=mimetype)
     if path is None and entry is not None and write is not None:
         try:
@@ -152,10 +152,10 @@ def _previous_file(path, digest: str, *, current: bool, mimetype: str) -> Respon
     response.last_modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     response.set_etag(digest, weak=True)
     if not current:
-        request.environ[prebuild.ENVIRON_STATE] = "previous"
+        request.environ[rebuilds.ENVIRON_STATE] = "previous"
         response.headers[PREVIOUS_HEADER] = "previous"
     else:
-        request.environ[prebuild.ENVIRON_STATE] = "hit"
+        request.environ[rebuilds.ENVIRON_STATE] = "hit"
     response.make_conditional(request, accept_ranges=True, complete_length=path.stat().st_size)
     return response
 
