@@ -328,3 +328,24 @@ def test_something_leaving_the_public_catalogue_is_never_sent_in_a_previous_file
     body = get(client, "/open-data/agreements.csv").get_data(as_text=True)
     assert "Kept public, edited" in body
     assert ("Withdrawn partner" if withdraw == "org" else "Leaving the catalogue") not in body
+
+
+def test_a_rebuild_makes_the_current_file_the_previous_one_even_if_a_request_built_it(
+    rebuilds, app, client
+):
+    import os
+    import time
+
+    factories.make_agreement("Current")
+    db.session.commit()
+    body = get(client, "/open-data/agreements.csv").get_data()  # built by the request
+    latest = Path(app.config["OPEN_DATA_CACHE_DIR"]) / "latest.d"
+    [mine] = [p for p in latest.iterdir() if p.read_bytes() == body]
+    # An older build finishing later (a rebuild of the state before) left its copy, newer.
+    older = latest / f"{mine.name.split('-')[0]}-{'0' * 64}.csv"
+    older.write_bytes(b"reference,title\r\nX,Withdrawn meanwhile\r\n")
+    later = time.time() + 60
+    os.utime(older, (later, later))
+    prebuild.build_public_files()
+    assert not older.exists()
+    assert mine.exists()

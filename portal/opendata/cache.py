@@ -153,7 +153,7 @@ class Entry:
             os.replace(name, self.path)
         except OSError:
             return Path(name)
-        self._remember()
+        self.remember()
         _prune(self.token)
         return self.path
 
@@ -173,10 +173,10 @@ class Entry:
         except OSError:  # the directory went with an older token meanwhile
             self._discard(part)
             return
-        self._remember()
+        self.remember()
         _prune(self.token)
 
-    def _remember(self) -> None:
+    def remember(self) -> None:
         """Make this complete file its slot's newest (a hard link, atomically in place), and
         drop the slot's older one. A file system without hard links keeps a copy."""
         if self.slot is None:

@@ -113,6 +113,10 @@ def _export(
     mode = request.environ.get(rebuilds.ENVIRON_MODE)  # set on prebuild's own requests only
     missing = path is None and entry is not None
     request.environ[rebuilds.ENVIRON_STATE] = "built" if missing else "hit"
+    if mode == "build" and path is not None:
+        # The rebuild makes the current copy its slot's newest even if a request built it:
+        # an older build that finished later must never stay the previous file.
+        entry.remember()
     if mode == "check":  # prebuild asks whether the current copy is there
         request.environ[rebuilds.ENVIRON_STATE] = "missing" if missing else "hit"
         return Response(status=204)
