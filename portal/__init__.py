@@ -109,6 +109,7 @@ def _import_models() -> None:
     import portal.consultations.models  # noqa: F401
     import portal.core.audit  # noqa: F401
     import portal.notifications.models  # noqa: F401
+    import portal.opendata.models  # noqa: F401
     import portal.partners.models  # noqa: F401
     import portal.reviews.models  # noqa: F401
     import portal.search.models  # noqa: F401
@@ -177,6 +178,7 @@ def register_cli(app: Flask) -> None:
     from portal.demo.cli import seed_demo_command
     from portal.imports.cli import import_cli
     from portal.notifications.cli import mail_cli
+    from portal.opendata.cli import opendata_cli
     from portal.partners.cli import reference_cli
     from portal.reviews.cli import reviews_cli
     from portal.search.cli import search_cli
@@ -187,6 +189,7 @@ def register_cli(app: Flask) -> None:
         seed_demo_command,
         import_cli,
         mail_cli,
+        opendata_cli,
         reference_cli,
         search_cli,
         reviews_cli,

@@ -144,6 +144,12 @@ class Config:
     # (empty = <instance>/open-data-cache, one per node) and how many MB at most.
     OPEN_DATA_CACHE_DIR = _env("OPEN_DATA_CACHE_DIR", "")
     OPEN_DATA_CACHE_MB = int(_env("OPEN_DATA_CACHE_MB", "1024"))
+    # Public files rebuilt by the worker after a catalogue change, the previous file sent
+    # meanwhile (docs/open-data.md, "After a change"): due this many seconds after the first
+    # change (later changes join it); the previous file is sent for at most STALE_MAX seconds.
+    OPEN_DATA_PREBUILD = _env_bool("OPEN_DATA_PREBUILD", True)
+    OPEN_DATA_PREBUILD_DELAY = float(_env("OPEN_DATA_PREBUILD_DELAY", "60"))
+    OPEN_DATA_STALE_MAX_SECONDS = float(_env("OPEN_DATA_STALE_MAX_SECONDS", "900"))
     TESTING = False
     DEBUG = False
 
@@ -165,6 +171,9 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = True
     SEARCH_URL = os.environ.get("PORTAL_TEST_SEARCH_URL", "database")
+    # A test that changes the catalogue expects the next download to show it; the tests of
+    # the background rebuild switch it on (tests/test_open_data_prebuild.py).
+    OPEN_DATA_PREBUILD = False
 
 
 CONFIGS = {

@@ -7,6 +7,7 @@ bare Flask generator streaming the same number of bytes in the same run.
     .venv/bin/python scripts/bench_exports.py --sizes 10000 --only iati,csv --rounds 3
     .venv/bin/python scripts/bench_exports.py --catalogue-dir /work/bench/me --markdown
     .venv/bin/python scripts/bench_exports.py --cold          # every request after a change
+    .venv/bin/python scripts/bench_exports.py --after-change --sizes 100000 --rounds 1
 
 Not run in CI; it prints numbers and ratios, it asserts nothing about speed.
 
@@ -31,6 +32,13 @@ By default the catalogue does not change during the run: files that are cached p
 state are measured warm (sent from the export cache), after one untimed request that builds
 them; ``--cold`` moves the catalogue token before every request (as a staff edit would), so
 each request, the memory one included, builds its file from the database.
+
+``--after-change`` measures the public files under /open-data/ on the first request after a
+real catalogue change (an agreement's title edited and committed), three ways per round:
+*built on the request* (``OPEN_DATA_PREBUILD`` off: what every version before issue 17's
+fifth session did), *before the job* (on: the change queued a rebuild that has not run yet,
+so the previous file is sent) and *after the job* (the worker's ``build_public_files`` ran —
+its time per file is reported too — and the request is sent the new file from the cache).
 The load average is printed at the start and the end.
 """
 
@@ -139,7 +147,7 @@ def read(client, path: str) -> tuple[int, float, float, int]:
 class Site:
     """One catalogue size: its app, one test client per reader and a statement counter."""
 
-    def __init__(self, agreements: int, database_url: str):
+    def __init__(self, agreements: int, database_url: str, **settings):
         from sqlalchemy import event
 
         from portal import create_app
@@ -151,6 +159,7 @@ class Site:
                 "SQLALCHEMY_DATABASE_URI": database_url,
                 "RATELIMIT_ENABLED": False,
                 "WTF_CSRF_ENABLED": False,
+                **settings,
             }
         )
         self.statements = 0
@@ -196,6 +205,118 @@ class Site:
         peak = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()
         return peak
+
+
+# --after-change: the public files the worker rebuilds (portal.opendata.views.PUBLIC_FILES).
+AFTER_CHANGE = [
+    (label, path)
+    for label, path, reader in ENDPOINTS
+    if reader is None
+    and path.startswith("/open-data/")
+    and path not in ("/open-data/", "/open-data/datapackage.json")
+]
+WAYS = ("built on the request", "before the job (previous file)", "after the job")
+
+
+def change_catalogue(site: Site, round_: int) -> None:
+    """A real edit: one public agreement's title, committed (the token moves; with
+    ``OPEN_DATA_PREBUILD`` on, a rebuild is queued in the same transaction)."""
+    from sqlalchemy import select
+
+    from portal.agreements.models import Agreement
+    from portal.extensions import db
+
+    with site.app.app_context():
+        agreement = db.session.scalars(
+            select(Agreement).where(Agreement.visibility == "public").order_by(Agreement.id)
+        ).first()
+        agreement.title = f"{agreement.title.split(' · ')[0]} · edit {round_}"
+        db.session.commit()
+
+
+def run_after_change(sizes: list[int], args) -> dict:
+    import shutil
+
+    from sqlalchemy import delete
+
+    from portal.extensions import db
+    from portal.opendata.models import OpenDataBuild
+    from portal.opendata.prebuild import build_public_files
+
+    labels = {path: label for label, path in AFTER_CHANGE}
+    results: dict = {}
+    jobs: dict = {}
+    for agreements in sizes:
+        url = f"sqlite:///{Path(args.catalogue_dir).resolve()}/bench_pages-{agreements}.db"
+        database_url = bench_pages.ensure_catalogue(agreements, database_url=url)
+        cache_dir = Path(args.catalogue_dir).resolve() / f"open-data-cache-{agreements}"
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        site = Site(
+            agreements,
+            database_url,
+            OPEN_DATA_CACHE_DIR=str(cache_dir),
+            BASE_URL="http://localhost",  # the test client's address: the readers' keys
+            OPEN_DATA_PREBUILD_DELAY=60.0,
+        )
+        for label, path in AFTER_CHANGE:
+            for way in WAYS:
+                results[(agreements, label, way)] = Result(path)
+            jobs[(agreements, label)] = []
+        with site.app.app_context():  # a first build: a previous file exists for every slot
+            build_public_files()
+        for number in range(1, args.rounds + 1):
+            # Today's way: no rebuild queued, the first reader after the change builds.
+            site.app.config["OPEN_DATA_PREBUILD"] = False
+            change_catalogue(site, 2 * number)
+            for label, path in AFTER_CHANGE:
+                site.get(path, None, results[(agreements, label, WAYS[0])])
+            # The change queues a rebuild; readers before it runs get the previous file.
+            site.app.config["OPEN_DATA_PREBUILD"] = True
+            change_catalogue(site, 2 * number + 1)
+            for label, path in AFTER_CHANGE:
+                response = site.clients[None].get(path)
+                state = response.headers.get("X-Open-Data-State")
+                response.close()
+                if state != "previous":
+                    print(f"warning: {label} was not sent its previous file ({state})")
+                site.get(path, None, results[(agreements, label, WAYS[1])])
+            with site.app.app_context():  # the worker's job: the same code, timed per file
+                for built in build_public_files():
+                    jobs[(agreements, labels[built.url.removeprefix("http://localhost")])].append(
+                        built.seconds
+                    )
+                db.session.execute(delete(OpenDataBuild))
+                db.session.commit()
+            for label, path in AFTER_CHANGE:
+                site.get(path, None, results[(agreements, label, WAYS[2])])
+            print(f"{agreements:,}: round {number}/{args.rounds} done", file=sys.stderr, flush=True)
+    return {"results": results, "jobs": jobs}
+
+
+def print_after_change(run_: dict, sizes, markdown: bool) -> None:
+    head = ["file", "agreements", "way", "TTFB p50 ms", "total p50 ms", "× built", "SQL", "job s"]
+    lines = []
+    for label, _path in AFTER_CHANGE:
+        for size in sizes:
+            built = Result.pct(run_["results"][(size, label, WAYS[0])].total, 50)
+            for way in WAYS:
+                r = run_["results"][(size, label, way)]
+                total = Result.pct(r.total, 50)
+                job = run_["jobs"][(size, label)]
+                lines.append(
+                    [
+                        label,
+                        f"{size:,}",
+                        way,
+                        f"{Result.pct(r.ttfb, 50):,.1f}",
+                        f"{total:,.1f}",
+                        f"{total / built:.4f}" if built else "-",
+                        f"{max(r.statements)}" if r.statements else "-",
+                        f"{sorted(job)[len(job) // 2]:.1f}" if way == WAYS[2] and job else "",
+                    ]
+                    + ([f"errors {r.errors}"] if r.errors else [])
+                )
+    bench_pages._print_grid(head, lines, markdown)
 
 
 def run(sizes: list[int], endpoints, args) -> dict:
@@ -286,6 +407,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="move the catalogue token each time")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
+    parser.add_argument(
+        "--after-change",
+        action="store_true",
+        help="public files after a change: built on the request, before and after the job",
+    )
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
@@ -298,6 +424,15 @@ def main() -> None:
     bench_pages.load_average("start")
     print(bench_pages.machine(), flush=True)
     started = datetime.now(UTC)
+    if args.after_change:
+        result = run_after_change(sizes, args)
+        print(
+            f"\npublic files after a catalogue change · {' / '.join(f'{n:,}' for n in sizes)} "
+            f"agreements · {args.rounds} rounds · {started:%Y-%m-%d %H:%M} UTC\n"
+        )
+        print_after_change(result, sizes, args.markdown)
+        bench_pages.load_average("end")
+        return
     result = run(sizes, endpoints, args)
     print(
         f"\nexports in process · {' / '.join(f'{n:,}' for n in sizes)} agreements · "

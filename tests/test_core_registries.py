@@ -17,7 +17,15 @@ from portal.extensions import db
 
 def test_the_general_worker_runs_every_domain_step_and_mail_after_those_that_queue_it(app):
     labels = [label for label, _step in general_steps()]
-    assert labels == ["reviews", "consultations", "notifications", "search", "mail", "sessions"]
+    assert labels == [
+        "reviews",
+        "consultations",
+        "notifications",
+        "search",
+        "open data",
+        "mail",
+        "sessions",
+    ]
 
 
 def test_a_step_registered_again_replaces_the_first(app):

@@ -204,16 +204,21 @@ def test_a_download_stopped_halfway_leaves_no_file(app, client):
     assert client.get("/open-data/iati/activities.xml").get_data() == whole
 
 
-def test_older_catalogue_states_are_removed(app, client):
+def test_older_catalogue_states_are_removed(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "BASE_URL", "http://localhost")  # the test client's address
     factories.make_agreement("First state")
     db.session.commit()
     client.get("/open-data/agreements.csv").get_data()
     first_dirs = {p.parent for p in cache_files(app)}
     factories.make_agreement("Second state")
     db.session.commit()
-    client.get("/open-data/agreements.csv").get_data()
-    dirs = {p.parent for p in cache_files(app)}
+    current = client.get("/open-data/agreements.csv").get_data()
+    files = cache_files(app)
+    dirs = {p.parent for p in files if p.parent.name != "latest.d"}
     assert len(dirs) == 1 and dirs.isdisjoint(first_dirs)
+    # The public file's newest copy is kept apart (sent while a rebuild runs), the older gone.
+    latest = [p.read_bytes() for p in files if p.parent.name == "latest.d"]
+    assert [body for body in latest if b"First state" in body] == [current]
 
 
 def test_cached_file_answers_a_range_request(client):

@@ -149,10 +149,17 @@ def _on_execute(orm_execute_state):
         _bump_quietly(orm_execute_state.session.connection())
 
 
+# Called with the connection after a session's change moved the token, in its transaction
+# (portal.opendata.prebuild queues the rebuild of the public files there).
+CHANGE_LISTENERS: list = []
+
+
 def _bump_quietly(connection) -> None:
     # A database created before the table existed (not migrated yet): nothing to mark.
     if _has_state_table(connection):
         bump(connection)
+        for listener in CHANGE_LISTENERS:
+            listener(connection)
 
 
 _PRESENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

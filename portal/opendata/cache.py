@@ -22,8 +22,16 @@ The key of a file names everything its bytes depend on:
 Files live in ``OPEN_DATA_CACHE_DIR`` (default ``<instance>/open-data-cache``), one directory
 per catalogue token: when a file is written under a new token the older directories are
 removed. ``OPEN_DATA_CACHE_MB`` bounds the current directory (least recently used files go
-first). A file is renamed into place only when complete: a reader who disconnects halfway
-leaves nothing behind, and two nodes or processes writing the same key write the same bytes.
+first; a file's modification time stays its build time, its access time marks its use).
+
+The public files under ``/open-data/`` also have a *slot*: their key without the catalogue
+state and the date. The newest complete file of each slot is kept (a hard link) in
+``latest.d/`` until a newer one of the same slot replaces it, whatever happens to the token
+directories — the previous file that ``views`` may send while the new one is being built
+(docs/open-data.md, "After a change"). Member and staff files have no slot.
+
+A file is renamed into place only when complete: a reader who disconnects halfway leaves
+nothing behind, and two nodes or processes writing the same key write the same bytes.
 The key's digest is also the response's (weak) ETag: a conditional request is answered 304
 before anything is built.
 """
@@ -34,6 +42,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +57,8 @@ from portal.extensions import db
 
 # Bump when the bytes of a file change for the same data (a format change in this code).
 FORMAT_VERSION = "1"
+# The newest complete file of each slot; a name no token directory can have (``_safe_token``).
+LATEST = "latest.d"
 _SETTINGS = (
     "IATI_PUBLISHER_REF",
     "IATI_PUBLISHER_NAME",
@@ -71,6 +82,7 @@ class Entry:
     token: str
     digest: str
     suffix: str
+    slot: str | None = None  # public /open-data/ files: the key without state and date
 
     @property
     def directory(self) -> Path:
@@ -83,10 +95,27 @@ class Entry:
     def existing(self) -> Path | None:
         path = self.path
         try:
-            os.utime(path)  # recently used: evicted last
+            # Recently used: evicted last (the access time); the build time stays.
+            os.utime(path, (time.time(), path.stat().st_mtime))
         except OSError:
             return None
         return path
+
+    def previous(self) -> tuple[Path, str] | None:
+        """The newest complete file of this entry's slot and its key's digest (its ETag), or
+        None: no slot, or none built yet."""
+        if self.slot is None:
+            return None
+        found = []
+        for path in (cache_root() / LATEST).glob(f"{self.slot}-*.{self.suffix}"):
+            try:
+                found.append((path.stat().st_mtime, path))
+            except OSError:
+                continue
+        if not found:
+            return None
+        _mtime, path = max(found)
+        return path, path.name[len(self.slot) + 1 : -len(self.suffix) - 1]
 
     def write_through(self, chunks: Iterable[str | bytes]) -> Iterator[bytes]:
         """``chunks`` as bytes, written to the cache as they pass; kept only when complete."""
@@ -124,6 +153,7 @@ class Entry:
             os.replace(name, self.path)
         except OSError:
             return Path(name)
+        self.remember()
         _prune(self.token)
         return self.path
 
@@ -143,7 +173,31 @@ class Entry:
         except OSError:  # the directory went with an older token meanwhile
             self._discard(part)
             return
+        self.remember()
         _prune(self.token)
+
+    def remember(self) -> None:
+        """Make this complete file its slot's newest (a hard link, atomically in place), and
+        drop the slot's older one. A file system without hard links keeps a copy."""
+        if self.slot is None:
+            return
+        latest = cache_root() / LATEST
+        target = latest / f"{self.slot}-{self.digest}.{self.suffix}"
+        try:
+            latest.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=latest, prefix=".link-")
+            os.close(fd)
+            os.unlink(name)
+            try:
+                os.link(self.path, name)
+            except OSError:
+                shutil.copy2(self.path, name)
+            os.replace(name, target)
+        except OSError:
+            return
+        for older in latest.glob(f"{self.slot}-*.{self.suffix}"):
+            if older != target:
+                older.unlink(missing_ok=True)
 
     @staticmethod
     def _discard(part) -> None:
@@ -152,26 +206,32 @@ class Entry:
         Path(name).unlink(missing_ok=True)
 
 
-def entry(kind: str, reader: str, address: str, suffix: str, *, documents: bool = False):
+def entry(
+    kind: str,
+    reader: str,
+    address: str,
+    suffix: str,
+    *,
+    documents: bool = False,
+    keep_latest: bool = False,
+):
     """The cache entry of file ``kind`` for reader class ``reader`` asked at ``address``, or
-    None when the catalogue has no state token (a database not migrated yet: no cache)."""
+    None when the catalogue has no state token (a database not migrated yet: no cache).
+    ``keep_latest`` (public files only) gives it a slot: its newest file is kept across
+    catalogue states."""
     token = catalogue_index.current_token()
     if token is None:
         return None
     config = current_app.config
-    parts = [
-        FORMAT_VERSION,
-        kind,
-        reader,
-        address,
-        datetime.now(UTC).date().isoformat(),
-        token,
-        *(str(config[name]) for name in _SETTINGS),
-    ]
+    fixed = [FORMAT_VERSION, kind, reader, address, *(str(config[n]) for n in _SETTINGS)]
+    parts = [*fixed, datetime.now(UTC).date().isoformat(), token]
     if documents:
         parts.append(_documents_state())
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
-    return Entry(token=_safe_token(token), digest=digest, suffix=suffix)
+    slot = None
+    if keep_latest and reader == "public":
+        slot = hashlib.sha256("\x1f".join(["slot", *fixed]).encode("utf-8")).hexdigest()[:32]
+    return Entry(token=_safe_token(token), digest=digest, suffix=suffix, slot=slot)
 
 
 def _documents_state() -> str:
@@ -203,7 +263,7 @@ def _prune(current: str) -> None:
     except OSError:
         return
     for path in siblings:
-        if path.name != current and path.is_dir():
+        if path.name not in (current, LATEST) and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
     limit = int(current_app.config.get("OPEN_DATA_CACHE_MB", 1024)) * 1024 * 1024
     files = []
@@ -214,9 +274,9 @@ def _prune(current: str) -> None:
             stat = path.stat()
         except OSError:
             continue
-        files.append((stat.st_mtime, stat.st_size, path))
-    total = sum(size for _mtime, size, _path in files)
-    for _mtime, size, path in sorted(files):
+        files.append((stat.st_atime, stat.st_size, path))
+    total = sum(size for _used, size, _path in files)
+    for _used, size, path in sorted(files):
         if total <= limit:
             break
         path.unlink(missing_ok=True)

@@ -31,7 +31,7 @@ from portal.agreements.models import Agreement
 from portal.agreements.permissions import reader_class
 from portal.core.models import as_utc
 from portal.extensions import db, limiter
-from portal.opendata import cache, iati
+from portal.opendata import cache, iati, rebuilds
 from portal.opendata.dictionary import (
     DATASETS,
     agreement_record,
@@ -59,6 +59,9 @@ MIMETYPES = {
     "xml": "application/xml",
 }
 PUBLIC_CACHE = "public, max-age=300"
+# The previous file, sent while the current one is being built: caches must ask again.
+PREVIOUS_CACHE = "public, no-cache"
+PREVIOUS_HEADER = "X-Open-Data-State"
 
 
 def _files_limit() -> str:
@@ -90,16 +93,37 @@ def _export(
     chunks: Callable[[], Iterator[str]] | None = None,
     write: Callable[[object], None] | None = None,
     documents: bool = False,
+    public_file: bool = False,
 ) -> Response:
     """A file built by ``chunks`` (streamed) or ``write`` (written whole), sent from the export
     cache when it holds this catalogue state's copy for ``reader``'s class at ``address``, else
-    built — and kept while it is sent (docs/open-data.md, "Streaming, caching and memory")."""
-    entry = cache.entry(kind, reader, address, suffix, documents=documents)
+    built — and kept while it is sent (docs/open-data.md, "Streaming, caching and memory").
+
+    A ``public_file`` (the files under /open-data/) whose current copy is not built yet is sent
+    as its previous copy while a rebuild is queued or running ("After a change")."""
+    # A previous copy is kept for the public address only (a Host header is the client's).
+    base = current_app.config["BASE_URL"].rstrip("/") + "/"
+    keep_latest = public_file and address.startswith(base)
+    entry = cache.entry(kind, reader, address, suffix, documents=documents, keep_latest=keep_latest)
     if entry is not None and request.if_none_match.contains_weak(entry.digest):
         response = Response(status=304)
         response.set_etag(entry.digest, weak=True)
         return response
     path = entry.existing() if entry is not None else None
+    mode = request.environ.get(rebuilds.ENVIRON_MODE)  # set on prebuild's own requests only
+    missing = path is None and entry is not None
+    request.environ[rebuilds.ENVIRON_STATE] = "built" if missing else "hit"
+    if mode == "build" and path is not None:
+        # The rebuild makes the current copy its slot's newest even if a request built it:
+        # an older build that finished later must never stay the previous file.
+        entry.remember()
+    if mode == "check":  # prebuild asks whether the current copy is there
+        request.environ[rebuilds.ENVIRON_STATE] = "missing" if missing else "hit"
+        return Response(status=204)
+    if missing and mode is None:
+        previous = entry.previous()
+        if previous is not None and (previous[1] == entry.digest or rebuilds.rebuilding()):
+            return _previous_file(*previous, current=previous[1] == entry.digest, mimetype=mimetype)
     if path is None and entry is not None and write is not None:
         try:
             path = entry.write_file(write)
@@ -125,8 +149,30 @@ def _export(
     return response
 
 
+def _previous_file(path, digest: str, *, current: bool, mimetype: str) -> Response:
+    """A public file's newest complete copy, honestly dated: ``Last-Modified`` is when it was
+    built, its ETag is its own key's, and unless it is the current one it says so."""
+    response = send_file(path, mimetype=mimetype, conditional=False, etag=False, max_age=None)
+    response.last_modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    response.set_etag(digest, weak=True)
+    if not current:
+        request.environ[rebuilds.ENVIRON_STATE] = "previous"
+        response.headers[PREVIOUS_HEADER] = "previous"
+    else:
+        request.environ[rebuilds.ENVIRON_STATE] = "hit"
+    response.make_conditional(request, accept_ranges=True, complete_length=path.stat().st_size)
+    return response
+
+
 def _file_response(
-    dataset: str, fmt: str, stmt: Select, viewer, filename: str, *, public: bool
+    dataset: str,
+    fmt: str,
+    stmt: Select,
+    viewer,
+    filename: str,
+    *,
+    public: bool,
+    public_file: bool = False,
 ) -> Response:
     fields = DATASETS[dataset]
     licence = Licence.from_config()
@@ -159,6 +205,7 @@ def _file_response(
         mimetype=MIMETYPES[fmt],
         chunks=chunks,
         write=write,
+        public_file=public_file,
     )
     disposition = "inline" if fmt == "json" else "attachment"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
@@ -173,6 +220,8 @@ def _open_data_headers(response: Response, licence: Licence, *, public: bool) ->
     )
     # Public files are the same for everyone; a viewer's own list may hold what only they see.
     response.headers["Cache-Control"] = PUBLIC_CACHE if public else "private, no-store"
+    if public and response.headers.get(PREVIOUS_HEADER):
+        response.headers["Cache-Control"] = PREVIOUS_CACHE
     return response
 
 
@@ -238,13 +287,24 @@ _STATEMENTS: dict[str, Callable[[], Select]] = {
 @bp.route("/<any(agreements, partners):dataset>.<any(csv, xlsx, json):fmt>")
 @files_limit
 def download(dataset: str, fmt: str):
+    return _public_download(dataset, fmt)
+
+
+def _public_download(dataset: str, fmt: str) -> Response:
     stmt = _STATEMENTS[dataset]()
-    return _file_response(dataset, fmt, stmt, PUBLIC_VIEWER, f"{dataset}.{fmt}", public=True)
+    filename = f"{dataset}.{fmt}"
+    return _file_response(
+        dataset, fmt, stmt, PUBLIC_VIEWER, filename, public=True, public_file=True
+    )
 
 
 @bp.route("/iati/activities.xml")
 @files_limit
 def iati_activities():
+    return _iati_activities()
+
+
+def _iati_activities() -> Response:
     publisher = iati.Publisher.from_config()
 
     def chunks():
@@ -258,6 +318,10 @@ def iati_activities():
 @bp.route("/iati/organisations.xml")
 @files_limit
 def iati_organisations():
+    return _iati_organisations()
+
+
+def _iati_organisations() -> Response:
     publisher = iati.Publisher.from_config()
 
     def chunks():
@@ -288,6 +352,26 @@ def _iati_file(
         mimetype=MIMETYPES["xml"],
         chunks=chunks,
         documents=documents,
+        public_file=True,
     )
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return _open_data_headers(response, Licence.from_config(), public=True)
+
+
+def _public_files() -> dict[str, tuple[str, Callable[[], Response]]]:
+    files = {
+        f"{dataset}.{fmt}": (
+            f"/{dataset}.{fmt}",
+            lambda dataset=dataset, fmt=fmt: _public_download(dataset, fmt),
+        )
+        for dataset in _STATEMENTS
+        for fmt in FORMATS
+    }
+    files["iati/activities.xml"] = ("/iati/activities.xml", _iati_activities)
+    files["iati/organisations.xml"] = ("/iati/organisations.xml", _iati_organisations)
+    return {name: (bp.url_prefix + path, produce) for name, (path, produce) in files.items()}
+
+
+# Every public file under /open-data/: its path and the function that answers it (the routes
+# above, without the rate limit) — what ``prebuild`` builds ahead of the first reader.
+PUBLIC_FILES = _public_files()
