@@ -113,6 +113,9 @@ SETTINGS = {
 }
 
 
+_FACETS = tuple(name for name in FACET_FIELDS if name != "kind")  # ``kind`` is set above
+
+
 def engine_id(doc_id: str) -> str:
     """``agreement:42`` → ``agreement-42``; other disallowed characters → ``_<hex>_``."""
     return _ALLOWED_ID.sub(lambda m: "-" if m.group() == ":" else f"_{ord(m.group()):x}_", doc_id)
@@ -162,10 +165,16 @@ def _to_document(doc: SearchDoc) -> dict:
         "sort_ts": _timestamp(doc.sort_date),
         "lang": doc.lang,
     }
-    for name in FACET_FIELDS:
-        if name != "kind":
-            # Strings everywhere, so filters and facet keys look the same on every backend.
-            document[name] = doc.facet_values(name)
+    for name in _FACETS:
+        # Strings everywhere, so filters and facet keys look the same on every backend
+        # (``SearchDoc.facet_values``, inlined: 700,000 calls per 100,000 documents).
+        value = getattr(doc, name)
+        if value is None:
+            document[name] = []
+        elif isinstance(value, list):
+            document[name] = [str(v) for v in value]
+        else:
+            document[name] = [str(value)]
     return document
 
 
