@@ -136,8 +136,8 @@ def distinct_words(text: str) -> str:
     Meilisearch ranks by which words match, typos, the field, the word's position and
     exactness — never by how often a word occurs — and with ``proximityPrecision:
     byAttribute`` a phrase only needs its words in the same field. A repeated word is
-    tokenised, extracted and stored again for nothing (a body repeats about half its words;
-    the benchmark corpus, with its small vocabulary, two thirds)."""
+    tokenised, extracted and stored again for nothing (half the words of the benchmark
+    corpus's bodies, with its small vocabulary; a few percent of short real bodies)."""
     return " ".join(dict.fromkeys(text.split()))
 
 
