@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,7 +59,6 @@ from sqlalchemy import (
     cast,
     event,
     func,
-    inspect,
     literal_column,
     select,
     text,
@@ -78,6 +76,7 @@ from portal.agreements.models import (
     agreement_countries,
     agreement_regions,
 )
+from portal.core.models import table_present
 from portal.core.security import csp_nonce
 from portal.extensions import db
 from portal.partners.models import (
@@ -162,19 +161,8 @@ def _bump_quietly(connection) -> None:
             listener(connection)
 
 
-_PRESENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _has_state_table(connection) -> bool:
-    """Whether the database has ``catalogue_state``; a positive answer is kept per engine (a
-    negative one is asked again, so a database migrated while the process runs is seen)."""
-    engine = connection.engine
-    if _PRESENT.get(engine):
-        return True
-    present = inspect(connection).has_table("catalogue_state")
-    if present:
-        _PRESENT[engine] = True
-    return present
+    return table_present(connection, "catalogue_state")
 
 
 # --------------------------------------------------------------------------- the snapshot

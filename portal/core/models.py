@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import weakref
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -25,3 +26,20 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+_PRESENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> table names
+
+
+def table_present(connection, name: str) -> bool:
+    """Whether the database behind ``connection`` has the table ``name``, for code deployed
+    before its migration ran. A positive answer is kept per engine; a negative one is asked
+    again, so a database migrated while the process runs is seen."""
+    engine = connection.engine
+    known = _PRESENT.setdefault(engine, set())
+    if name in known:
+        return True
+    present = inspect(connection).has_table(name)
+    if present:
+        known.add(name)
+    return present

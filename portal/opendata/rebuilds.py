@@ -5,7 +5,6 @@ file may be sent meanwhile (docs/open-data.md, "After a change"; the building it
 
 from __future__ import annotations
 
-import weakref
 from datetime import timedelta
 
 from flask import current_app, has_app_context
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from portal.agreements import catalogue_index
 from portal.agreements.models import Agreement, AgreementDocument
-from portal.core.models import as_utc, utcnow
+from portal.core.models import as_utc, table_present, utcnow
 from portal.extensions import db
 from portal.opendata.models import OpenDataBuild
 from portal.partners.models import Organization
@@ -24,7 +23,6 @@ BUILDS = OpenDataBuild.__table__
 # it did: "hit", "built", "previous", "missing"); a WSGI environ is one request's own.
 ENVIRON_MODE = "portal.open_data.prebuild"
 ENVIRON_STATE = "portal.open_data.cache"
-_PRESENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def enabled() -> bool:
@@ -32,15 +30,8 @@ def enabled() -> bool:
 
 
 def has_builds_table(connection) -> bool:
-    """Whether the database has ``open_data_builds`` (a positive answer is kept per engine):
-    code deployed before its migration must not break a save."""
-    engine = connection.engine
-    if _PRESENT.get(engine):
-        return True
-    present = inspect(connection).has_table(BUILDS.name)
-    if present:
-        _PRESENT[engine] = True
-    return present
+    """Code deployed before the ``open_data_builds`` migration must not break a save."""
+    return table_present(connection, BUILDS.name)
 
 
 def request_rebuild(connection, *, delay: float | None = None, withdraws: bool = False) -> None:
